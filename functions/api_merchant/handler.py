@@ -1,0 +1,16 @@
+"""Merchant SKU management: POST /merchant/skus, PUT /merchant/skus/{sku}, PUT /merchant/skus/{sku}/stock."""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from shared.catalog.routes import merchant
+from shared.core.api import http_app, serve
+from shared.core.observability import instrumented
+
+app = http_app(merchant)
+
+
+@instrumented(correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return serve(app, event, context)

@@ -1,0 +1,16 @@
+"""GET /orders, GET /orders/{id}, GET /orders/{id}/events, POST /orders/{id}/cancel."""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from shared.core.api import http_app, serve
+from shared.core.observability import instrumented
+from shared.orders.routes import orders
+
+app = http_app(orders)
+
+
+@instrumented(correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return serve(app, event, context)

@@ -1,0 +1,16 @@
+"""POST /orders: the peak path. Validate, price, one conditional write, enqueue, 202."""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from shared.core.api import http_app, serve
+from shared.core.observability import instrumented
+from shared.orders.intake_routes import router
+
+app = http_app(router)
+
+
+@instrumented(correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return serve(app, event, context)

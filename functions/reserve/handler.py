@@ -1,0 +1,11 @@
+"""Checkout step: reserve stock and move the order to AWAITING_PAYMENT in one transaction."""
+
+from typing import Any
+
+from shared.core.observability import instrumented
+from shared.orders import checkout
+
+
+@instrumented()
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return checkout.reserve(str(event["order_id"]))

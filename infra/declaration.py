@@ -1,0 +1,242 @@
+"""The one declaration of the platform: tables, queues, topics, functions, routes, schedules, workflows.
+
+The CDK app (`infra/stack.py`) and the local runtime (`infra/local/`) both build from this module,
+and `tests/infra/test_declaration_matches_template.py` proves the two agree.
+Adding a function, route, queue or workflow happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from infra import workflows
+
+Auth = Literal["public", "jwt"]
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    pk: str
+    sk: str
+    projection: Literal["KEYS_ONLY", "ALL"] = "KEYS_ONLY"
+
+
+@dataclass(frozen=True)
+class Table:
+    logical_id: str
+    env_var: str
+    pk: str = "PK"
+    sk: str = "SK"
+    indexes: tuple[Index, ...] = ()
+    stream: bool = False
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    env_var: str
+    consumer: str
+    batch_size: int = 10
+    max_batching_window_s: int = 0
+    max_receive_count: int = 5
+    visibility_timeout_s: int = 60
+    max_concurrency: int = 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    env_var: str
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str  # folder under functions/, handler is functions/<name>/handler.py:handler
+    description: str
+    memory_mb: int = 256
+    timeout_s: int = 10
+    # Grants, least privilege: "table:read", "table:write", "queue:<name>:send",
+    # "workflow:<name>:start", "topic:<name>:publish", "secret:<name>:read", "param:<name>:read".
+    grants: tuple[str, ...] = ()
+    tracing: bool = False
+    reserved_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway HTTP API syntax: /orders/{order_id}
+    function: str
+    auth: Auth = "jwt"
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    function: str
+    every_seconds: int  # AWS: rate(n minutes); locally overridable (see infra/local)
+    local_env_override: str | None = None
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    env_var: str
+    # Builds the ASL (JSONPath) with ${...} placeholders; see `substitutions`.
+    definition: Callable[[], dict[str, Any]]
+    functions: tuple[str, ...]
+    kind: Literal["EXPRESS", "STANDARD"] = "EXPRESS"
+    direct_table_access: bool = False  # the ASL itself updates the table (DynamoDB integration)
+
+
+@dataclass(frozen=True)
+class Secret:
+    name: str
+    env_var: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Declaration:
+    table: Table
+    queues: tuple[Queue, ...]
+    topics: tuple[Topic, ...]
+    functions: tuple[Function, ...]
+    routes: tuple[Route, ...]
+    schedules: tuple[Schedule, ...]
+    workflows: tuple[Workflow, ...]
+    secrets: tuple[Secret, ...] = ()
+    local_only_routes: tuple[Route, ...] = field(default=())
+
+    def function(self, name: str) -> Function:
+        return next(f for f in self.functions if f.name == name)
+
+    def queue(self, name: str) -> Queue:
+        return next(q for q in self.queues if q.name == name)
+
+    def workflow(self, name: str) -> Workflow:
+        return next(w for w in self.workflows if w.name == name)
+
+
+TABLE = Table(
+    logical_id="Orders",
+    env_var="TABLE_NAME",
+    indexes=(
+        Index("by_shopper", "GSI1PK", "GSI1SK"),  # a shopper's orders, newest first
+        Index("by_shop_day", "GSI2PK", "GSI2SK"),  # a merchant's orders by day
+        Index("by_due", "GSI3PK", "GSI3SK"),  # sharded, sparse: expiry, review queue, completion, re-drive
+        Index("by_category", "GSI4PK", "GSI4SK", projection="ALL"),  # the public catalog
+    ),
+    stream=True,
+)
+
+QUEUES = (
+    Queue("intake", "INTAKE_QUEUE_URL", consumer="checkout_starter", batch_size=10, max_batching_window_s=1),
+    Queue("paid", "PAID_QUEUE_URL", consumer="fulfil_starter", batch_size=10, max_batching_window_s=1),
+)
+
+TOPICS = (Topic("notifications", "NOTIFICATIONS_TOPIC_ARN"),)
+
+FUNCTIONS = (
+    Function("api_catalog", "Public catalog, health and the OpenAPI document", grants=("table:read",)),
+    Function("api_merchant", "Merchant SKU management", grants=("table:read", "table:write")),
+    Function(
+        "intake",
+        "POST /orders: validate, price, one conditional write, enqueue",
+        memory_mb=512,
+        grants=("table:read", "table:write", "queue:intake:send"),
+    ),
+    Function(
+        "api_orders",
+        "Order reads, timeline and cancellation",
+        grants=("table:read", "table:write", "queue:intake:send"),
+    ),
+    Function(
+        "checkout_starter",
+        "Intake queue consumer: starts one checkout Express execution per order",
+        grants=("workflow:checkout:start",),
+    ),
+    Function(
+        "reserve",
+        "Checkout step: reserve stock in buckets and move the order to AWAITING_PAYMENT",
+        grants=("table:read", "table:write"),
+    ),
+    Function(
+        "sweeper",
+        "Timers: expire unpaid orders, re-drive stuck ones",
+        timeout_s=60,
+        grants=("table:read", "table:write", "queue:intake:send"),
+    ),
+)
+
+ROUTES = (
+    Route("GET", "/health", "api_catalog", auth="public"),
+    Route("GET", "/openapi.json", "api_catalog", auth="public"),
+    Route("GET", "/catalog", "api_catalog", auth="public"),
+    Route("GET", "/catalog/{sku}", "api_catalog", auth="public"),
+    Route("POST", "/merchant/skus", "api_merchant"),
+    Route("PUT", "/merchant/skus/{sku}", "api_merchant"),
+    Route("PUT", "/merchant/skus/{sku}/stock", "api_merchant"),
+    Route("POST", "/orders", "intake"),
+    Route("GET", "/orders", "api_orders"),
+    Route("GET", "/orders/{order_id}", "api_orders"),
+    Route("GET", "/orders/{order_id}/events", "api_orders"),
+    Route("POST", "/orders/{order_id}/cancel", "api_orders"),
+)
+
+SCHEDULES = (Schedule("sweep", "sweeper", every_seconds=60, local_env_override="SWEEP_INTERVAL_SECONDS"),)
+
+WORKFLOWS = (
+    Workflow(
+        "checkout",
+        "CHECKOUT_STATE_MACHINE_ARN",
+        definition=workflows.checkout,
+        functions=("reserve",),
+        direct_table_access=True,
+    ),
+)
+
+DECLARATION = Declaration(
+    table=TABLE,
+    queues=QUEUES,
+    topics=TOPICS,
+    functions=FUNCTIONS,
+    routes=ROUTES,
+    schedules=SCHEDULES,
+    workflows=WORKFLOWS,
+)
+
+
+def function_arn_placeholder(function: str) -> str:
+    """The ${...} name a workflow definition uses for a function's ARN."""
+    return "Fn" + "".join(part.title() for part in function.split("_")) + "Arn"
+
+
+def create_table_request(table: Table, table_name: str) -> dict[str, Any]:
+    """boto3 `create_table` arguments for the declared table (used by the local runtime and tests)."""
+    attributes = {table.pk, table.sk} | {name for index in table.indexes for name in (index.pk, index.sk)}
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": table.pk, "KeyType": "HASH"}, {"AttributeName": table.sk, "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index.name,
+                "KeySchema": [{"AttributeName": index.pk, "KeyType": "HASH"},
+                              {"AttributeName": index.sk, "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": index.projection},
+            }
+            for index in table.indexes
+        ],
+    }
+    if table.stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    return request

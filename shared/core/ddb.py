@@ -1,0 +1,66 @@
+"""DynamoDB item (de)serialisation and key helpers for the single table.
+
+Numbers come back as Decimal; we hold money and counts as int, never float.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from shared.core.aws import client
+from shared.core.config import table_name
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set | frozenset):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_attr(value: Any) -> dict[str, Any]:
+    return _serializer.serialize(value)  # type: ignore[no-any-return]
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: to_attr(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def values(**named: Any) -> dict[str, Any]:
+    """ExpressionAttributeValues from keyword arguments: values(to="PAID") -> {":to": {"S": "PAID"}}."""
+    return {f":{k}": to_attr(v) for k, v in named.items()}
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def dynamodb() -> Any:
+    return client("dynamodb")
+
+
+def table() -> str:
+    return table_name()
+
+
+def get(pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    reply = dynamodb().get_item(TableName=table(), Key=key(pk, sk), ConsistentRead=consistent)
+    return from_item(reply["Item"]) if "Item" in reply else None
+
+
+def is_conditional_failure(error: Exception) -> bool:
+    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")

@@ -1,0 +1,132 @@
+"""Stock reservation and release. Each is ONE transaction holding the bucket changes and the order's
+conditional transition, so a replayed Express step finds the order moved and changes nothing, and stock
+is never oversold nor leaked (available + reserved + sold stays equal to what the merchant set)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from typing import Any
+
+from shared.catalog import store as catalog
+from shared.core import ddb
+from shared.core.clock import iso, now
+from shared.core.config import int_env
+from shared.orders import logic, store
+from shared.orders.models import OrderStatus
+
+logger = logging.getLogger("order24.checkout")
+ATTEMPTS = 4
+
+
+class TransientError(Exception):
+    """Retried by the workflow (see infra/workflows.py TRANSIENT_LAMBDA_ERRORS)."""
+
+
+def payment_timeout() -> timedelta:
+    return timedelta(seconds=int_env("PAYMENT_TIMEOUT_SECONDS", 1800))
+
+
+def _bucket_update(sku: str, bucket: int, delta: int) -> dict[str, Any]:
+    """delta < 0 reserves (and must not go below zero); delta > 0 releases."""
+    update: dict[str, Any] = {
+        "TableName": ddb.table(),
+        "Key": ddb.key(catalog.sku_pk(sku), catalog.bucket_sk(bucket)),
+        "UpdateExpression": "SET available = available + :delta",
+        "ExpressionAttributeValues": ddb.values(delta=delta),
+    }
+    if delta < 0:
+        update["ConditionExpression"] = "available >= :need"
+        update["ExpressionAttributeValues"].update(ddb.values(need=-delta))
+    return update
+
+
+def _plan_single_bucket(lines: list[dict[str, Any]], buckets: dict[str, int]) -> dict[str, list[list[int]]]:
+    """Optimistic first try: the whole quantity from one random bucket, no read."""
+    return {line["sku"]: [[random.randrange(buckets[line["sku"]]), int(line["quantity"])]] for line in lines}
+
+
+def _plan_from_counts(lines: list[dict[str, Any]]) -> dict[str, list[list[int]]] | str:
+    """Split each line over buckets that have stock, starting at a random bucket to spread writes.
+    Returns the SKU that is out of stock instead of a plan when one is."""
+    plan: dict[str, list[list[int]]] = {}
+    for line in lines:
+        rows = catalog.buckets_of(line["sku"])
+        need = int(line["quantity"])
+        if sum(units for _, units in rows) < need:
+            return str(line["sku"])
+        start = random.randrange(len(rows))
+        parts: list[list[int]] = []
+        for index, units in rows[start:] + rows[:start]:
+            take = min(units, need)
+            if take > 0:
+                parts.append([index, take])
+                need -= take
+            if need == 0:
+                break
+        plan[line["sku"]] = parts
+    return plan
+
+
+def reserve(order_id: str) -> dict[str, Any]:
+    order = store.get(order_id, consistent=True)
+    if order is None:
+        logger.error("reserve: no such order", extra={"order_id": order_id})
+        return {"order_id": order_id, "status": "MISSING"}
+    if order["status"] != OrderStatus.PLACED.value:
+        return _result(order)  # a replay: the first delivery already did the work
+    lines = order["items"]
+    meta = catalog.skus_for_pricing([line["sku"] for line in lines])
+    buckets = {sku: int(row.get("buckets", 1)) for sku, row in meta.items()}
+    plan: dict[str, list[list[int]]] | str = _plan_single_bucket(lines, buckets)
+    for attempt in range(ATTEMPTS):
+        if isinstance(plan, str):
+            return _result(store.transition(order, OrderStatus.REJECTED, actor="system:checkout",
+                                            reason=f"out_of_stock:{plan}", remove_fields=("GSI3PK", "GSI3SK")))
+        expires = now() + payment_timeout()
+        writes = [{"Update": _bucket_update(sku, bucket, -units)} for sku, parts in plan.items()
+                  for bucket, units in parts]
+        writes.append({"Update": store.transition_update(
+            order, OrderStatus.AWAITING_PAYMENT, actor="system:checkout",
+            set_fields={"reservations": plan, "expires_at": iso(expires),
+                        **logic.due_key("EXPIRY", order_id, iso(expires))},
+        )})
+        try:
+            ddb.dynamodb().transact_write_items(TransactItems=writes)
+            order = store.require(order_id, consistent=True)
+            return _result(order)
+        except Exception as error:
+            if not ddb.is_conditional_failure(error):
+                raise
+            reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+            if reasons and reasons[-1].get("Code") == "ConditionalCheckFailed":
+                return _result(store.require(order_id, consistent=True))  # someone else moved the order
+            logger.info("reserve: bucket contention, re-planning", extra={"order_id": order_id, "attempt": attempt})
+            plan = _plan_from_counts(lines)
+    raise TransientError(f"stock contention on order {order_id}")
+
+
+def release(order: dict[str, Any], to: OrderStatus, *, actor: str, reason: str) -> dict[str, Any]:
+    """Move an order out of AWAITING_PAYMENT (or later) and give its reserved units back, atomically."""
+    plan: dict[str, list[list[int]]] = order.get("reservations") or {}
+    writes = [{"Update": _bucket_update(sku, int(bucket), int(units))} for sku, parts in plan.items()
+              for bucket, units in parts]
+    writes.append({"Update": store.transition_update(order, to, actor=actor, reason=reason,
+                                                     remove_fields=("GSI3PK", "GSI3SK", "reservations"),
+                                                     set_fields={"released": plan} if plan else None)})
+    try:
+        ddb.dynamodb().transact_write_items(TransactItems=writes)
+    except Exception as error:
+        if not ddb.is_conditional_failure(error):
+            raise
+        current = store.require(order["order_id"], consistent=True)
+        from shared.core.errors import Conflict
+
+        raise Conflict(f"The order changed meanwhile; it is now {current['status']}.", code="order_changed",
+                       current_status=current["status"]) from None
+    return store.require(order["order_id"], consistent=True)
+
+
+def _result(order: dict[str, Any]) -> dict[str, Any]:
+    return {"order_id": order["order_id"], "status": order["status"], "version": order["version"]}

@@ -1,0 +1,77 @@
+"""Order intake, the peak path: validate, price from the cached catalog, one conditional write, enqueue.
+
+Cost per new order: one BatchGetItem only on a cold catalog cache, one PutItem, one SendMessage.
+A retried POST with the same key costs one failed conditional PutItem and answers the same order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from shared.catalog import store as catalog
+from shared.core import queues
+from shared.core.clock import iso, now
+from shared.core.errors import Unprocessable
+from shared.orders import logic, store
+from shared.orders.models import OrderAccepted, OrderStatus, PlaceOrder
+
+logger = logging.getLogger("order24.intake")
+REDRIVE_AFTER = timedelta(seconds=90)  # the sweeper re-enqueues an order still PLACED after this
+
+
+@dataclass(frozen=True)
+class Caller:
+    shopper_id: str
+    source_ip: str | None
+    device_id: str | None
+
+
+def place(caller: Caller, idempotency_key: str, body: PlaceOrder) -> OrderAccepted:
+    order_id = logic.order_id_for(caller.shopper_id, idempotency_key)
+    fingerprint = logic.request_hash(body)
+    priced = logic.price(body, catalog.skus_for_pricing([line.sku for line in body.items]))
+    moment = now()
+    created_at = iso(moment)
+    order = {
+        **store.order_key_values(order_id),
+        "order_id": order_id,
+        "shopper_id": caller.shopper_id,
+        "status": OrderStatus.PLACED.value,
+        "version": 1,
+        **priced,
+        "shipping_address": body.shipping_address.model_dump(exclude_none=True) if body.shipping_address else None,
+        "ad_copy": body.ad_copy,
+        "target": body.target,
+        "source_ip": caller.source_ip,
+        "device_id": caller.device_id,
+        "request_hash": fingerprint,
+        "created_at": created_at,
+        "updated_at": created_at,
+        "events": [logic.event(at=created_at, type_="placed", actor=f"shopper:{caller.shopper_id}",
+                               to_status=OrderStatus.PLACED.value)],
+        "GSI1PK": f"SHOPPER#{caller.shopper_id}",
+        "GSI1SK": f"{created_at}#{order_id}",
+        "GSI2PK": f"SHOP#{priced['shop_id']}#{created_at[:10]}",
+        "GSI2SK": f"{created_at}#{order_id}",
+        **logic.due_key("PLACED", order_id, iso(moment + REDRIVE_AFTER)),
+    }
+    order["events"] = [{k: v for k, v in order["events"][0].items() if v is not None}]
+    existing = store.put_new(order)
+    if existing is not None:
+        if existing.get("request_hash") != fingerprint or existing.get("shopper_id") != caller.shopper_id:
+            raise Unprocessable("This Idempotency-Key was used with a different body.", code="idempotency_key_reused")
+        if existing["status"] == OrderStatus.PLACED.value:
+            enqueue(order_id)  # the first attempt may have died before enqueueing; checkout is idempotent
+        return OrderAccepted(order_id=order_id, status=OrderStatus(existing["status"]))
+    enqueue(order_id)
+    return OrderAccepted(order_id=order_id, status=OrderStatus.PLACED)
+
+
+def enqueue(order_id: str) -> None:
+    try:
+        queues.send("INTAKE_QUEUE_URL", {"order_id": order_id, "version": 1})
+    except Exception:
+        # The order is durably accepted; the sweeper re-drives PLACED orders, so the shopper still gets 202.
+        logger.exception("enqueue failed; the sweeper will re-drive", extra={"order_id": order_id})

@@ -1,0 +1,117 @@
+"""Order decisions with no I/O: ids, pricing, the transition table, timeline events."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from typing import Any
+
+from shared.core.errors import BadRequest, Conflict, Unprocessable
+from shared.orders.models import OrderStatus, PlaceOrder
+
+S = OrderStatus
+
+# Every move the lifecycle allows; anything else answers 409 with the current status.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PLACED: frozenset({S.AWAITING_PAYMENT, S.CANCELLED, S.REJECTED, S.FAILED}),
+    S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.FAILED}),
+    S.PAID: frozenset({S.IN_REVIEW, S.FULFILLING, S.REJECTED, S.CANCELLED, S.FAILED}),
+    S.IN_REVIEW: frozenset({S.FULFILLING, S.REJECTED, S.CANCELLED}),
+    S.FULFILLING: frozenset({S.SHIPPED, S.DELIVERED, S.FAILED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.FAILED}),
+    S.DELIVERED: frozenset({S.COMPLETED}),
+    S.COMPLETED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.FAILED: frozenset(),
+}
+
+DUE_SHARDS = 16
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+
+
+def can_move(current: OrderStatus, to: OrderStatus) -> bool:
+    return to in TRANSITIONS[current]
+
+
+def check_move(current: str, to: OrderStatus) -> None:
+    if not can_move(OrderStatus(current), to):
+        raise Conflict(f"An order in {current} cannot become {to.value}.", code="illegal_transition",
+                       current_status=current)
+
+
+def order_id_for(shopper_id: str, idempotency_key: str) -> str:
+    """The key decides the id, so a retried POST lands on the same item (one conditional write)."""
+    digest = hashlib.sha256(f"{shopper_id}:{idempotency_key}".encode()).digest()
+    return "o" + base64.b32encode(digest).decode().lower()[:26]
+
+
+def validate_idempotency_key(raw: str | None) -> str:
+    if not raw:
+        raise BadRequest("Send an Idempotency-Key header (8-64 of A-Z a-z 0-9 _ . : -), e.g. a UUID.",
+                         code="idempotency_key_required")
+    if not IDEMPOTENCY_KEY.match(raw):
+        raise BadRequest("The Idempotency-Key must be 8-64 of A-Z a-z 0-9 _ . : -.", code="idempotency_key_invalid")
+    return raw
+
+
+def request_hash(body: PlaceOrder) -> str:
+    canonical = json.dumps(body.model_dump(mode="json", exclude_none=True), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def shard_of(order_id: str) -> int:
+    return int(hashlib.sha256(order_id.encode()).hexdigest()[:4], 16) % DUE_SHARDS
+
+
+def due_key(kind: str, order_id: str, due_iso: str) -> dict[str, str]:
+    """Keys for the sparse, sharded `by_due` index (expiry, review queue, completion, re-drive)."""
+    return {"GSI3PK": f"DUE#{kind}#{shard_of(order_id):02d}", "GSI3SK": f"{due_iso}#{order_id}"}
+
+
+def event(*, at: str, type_: str, actor: str, from_status: str | None = None, to_status: str | None = None,
+          reason: str | None = None) -> dict[str, Any]:
+    return {"at": at, "type": type_, "from_status": from_status, "to_status": to_status, "actor": actor,
+            "reason": reason}
+
+
+def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Lines, total and shop from catalog rows; every rule a shopper can break answers 422."""
+    quantities: dict[str, int] = {}
+    for line in body.items:
+        quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
+    unknown = sorted(sku for sku in quantities if sku not in catalog)
+    if unknown:
+        raise Unprocessable(f"Unknown SKU: {', '.join(unknown)}.", code="unknown_sku", skus=unknown)
+    rows = [catalog[sku] for sku in quantities]
+    if len({row["shop_id"] for row in rows}) > 1:
+        raise Unprocessable("An order holds one shop's SKUs; place one order per shop.", code="mixed_shops")
+    if len({row["currency"] for row in rows}) > 1:
+        raise Unprocessable("An order holds one currency.", code="mixed_currency")
+    if any(quantity > 999 for quantity in quantities.values()):
+        raise Unprocessable("At most 999 units of one SKU per order.", code="quantity_too_large")
+    kinds = {row["kind"] for row in rows}
+    if len(kinds) > 1:
+        raise Unprocessable("An order holds either digital services or physical goods; split it.",
+                            code="mixed_kinds")
+    if "physical" in kinds and body.shipping_address is None:
+        raise Unprocessable("Physical items need a shipping_address.", code="shipping_address_required")
+    if "digital" in kinds and body.target is None:
+        raise Unprocessable("Digital services need a target (the account or link they act on).",
+                            code="target_required")
+    lines = [
+        {"sku": sku, "title": catalog[sku]["title"], "kind": catalog[sku]["kind"],
+         "category": catalog[sku]["category"], "quantity": quantity,
+         "unit_price_fen": int(catalog[sku]["price_fen"]),
+         "line_total_fen": int(catalog[sku]["price_fen"]) * quantity}
+        for sku, quantity in quantities.items()
+    ]
+    return {
+        "items": lines,
+        "total_fen": sum(line["line_total_fen"] for line in lines),
+        "currency": rows[0]["currency"],
+        "shop_id": rows[0]["shop_id"],
+        "kind": kinds.pop(),
+    }

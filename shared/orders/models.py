@@ -1,0 +1,116 @@
+"""Order boundary models and the lifecycle states."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.core.types import Fen, PriceFen, Quantity, SkuId
+
+
+class OrderStatus(StrEnum):
+    PLACED = "PLACED"
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"
+    PAID = "PAID"
+    IN_REVIEW = "IN_REVIEW"
+    FULFILLING = "FULFILLING"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+    FAILED = "FAILED"
+
+
+FINAL_STATUSES = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.FAILED})
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ShippingAddress(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recipient: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 -]{5,19}$")]
+    province: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=20)]
+    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    district: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    line: Text
+    postal_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
+
+
+class OrderLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: SkuId
+    quantity: Quantity
+
+
+class PlaceOrder(BaseModel):
+    """POST /orders body. `target` is the account or link a digital service acts on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: Annotated[list[OrderLineIn], Field(min_length=1, max_length=20)]
+    shipping_address: ShippingAddress | None = None
+    ad_copy: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)] | None = None
+
+
+class OrderAccepted(BaseModel):
+    order_id: str
+    status: OrderStatus
+
+
+class OrderLine(BaseModel):
+    sku: str
+    title: str
+    kind: str
+    category: str
+    quantity: int
+    unit_price_fen: PriceFen
+    line_total_fen: Fen
+
+
+class OrderEvent(BaseModel):
+    at: str
+    type: str
+    from_status: str | None = None
+    to_status: str | None = None
+    actor: str
+    reason: str | None = None
+
+
+class OrderView(BaseModel):
+    """What the owner (and the shop's merchant, and ops) read."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: str
+    status: OrderStatus
+    items: list[OrderLine]
+    total_fen: Fen
+    currency: str
+    created_at: str
+    updated_at: str
+    shop_id: str
+    expires_at: str | None = None
+    status_reason: str | None = Field(default=None, description="Why the order ended where it is.")
+    shipping_address: ShippingAddress | None = None
+    ad_copy: str | None = None
+    target: str | None = None
+    payment: dict[str, Any] | None = None
+    fulfilment: dict[str, Any] | None = None
+    last_payment_error: str | None = None
+
+
+class OrderPage(BaseModel):
+    items: list[OrderView]
+    cursor: str | None = None
+
+
+class Timeline(BaseModel):
+    order_id: str
+    events: list[OrderEvent]

@@ -1,0 +1,181 @@
+"""Order persistence. Every status change is one conditional UpdateItem on status and version that
+also appends the timeline event, so state and audit trail can never disagree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.core import ddb, paging
+from shared.core.clock import now_iso
+from shared.core.errors import Conflict, NotFound
+from shared.orders import logic
+from shared.orders.models import OrderStatus
+
+ORDER = "ORDER"
+PAGE_SIZE = 20
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def order_key(order_id: str) -> dict[str, Any]:
+    return ddb.key(order_pk(order_id), ORDER)
+
+
+def order_key_values(order_id: str) -> dict[str, str]:
+    return {"PK": order_pk(order_id), "SK": ORDER}
+
+
+def put_new(order: dict[str, Any]) -> dict[str, Any] | None:
+    """Write a new order once. Returns None when written, or the existing item when the id is taken."""
+    try:
+        ddb.dynamodb().put_item(
+            TableName=ddb.table(), Item=ddb.to_item(order), ConditionExpression="attribute_not_exists(PK)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return None
+    except Exception as error:
+        if not ddb.is_conditional_failure(error):
+            raise
+        existing = getattr(error, "response", {}).get("Item")
+        return ddb.from_item(existing) if existing else get(order["order_id"], consistent=True)
+
+
+def get(order_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    return ddb.get(order_pk(order_id), ORDER, consistent=consistent)
+
+
+def require(order_id: str, *, consistent: bool = False) -> dict[str, Any]:
+    order = get(order_id, consistent=consistent)
+    if order is None:
+        raise NotFound(f"No order {order_id!r}.", code="order_not_found")
+    return order
+
+
+def transition_update(
+    order: dict[str, Any],
+    to: OrderStatus,
+    *,
+    actor: str,
+    reason: str | None = None,
+    set_fields: dict[str, Any] | None = None,
+    remove_fields: tuple[str, ...] = (),
+    event_type: str = "status_changed",
+) -> dict[str, Any]:
+    """The Update request (usable alone or inside TransactWriteItems) for one legal transition."""
+    logic.check_move(order["status"], to)
+    at = now_iso()
+    fields: dict[str, Any] = {"status": to.value, "updated_at": at, **(set_fields or {})}
+    if reason is not None:
+        fields["status_reason"] = reason
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":v{i}": ddb.to_attr(value) for i, value in enumerate(fields.values())}
+    assignments = [f"#f{i} = :v{i}" for i in range(len(fields))]
+    assignments += ["#version = #version + :one", "events = list_append(events, :event)"]
+    the_event = logic.event(at=at, type_=event_type, actor=actor, from_status=order["status"],
+                            to_status=to.value, reason=reason)
+    values.update({
+        ":one": ddb.to_attr(1),
+        ":event": ddb.to_attr([{k: v for k, v in the_event.items() if v is not None}]),
+        ":from": ddb.to_attr(order["status"]),
+        ":version": ddb.to_attr(order["version"]),
+    })
+    expression = "SET " + ", ".join(assignments)
+    if remove_fields:
+        removals = {f"#r{i}": name for i, name in enumerate(remove_fields)}
+        names.update(removals)
+        expression += " REMOVE " + ", ".join(removals)
+    names.update({"#status": "status", "#version": "version"})
+    return {
+        "TableName": ddb.table(),
+        "Key": order_key(order["order_id"]),
+        "UpdateExpression": expression,
+        "ConditionExpression": "#status = :from AND #version = :version",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+def transition(order: dict[str, Any], to: OrderStatus, *, actor: str, reason: str | None = None,
+               set_fields: dict[str, Any] | None = None, remove_fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Apply one transition; a lost race answers 409 with the status the order has now."""
+    update = transition_update(order, to, actor=actor, reason=reason, set_fields=set_fields,
+                               remove_fields=remove_fields)
+    try:
+        reply = ddb.dynamodb().update_item(**update, ReturnValues="ALL_NEW",
+                                           ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    except Exception as error:
+        if not ddb.is_conditional_failure(error):
+            raise
+        current = getattr(error, "response", {}).get("Item")
+        status = ddb.from_item(current)["status"] if current else "unknown"
+        raise Conflict(f"The order changed meanwhile; it is now {status}.", code="order_changed",
+                       current_status=status) from None
+    return ddb.from_item(reply["Attributes"])
+
+
+def append_event(order_id: str, *, type_: str, actor: str, reason: str | None = None,
+                 set_fields: dict[str, Any] | None = None, expected_status: str | None = None) -> dict[str, Any]:
+    """Record something that happened to the order without changing its status."""
+    the_event = logic.event(at=now_iso(), type_=type_, actor=actor, reason=reason)
+    fields = {"updated_at": the_event["at"], **(set_fields or {})}
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":v{i}": ddb.to_attr(value) for i, value in enumerate(fields.values())}
+    values[":event"] = ddb.to_attr([{k: v for k, v in the_event.items() if v is not None}])
+    values[":one"] = ddb.to_attr(1)
+    condition = "attribute_exists(PK)"
+    if expected_status is not None:
+        condition += " AND #status = :expected"
+        names["#status"] = "status"
+        values[":expected"] = ddb.to_attr(expected_status)
+    reply = ddb.dynamodb().update_item(
+        TableName=ddb.table(), Key=order_key(order_id),
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        + ", events = list_append(events, :event), #version = #version + :one",
+        ConditionExpression=condition,
+        ExpressionAttributeNames={**names, "#version": "version"},
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW",
+    )
+    return ddb.from_item(reply["Attributes"])
+
+
+def list_for_shopper(shopper_id: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first: a keys-only index page, then one BatchGetItem for the page."""
+    start = paging.decode(cursor, allowed_keys={"PK", "SK", "GSI1PK", "GSI1SK"})
+    request: dict[str, Any] = {
+        "TableName": ddb.table(), "IndexName": "by_shopper", "KeyConditionExpression": "GSI1PK = :pk",
+        "ExpressionAttributeValues": ddb.values(pk=f"SHOPPER#{shopper_id}"), "ScanIndexForward": False,
+        "Limit": PAGE_SIZE,
+    }
+    if start:
+        request["ExclusiveStartKey"] = start
+    reply = ddb.dynamodb().query(**request)
+    keys = [{"PK": item["PK"], "SK": item["SK"]} for item in reply.get("Items", [])]
+    orders = batch_get(keys)
+    by_id = {order["order_id"]: order for order in orders}
+    ordered = [by_id[key["PK"]["S"].split("#", 1)[1]] for key in keys if key["PK"]["S"].split("#", 1)[1] in by_id]
+    return ordered, paging.encode(reply.get("LastEvaluatedKey"))
+
+
+def batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    pending = keys
+    for _ in range(5):
+        if not pending:
+            break
+        reply = ddb.dynamodb().batch_get_item(RequestItems={ddb.table(): {"Keys": pending}})
+        found.extend(ddb.from_item(item) for item in reply["Responses"].get(ddb.table(), []))
+        pending = reply.get("UnprocessedKeys", {}).get(ddb.table(), {}).get("Keys", [])
+    return found
+
+
+def query_due(kind: str, shard: int, before_iso: str, limit: int = 100) -> list[str]:
+    """Order ids whose timer of this kind is due, oldest first (keys-only index)."""
+    reply = ddb.dynamodb().query(
+        TableName=ddb.table(), IndexName="by_due", Limit=limit,
+        KeyConditionExpression="GSI3PK = :pk AND GSI3SK < :before",
+        ExpressionAttributeValues=ddb.values(pk=f"DUE#{kind}#{shard:02d}", before=before_iso),
+    )
+    return [item["PK"]["S"].split("#", 1)[1] for item in reply.get("Items", [])]

@@ -1,0 +1,62 @@
+"""Suite-wide fixtures: fake credentials, no real network, an in-process moto AWS with the declared table."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "order24", "POWERTOOLS_METRICS_NAMESPACE": "order24",
+    "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")):
+        raise RuntimeError(f"tests must not reach the network: {address!r}")
+    return _real_connect(self, address)
+
+
+socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, str]]:
+    """A fresh in-process moto AWS with the declared table and queues; handlers' env vars point at it."""
+    from moto import mock_aws
+
+    from infra import moto_atomic
+    from infra.declaration import DECLARATION, create_table_request
+    from shared.catalog import store as catalog_store
+    from shared.core.aws import client, reset_clients
+
+    moto_atomic.apply()
+    reset_clients()
+    catalog_store._cache.clear()
+    with mock_aws():
+        names = {"TABLE_NAME": "order24-test"}
+        client("dynamodb").create_table(**create_table_request(DECLARATION.table, names["TABLE_NAME"]))
+        for queue in DECLARATION.queues:
+            names[queue.env_var] = client("sqs").create_queue(QueueName=f"order24-{queue.name}")["QueueUrl"]
+        previous = {key: os.environ.get(key) for key in names}
+        os.environ.update(names)
+        try:
+            yield names
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            reset_clients()
+            catalog_store._cache.clear()
