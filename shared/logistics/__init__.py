@@ -1,0 +1,1 @@
+"""Logistics: parcel tracking states and the partner adapters (Kuaidi100, KDNiao)."""
