@@ -30,6 +30,27 @@ def _loopback_only(self: socket.socket, address: Any) -> Any:
 socket.socket.connect = _loopback_only  # type: ignore[method-assign]
 
 
+def _state_machines() -> dict[str, str]:
+    """The declared workflows, created (not executed: in-process tests call the steps directly)."""
+    import json
+
+    from infra.declaration import DECLARATION, function_arn_placeholder
+    from infra.local.plan import state_machine_definitions
+    from shared.core.aws import client
+
+    role = "arn:aws:iam::123456789012:role/order24-states"
+    subs = {"TableName": os.environ.get("TABLE_NAME", "order24-test")}
+    subs |= {function_arn_placeholder(f.name): f"arn:aws:lambda:us-east-1:123456789012:function:{f.name}"
+             for f in DECLARATION.functions}
+    arns = {}
+    for name, definition in state_machine_definitions(DECLARATION, subs).items():
+        workflow = DECLARATION.workflow(name)
+        arns[workflow.env_var] = client("stepfunctions").create_state_machine(
+            name=f"order24-{name}", definition=json.dumps(definition), roleArn=role, type=workflow.kind,
+        )["stateMachineArn"]
+    return arns
+
+
 @pytest.fixture
 def aws() -> Iterator[dict[str, str]]:
     """A fresh in-process moto AWS with the declared table and queues; handlers' env vars point at it."""
@@ -45,9 +66,13 @@ def aws() -> Iterator[dict[str, str]]:
     catalog_store._cache.clear()
     with mock_aws():
         names = {"TABLE_NAME": "order24-test"}
+        os.environ["TABLE_NAME"] = names["TABLE_NAME"]
         client("dynamodb").create_table(**create_table_request(DECLARATION.table, names["TABLE_NAME"]))
         for queue in DECLARATION.queues:
             names[queue.env_var] = client("sqs").create_queue(QueueName=f"order24-{queue.name}")["QueueUrl"]
+        for topic in DECLARATION.topics:
+            names[topic.env_var] = client("sns").create_topic(Name=f"order24-{topic.name}")["TopicArn"]
+        names.update(_state_machines())
         previous = {key: os.environ.get(key) for key in names}
         os.environ.update(names)
         try:

@@ -17,3 +17,6 @@ ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {
 }
 
 ALL_ROUTERS: tuple[Router, ...] = tuple(router for routers in ROUTERS_BY_FUNCTION.values() for router in routers)
+
+# Operations API Gateway serves without the JWT authorizer (must match infra/declaration.py).
+PUBLIC_OPERATIONS = frozenset({"GET /health", "GET /catalog", "GET /catalog/{sku}"})
