@@ -1,0 +1,1 @@
+"""Automatic review after payment: ad-copy law checks, banned goods, licensed industries, amount tiers."""
