@@ -97,6 +97,15 @@ class Workflow:
 
 
 @dataclass(frozen=True)
+class StreamConsumer:
+    """A function fed by the table's DynamoDB stream (the outbox: publish after commit)."""
+
+    function: str
+    batch_size: int = 100
+    max_retries: int = 5
+
+
+@dataclass(frozen=True)
 class Secret:
     name: str
     env_var: str
@@ -113,6 +122,8 @@ class Declaration:
     schedules: tuple[Schedule, ...]
     workflows: tuple[Workflow, ...]
     secrets: tuple[Secret, ...] = ()
+    stream_consumers: tuple[StreamConsumer, ...] = ()
+    # Served by the local runtime only (sandbox providers); the function is a module under infra/local/.
     local_only_routes: tuple[Route, ...] = field(default=())
 
     def function(self, name: str) -> Function:
@@ -170,10 +181,65 @@ FUNCTIONS = (
     ),
     Function(
         "sweeper",
-        "Timers: expire unpaid orders, re-drive stuck ones",
+        "Timers: expire unpaid orders, re-drive stuck ones, complete delivered ones",
         timeout_s=60,
-        grants=("table:read", "table:write", "queue:intake:send"),
+        grants=("table:read", "table:write", "queue:intake:send", "queue:paid:send",
+                "secret:wechatpay:read", "secret:alipay:read"),
     ),
+    Function(
+        "pay",
+        "POST /orders/{id}/pay: create (or return) the payment intent with the provider",
+        grants=("table:read", "table:write", "secret:wechatpay:read", "secret:alipay:read"),
+    ),
+    Function(
+        "payment_notify",
+        "Signed payment callbacks: verify, check amount and merchant, PAID, enqueue",
+        grants=("table:read", "table:write", "queue:paid:send", "secret:wechatpay:read", "secret:alipay:read"),
+    ),
+    Function(
+        "fulfil_starter",
+        "Paid queue consumer: starts one fulfil Express execution per order",
+        grants=("workflow:fulfil:start",),
+    ),
+    Function(
+        "risk",
+        "Checkout step: explainable fraud score (velocity, history, block lists, regions)",
+        grants=("table:read", "table:write", "appconfig:risk:read"),
+    ),
+    Function(
+        "review_auto",
+        "Fulfil step: automatic review (ad law, special industries, amount tiers)",
+        memory_mb=512,
+        grants=("table:read", "table:write", "secret:wechatpay:read", "secret:alipay:read"),
+    ),
+    Function(
+        "api_review",
+        "Human review queue: list, claim (lease), approve, reject with refund",
+        grants=("table:read", "table:write", "workflow:fulfil:start", "secret:wechatpay:read",
+                "secret:alipay:read"),
+    ),
+    Function(
+        "deliver",
+        "Fulfil step: digital delivery through the provider adapter, partial refunds, give-up refunds",
+        grants=("table:read", "table:write", "secret:wechatpay:read", "secret:alipay:read"),
+    ),
+    Function(
+        "ship",
+        "Fulfil step: warehouse allocation, shipment, tracking subscription",
+        grants=("table:read", "table:write", "secret:logistics:read"),
+    ),
+    Function(
+        "logistics_notify",
+        "Signed Kuaidi100 and KDNiao tracking callbacks",
+        grants=("table:read", "table:write", "secret:logistics:read"),
+    ),
+    Function(
+        "notifier",
+        "Outbox: turns committed order changes into stored notifications and SNS messages",
+        grants=("table:read", "table:write", "topic:notifications:publish"),
+    ),
+    Function("api_ops", "Ops views: callbacks stored for inspection, trouble flags, rejected orders",
+             grants=("table:read",)),
 )
 
 ROUTES = (
@@ -189,6 +255,28 @@ ROUTES = (
     Route("GET", "/orders/{order_id}", "api_orders"),
     Route("GET", "/orders/{order_id}/events", "api_orders"),
     Route("POST", "/orders/{order_id}/cancel", "api_orders"),
+    Route("GET", "/orders/{order_id}/tracking", "api_orders"),
+    Route("GET", "/me/notifications", "api_orders"),
+    Route("POST", "/me/notifications/read", "api_orders"),
+    Route("GET", "/merchant/orders", "api_merchant"),
+    Route("GET", "/merchant/sales", "api_merchant"),
+    Route("POST", "/orders/{order_id}/pay", "pay"),
+    Route("POST", "/payments/wechatpay/notify", "payment_notify", auth="public"),
+    Route("POST", "/payments/alipay/notify", "payment_notify", auth="public"),
+    Route("GET", "/review/queue", "api_review"),
+    Route("POST", "/review/{order_id}/claim", "api_review"),
+    Route("POST", "/review/{order_id}/approve", "api_review"),
+    Route("POST", "/review/{order_id}/reject", "api_review"),
+    Route("POST", "/logistics/kuaidi100/notify", "logistics_notify", auth="public"),
+    Route("POST", "/logistics/kdniao/notify", "logistics_notify", auth="public"),
+    Route("GET", "/ops/inbox/{kind}", "api_ops"),
+    Route("GET", "/ops/orders/{order_id}", "api_ops"),
+)
+
+# Local runtime only, never deployed: sandbox providers that post correctly signed callbacks.
+LOCAL_ONLY_ROUTES = (
+    Route("POST", "/sandbox/pay/{order_id}", "sandbox_payments"),
+    Route("POST", "/sandbox/ship/{order_id}", "sandbox_courier"),
 )
 
 SCHEDULES = (Schedule("sweep", "sweeper", every_seconds=60, local_env_override="SWEEP_INTERVAL_SECONDS"),)
@@ -198,10 +286,24 @@ WORKFLOWS = (
         "checkout",
         "CHECKOUT_STATE_MACHINE_ARN",
         definition=workflows.checkout,
-        functions=("reserve",),
+        functions=("risk", "reserve"),
         direct_table_access=True,
     ),
+    Workflow(
+        "fulfil",
+        "FULFIL_STATE_MACHINE_ARN",
+        definition=workflows.fulfil,
+        functions=("review_auto", "deliver", "ship"),
+    ),
 )
+
+SECRETS = (
+    Secret("wechatpay", "WECHATPAY_SECRET_ARN", "WeChat Pay v3 merchant keys and platform certificates"),
+    Secret("alipay", "ALIPAY_SECRET_ARN", "Alipay app private key and Alipay public key"),
+    Secret("logistics", "LOGISTICS_SECRET_ARN", "Kuaidi100 key and salt, KDNiao business id and app key"),
+)
+
+STREAM_CONSUMERS = (StreamConsumer("notifier"),)
 
 DECLARATION = Declaration(
     table=TABLE,
@@ -211,6 +313,9 @@ DECLARATION = Declaration(
     routes=ROUTES,
     schedules=SCHEDULES,
     workflows=WORKFLOWS,
+    secrets=SECRETS,
+    stream_consumers=STREAM_CONSUMERS,
+    local_only_routes=LOCAL_ONLY_ROUTES,
 )
 
 
@@ -227,7 +332,9 @@ def create_table_request(table: Table, table_name: str) -> dict[str, Any]:
         "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": [{"AttributeName": table.pk, "KeyType": "HASH"}, {"AttributeName": table.sk, "KeyType": "RANGE"}],
         "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)],
-        "GlobalSecondaryIndexes": [
+    }
+    if table.indexes:  # DynamoDB rejects an empty list
+        request["GlobalSecondaryIndexes"] = [
             {
                 "IndexName": index.name,
                 "KeySchema": [{"AttributeName": index.pk, "KeyType": "HASH"},
@@ -235,8 +342,7 @@ def create_table_request(table: Table, table_name: str) -> dict[str, Any]:
                 "Projection": {"ProjectionType": index.projection},
             }
             for index in table.indexes
-        ],
-    }
+        ]
     if table.stream:
         request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     return request

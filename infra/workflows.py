@@ -96,13 +96,65 @@ def mark_status(from_status: str, to_status: str, *, actor: str, next_state: str
 
 
 def checkout() -> dict[str, Any]:
-    """PLACED -> AWAITING_PAYMENT. Reserve is atomic: stock and status move in one transaction."""
+    """PLACED -> (risk) -> AWAITING_PAYMENT. Reserve is atomic: stock and status move in one transaction.
+
+    Risk returns {order_id, version, status, risk_decision}; `version` is the order's version after Risk
+    persisted its assessment, so MarkFailed (after a Reserve error) conditions on the right one. An enforced
+    REJECT has already moved the order to REJECTED inside the Risk step (one write), so RiskGate just ends;
+    REVIEW continues (the decision rides on the order to the fulfil workflow's review).
+    """
     return {
-        "Comment": "order24 checkout: reserve stock, then wait for payment (outside the workflow)",
-        "StartAt": "Reserve",
+        "Comment": "order24 checkout: risk score, reserve stock, then wait for payment (outside the flow)",
+        "StartAt": "Risk",
         "States": {
+            "Risk": lambda_task("FnRiskArn", next_state="RiskGate", catch_to="MarkFailed"),
+            "RiskGate": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.status", "StringEquals": "PLACED", "Next": "Reserve"}],
+                "Default": "Stopped",
+            },
+            "Stopped": {"Type": "Succeed", "Comment": "rejected by risk, gone, or a replay past checkout"},
             "Reserve": lambda_task("FnReserveArn", next_state=None, catch_to="MarkFailed"),
             "MarkFailed": mark_status("PLACED", "FAILED", actor="system:checkout", next_state="Failed"),
             "Failed": {"Type": "Succeed", "Comment": "the order carries the reason; the execution did its job"},
+        },
+    }
+
+
+def fulfil() -> dict[str, Any]:
+    """PAID -> automatic review -> deliver now (digital) or ship (physical).
+
+    A manual-review outcome ends the execution with the order IN_REVIEW; the reviewer's approval starts a
+    new execution, whose Review step sees FULFILLING and routes straight on. An unrecoverable error
+    leaves the order where it is: the sweeper re-drives it and, when re-drives run out, fails and refunds it.
+    """
+    deliver = lambda_task("FnDeliverArn", next_state=None, catch_to="GiveUpDelivery")
+    deliver["Retry"].insert(0, {
+        "ErrorEquals": ["DeliveryRetryable"], "IntervalSeconds": 2, "MaxAttempts": 4, "BackoffRate": 2.0,
+        "MaxDelaySeconds": 30, "JitterStrategy": "FULL",
+    })
+    give_up = lambda_task("FnDeliverArn", next_state=None, catch_to="Parked")
+    give_up["Parameters"] = {
+        "FunctionName": "${FnDeliverArn}",
+        "Payload": {"order_id.$": "$.order_id", "action": "give_up", "error.$": "$.error"},
+    }
+    return {
+        "Comment": "order24 fulfil: automatic review, then digital delivery or physical shipment",
+        "StartAt": "Review",
+        "States": {
+            "Review": lambda_task("FnReviewAutoArn", next_state="Route", catch_to="Parked"),
+            "Route": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.next", "StringEquals": "deliver", "Next": "Deliver"},
+                    {"Variable": "$.next", "StringEquals": "ship", "Next": "Ship"},
+                ],
+                "Default": "Done",
+            },
+            "Deliver": deliver,
+            "GiveUpDelivery": give_up,
+            "Ship": lambda_task("FnShipArn", next_state=None, catch_to="Parked"),
+            "Parked": {"Type": "Succeed", "Comment": "the order keeps its timer; the sweeper re-drives it"},
+            "Done": {"Type": "Succeed"},
         },
     }

@@ -1,0 +1,1 @@
+"""Pieces of the order24 stack, each built from `infra.declaration`."""
