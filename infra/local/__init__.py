@@ -1,0 +1,18 @@
+"""The local runtime: the platform on one machine, built from `infra.declaration` (`make run`).
+
+| module | what |
+|---|---|
+| `__main__` | `python -m infra.local`: start, print the demo users, wait for Ctrl-C/SIGTERM, stop |
+| `runtime` | `start(decl, port, state_dir) -> Runtime` (`.stop()`, `.stats()`), stack.json |
+| `resources` | table, queues + DLQs, topics, secrets, Lambdas, state machines, Cognito (in moto) |
+| `invoker` | handlers in-process with a Lambda context; counters; faults (`LOCAL_FAULT_RATE`) |
+| `lambda_hook` | moto Lambda `Invoke` (SDK, Step Functions tasks) -> the real handler |
+| `gateway` | HTTP -> API Gateway HTTP API payload 2.0 -> handler -> HTTP; `GET /_local/stats` |
+| `jwt_auth` | the HTTP API JWT authorizer against the Cognito pool's JWKS |
+| `pollers` | SQS event-source mappings (partial batch failures), the DynamoDB stream, schedules |
+| `seed` | the demo catalog (`demo_catalog.json`) through `POST /merchant/skus`, as the merchant |
+| `extensions` | the hook for sandbox providers: extra stack.json sections, env vars and secrets |
+| `plan` | what the declaration means as data, shared with the CDK drift tests |
+
+Local-only routes (`Declaration.local_only_routes`) are served by `infra/local/<function>.py:handler`.
+"""

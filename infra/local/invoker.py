@@ -1,0 +1,185 @@
+"""Calls our real handlers in-process, the way Lambda would, and counts what it does.
+
+Every path into a handler goes through `Invoker.invoke`: the gateway, the SQS and stream pollers,
+the schedules and moto's Lambda (SDK `Invoke` and Step Functions tasks, see `lambda_hook`).
+That one choke point gives a realistic context object, per-function counters for the cost
+benchmark and local fault injection (`LOCAL_FAULT_RATE`, never deployed).
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.declaration import Declaration, Function
+
+Handler = Callable[[Any, Any], Any]
+HandlerResolver = Callable[[str], Handler]
+
+# Where a call comes from; fault injection only hits the asynchronous ones.
+ASYNC_SOURCES = frozenset({"sqs", "stream", "lambda"})
+
+
+class InjectedFault(Exception):
+    """Raised instead of calling a handler when local fault injection fires (never deployed)."""
+
+
+def import_handler(function: str) -> Handler:
+    """The deployed entry point: functions/<name>/handler.py:handler."""
+    module = importlib.import_module(f"functions.{function}.handler")
+    handler: Handler = module.handler
+    return handler
+
+
+def import_local_handler(function: str) -> Handler:
+    """A local-only route's function (a sandbox provider): infra/local/<name>.py:handler."""
+    module = importlib.import_module(f"infra.local.{function}")
+    handler: Handler = module.handler
+    return handler
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda Python runtime's context that Powertools and our code read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_s: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    identity: Any = None
+    client_context: Any = None
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"{time.strftime('%Y/%m/%d')}/[$LATEST]{self.aws_request_id.replace('-', '')}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        left = self.timeout_s - (time.monotonic() - self._started)
+        return max(0, int(left * 1000))
+
+
+@dataclass
+class FaultPlan:
+    rate: float = 0.0
+    functions: frozenset[str] = frozenset()
+    rng: random.Random = field(default_factory=random.Random)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], decl: Declaration) -> FaultPlan:
+        rate = float(env.get("LOCAL_FAULT_RATE") or 0)
+        listed = [f.strip() for f in (env.get("LOCAL_FAULT_FUNCTIONS") or "").split(",") if f.strip()]
+        if not listed:  # default: every function no route points at
+            api = {r.function for r in (*decl.routes, *decl.local_only_routes)}
+            listed = [f.name for f in decl.functions if f.name not in api]
+        return cls(rate=max(0.0, min(1.0, rate)), functions=frozenset(listed))
+
+    def fires(self, function: str, source: str) -> bool:
+        if self.rate <= 0 or source not in ASYNC_SOURCES or function not in self.functions:
+            return False
+        return self.rng.random() < self.rate
+
+
+class Invoker:
+    """One declaration's handlers, imported lazily, called with a Lambda context, counted."""
+
+    def __init__(
+        self,
+        decl: Declaration,
+        *,
+        arns: dict[str, str],
+        resolver: HandlerResolver = import_handler,
+        faults: FaultPlan | None = None,
+    ) -> None:
+        self.decl = decl
+        self.arns = arns
+        self.resolver = resolver
+        self.faults = faults or FaultPlan()
+        self._handlers: dict[str, Handler] = {}
+        self.local_only: set[str] = set()
+        self._lock = threading.Lock()
+        self.invocations: Counter[str] = Counter()  # per function, one per handler call
+        self.records: Counter[str] = Counter()  # per function, batch records (cost counts per message)
+        self.errors: Counter[str] = Counter()
+        self.injected: Counter[str] = Counter()
+        self._known = {f.name: f for f in decl.functions}
+        # Local-only routes (never deployed) name functions that live under infra/local/.
+        for route in decl.local_only_routes:
+            if route.function not in self._known:
+                self._known[route.function] = Function(route.function, "local only", timeout_s=30)
+                self.local_only.add(route.function)
+
+    def knows(self, function: str) -> bool:
+        return function in self._known
+
+    @property
+    def functions(self) -> list[str]:
+        return list(self._known)
+
+    def handler(self, function: str) -> Handler:
+        found = self._handlers.get(function)
+        if found is None:
+            # Import outside the lock: a slow import must not stall other functions; Python's
+            # per-module import lock already makes a concurrent first import safe.
+            local = function in self.local_only and self.resolver is import_handler
+            found = (import_local_handler if local else self.resolver)(function)
+            with self._lock:
+                self._handlers.setdefault(function, found)
+        return found
+
+    def warm(self, functions: Iterable[str]) -> list[str]:
+        """Import handlers ahead of the first request; returns the ones that are not importable yet."""
+        missing = []
+        for name in functions:
+            try:
+                self.handler(name)
+            except Exception:
+                missing.append(name)
+        return missing
+
+    def context(self, function: str) -> LambdaContext:
+        spec = self._known[function]
+        return LambdaContext(
+            function_name=function,
+            invoked_function_arn=self.arns.get(function, ""),
+            memory_limit_in_mb=spec.memory_mb,
+            timeout_s=spec.timeout_s,
+        )
+
+    def invoke(self, function: str, event: Any, *, source: str, records: int = 1) -> Any:
+        """Call the handler; exceptions propagate so each caller can shape them as AWS would."""
+        with self._lock:
+            self.invocations[function] += 1
+            self.records[function] += records
+        if self.faults.fires(function, source):
+            with self._lock:
+                self.injected[function] += 1
+            raise InjectedFault(f"local fault injection ({source} -> {function})")
+        try:
+            return self.handler(function)(event, self.context(function))
+        except Exception:
+            with self._lock:
+                self.errors[function] += 1
+            raise
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {
+                "invocations": dict(self.invocations),
+                "records": dict(self.records),
+                "errors": dict(self.errors),
+                "injected_faults": dict(self.injected),
+            }

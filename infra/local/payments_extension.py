@@ -1,0 +1,59 @@
+"""Local runtime extension: sandbox payment keys, the provider secrets, and the sandbox switch.
+
+On start it generates fresh sandbox keys (`shared.payments.keys`), stores the provider configs in moto's
+Secrets Manager exactly as ops would in AWS, writes the full key set (with the sandbox-only private keys
+that sign as WeChat/Alipay would) to `<state_dir>/sandbox_payment_keys.json` for the in-process provider,
+and returns the `payments` block of `.local/stack.json`.
+
+The gateway's port is not known yet when extensions run, so the notify URLs in the secrets name the
+configured PORT (default 8024); the sandbox provider posts to the real gateway address it learns per call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from infra.local.extensions import register
+
+
+@register
+def payments_sandbox(runtime: Any) -> dict[str, Any]:
+    if not {"wechatpay", "alipay"} <= set(runtime.resources.secrets):
+        return {}  # a declaration without payment secrets (e.g. a test's) needs no payment sandbox
+    from shared.payments.keys import generate_sandbox_keys, secret_payloads
+
+    keys = generate_sandbox_keys()
+    base = os.environ.get("LOCAL_API_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 8024}"
+    payloads = secret_payloads(
+        keys,
+        wechatpay_notify_url=f"{base}/payments/wechatpay/notify",
+        alipay_notify_url=f"{base}/payments/alipay/notify",
+    )
+    runtime.put_secret("wechatpay", payloads["wechatpay"])
+    runtime.put_secret("alipay", payloads["alipay"])
+    runtime.state_dir.mkdir(parents=True, exist_ok=True)
+    key_file = runtime.state_dir / "sandbox_payment_keys.json"
+    key_file.write_text(json.dumps(keys), encoding="utf-8")
+    key_file.chmod(0o600)
+    runtime.set_env("PROVIDERS_SANDBOX", "1")
+    runtime.set_env("PAYMENTS_SANDBOX_KEYS", str(key_file.resolve()))
+    runtime.set_env("LOCAL_STATE_DIR", str(runtime.state_dir.resolve()))
+    wechat, alipay = keys["wechatpay"], keys["alipay"]
+    return {
+        "payments": {
+            "wechatpay": {
+                "mchid": wechat["mchid"],
+                "appid": wechat["appid"],
+                "api_v3_key": wechat["api_v3_key"],
+                "platform_serial": wechat["platform_serial_no"],
+                "platform_private_key_pem": wechat["platform_private_key_pem"],
+            },
+            "alipay": {
+                "app_id": alipay["app_id"],
+                "seller_id": alipay["seller_id"],
+                "alipay_private_key_pem": alipay["alipay_private_key_pem"],
+            },
+        }
+    }

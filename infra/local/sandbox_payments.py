@@ -1,0 +1,139 @@
+"""The sandbox payment provider (local runtime only, never deployed).
+
+`POST /sandbox/pay/{order_id}?provider=wechatpay|alipay&outcome=success|fail` builds the notification the
+provider would send for the order's payment intent, signs it with the sandbox provider keys (WeChat:
+AEAD_AES_256_GCM resource + platform SHA256withRSA headers; Alipay: RSA2 form), and POSTs it to our own
+notify endpoint through the gateway, so the verification path is exactly production's.
+
+A failed outcome is WeChat `PAYERROR` / Alipay `TRADE_CLOSED`: the order stays payable with a
+`last_payment_error`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+PROVIDERS = ("wechatpay", "alipay")
+OUTCOMES = ("success", "fail")
+
+
+def _problem(status: int, code: str, detail: str) -> dict[str, Any]:
+    body = {
+        "type": f"https://order24.dev/problems/{code}",
+        "title": code.replace("_", " ").capitalize(),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/problem+json"},
+        "body": json.dumps(body),
+    }
+
+
+def api_url(event: dict[str, Any]) -> str:
+    """Where our gateway listens: LOCAL_API_URL, else the Host this request came in on, else stack.json."""
+    if os.environ.get("LOCAL_API_URL"):
+        return os.environ["LOCAL_API_URL"].rstrip("/")
+    host = (event.get("headers") or {}).get("host")
+    if host:
+        return f"http://{host}"
+    stack = Path(os.environ.get("LOCAL_STATE_DIR") or ".local") / "stack.json"
+    return str(json.loads(stack.read_text(encoding="utf-8"))["api_url"]).rstrip("/")
+
+
+def _wechat(order_id: str, intent: dict[str, Any], success: bool) -> tuple[str, dict[str, str], bytes]:
+    from shared.core.clock import now
+    from shared.payments.adapters import wechatpay
+    from shared.payments.sandbox_http import sandbox_keys
+    from shared.payments.secrets import wechatpay_config
+
+    keys = sandbox_keys()["wechatpay"]
+    moment = now()
+    body = wechatpay.build_transaction_notification(
+        wechatpay_config(),
+        out_trade_no=order_id,
+        transaction_id="42" + secrets.token_hex(13),
+        amount_fen=int(intent["amount_fen"]),
+        currency=intent["currency"],
+        trade_state="SUCCESS" if success else "PAYERROR",
+        now=moment,
+        event_id=secrets.token_hex(16),
+        resource_nonce=secrets.token_hex(6),
+    )
+    headers = wechatpay.sign_notification(
+        body,
+        platform_private_key_pem=keys["platform_private_key_pem"],
+        serial=keys["platform_serial_no"],
+        timestamp=int(moment.timestamp()),
+        nonce=secrets.token_hex(16),
+    )
+    return "/payments/wechatpay/notify", headers, body
+
+
+def _alipay(order_id: str, intent: dict[str, Any], success: bool) -> tuple[str, dict[str, str], bytes]:
+    from shared.core.clock import now
+    from shared.payments.adapters import alipay
+    from shared.payments.sandbox_http import sandbox_keys
+    from shared.payments.secrets import alipay_config
+
+    keys = sandbox_keys()["alipay"]
+    fields = alipay.build_trade_notification(
+        alipay_config(),
+        out_trade_no=order_id,
+        trade_no="2024" + secrets.token_hex(12),
+        amount_fen=int(intent["amount_fen"]),
+        trade_status="TRADE_SUCCESS" if success else "TRADE_CLOSED",
+        now=now(),
+        notify_id=secrets.token_hex(16),
+    )
+    form = alipay.sign_notification(fields, keys["alipay_private_key_pem"])
+    return (
+        "/payments/alipay/notify",
+        {"Content-Type": alipay.FORM_CONTENT_TYPE},
+        urlencode(form).encode("utf-8"),
+    )
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    import requests
+
+    from shared.orders import store
+
+    order_id = (event.get("pathParameters") or {}).get("order_id") or str(event.get("rawPath", "")).rsplit(
+        "/", 1
+    )[-1]
+    query = event.get("queryStringParameters") or {}
+    provider, outcome = query.get("provider", ""), query.get("outcome", "success")
+    if provider not in PROVIDERS or outcome not in OUTCOMES:
+        return _problem(422, "validation_failed", "Use ?provider=wechatpay|alipay&outcome=success|fail.")
+    order = store.get(order_id, consistent=True)
+    if order is None:
+        return _problem(404, "order_not_found", f"No order {order_id!r}.")
+    intent = order.get("payment_intent")
+    if intent is None:
+        return _problem(
+            409, "no_payment_intent", "Call POST /orders/{id}/pay first: the sandbox pays an intent."
+        )
+    if intent["provider"] != provider:
+        return _problem(409, "payment_intent_exists", f"The order's intent is for {intent['provider']}.")
+    build = _wechat if provider == "wechatpay" else _alipay
+    path, headers, body = build(order_id, intent, outcome == "success")
+    reply = requests.post(api_url(event) + path, data=body, headers=headers, timeout=10)
+    answer: Any = reply.text
+    if reply.headers.get("Content-Type", "").startswith("application/json") and reply.text:
+        answer = reply.json()
+    result = {
+        "order_id": order_id,
+        "provider": provider,
+        "outcome": outcome,
+        "delivered_status": reply.status_code,
+        "notify_response": answer,
+    }
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(result)}
