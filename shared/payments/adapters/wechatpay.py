@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from shared.payments.adapters import _rsa
 from shared.payments.adapters.errors import (
@@ -156,7 +156,8 @@ class WechatRefund(_Model):
     transaction_id: str | None = None
     out_refund_no: str
     refund_id: str
-    refund_status: RefundStatus
+    # Notifications call it `refund_status`; the refund API's own answer calls it `status`.
+    refund_status: RefundStatus = Field(validation_alias=AliasChoices("refund_status", "status"))
     success_time: datetime | None = None
     user_received_account: str | None = None
     amount: RefundAmount

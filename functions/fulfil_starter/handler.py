@@ -1,0 +1,22 @@
+"""Paid queue consumer: one fulfil Express execution per paid order; failed records are retried alone."""
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from shared.core import workflows
+from shared.core.observability import instrumented
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    order_id = str(json.loads(record.body)["order_id"])
+    workflows.start("FULFIL_STATE_MACHINE_ARN", name=f"{order_id}-{record.message_id}", payload={"order_id": order_id})
+
+
+@instrumented()
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,16 @@
+"""POST /payments/wechatpay/notify and /payments/alipay/notify: verify, check, PAID, enqueue."""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from shared.core.api import http_app, serve
+from shared.core.observability import instrumented
+from shared.payments.notify_routes import notify
+
+app = http_app(notify)
+
+
+@instrumented(correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return serve(app, event, context)

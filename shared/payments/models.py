@@ -1,0 +1,78 @@
+"""Payment boundary models: the pay request and answer, and what a verified provider event means to us."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.core.types import Fen
+
+
+class Provider(StrEnum):
+    WECHATPAY = "wechatpay"
+    ALIPAY = "alipay"
+    CARD = "card"
+
+
+class PaymentState(StrEnum):
+    PAID = "paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+class RefundState(StrEnum):
+    REQUESTED = "requested"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+CardToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{4,64}$")]
+OpenId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{6,128}$")]
+
+
+class PayRequest(BaseModel):
+    """POST /orders/{id}/pay. `card` takes a provider token only, never card data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Provider
+    card_token: CardToken | None = Field(
+        default=None, description="Card provider token (`tok_...`), card only."
+    )
+    openid: OpenId | None = Field(default=None, description="WeChat JSAPI payer openid (optional).")
+
+
+class PaymentIntentView(BaseModel):
+    order_id: str
+    out_trade_no: str
+    amount_fen: Fen
+    currency: str
+    provider: Provider
+    params: dict[str, Any] = Field(description="What the frontend needs to open the payment.")
+    status: str | None = Field(default=None, description="The order status after this call.")
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """A verified capture, whichever provider it came from (callback or synchronous card result)."""
+
+    provider: Provider
+    out_trade_no: str
+    transaction_id: str
+    amount_fen: int
+    currency: str
+    paid_at: str  # ISO UTC
+    event_key: str  # the provider event's idempotency key
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a callback did; the route turns any Outcome into the provider's success answer."""
+
+    result: (
+        str  # paid | duplicate | paid_after_cancel | failure_recorded | ignored | unmatched | refund_updated
+    )
+    order_id: str | None = None

@@ -1,0 +1,191 @@
+"""Outbound provider calls: the adapters build signed requests, a `HttpClient` sends them.
+
+In AWS the client is `UrllibHttpClient`; with `PROVIDERS_SANDBOX=1` (local runtime, tests) it is the
+in-process `SandboxHttpClient`, which verifies our signatures and signs its answers like the providers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.core.clock import now, parse_iso
+from shared.core.errors import Unavailable
+from shared.payments.adapters.errors import ProviderError
+from shared.payments.adapters.http import HttpClient, TransportError
+from shared.payments.models import Provider
+
+
+def sandbox() -> bool:
+    return os.environ.get("PROVIDERS_SANDBOX") == "1"
+
+
+def http_client() -> HttpClient:
+    if sandbox():
+        from shared.payments.sandbox_http import SandboxHttpClient
+
+        return SandboxHttpClient()
+    from shared.payments.adapters.http import UrllibHttpClient
+
+    return UrllibHttpClient()
+
+
+def _description(order: dict[str, Any]) -> str:
+    titles = ", ".join(str(line["title"]) for line in order.get("items", []))
+    return (titles or "order24 order")[:120]
+
+
+def _unavailable(provider: str, error: Exception) -> Unavailable:
+    # Only the adapter's safe summary goes out: never a body, key or signature.
+    detail = error.detail if isinstance(error, ProviderError) else type(error).__name__
+    return Unavailable(
+        f"{provider} did not answer as expected ({detail}); retry shortly.",
+        code="payment_provider_unavailable",
+    )
+
+
+def open_payment(provider: Provider, order: dict[str, Any], *, openid: str | None) -> dict[str, Any]:
+    """The provider-specific parameters a frontend needs. Raises Unavailable on provider trouble."""
+    moment = now()
+    expires = parse_iso(order["expires_at"]) if order.get("expires_at") else None
+    try:
+        if provider is Provider.WECHATPAY:
+            return _wechat_params(order, moment, expires, openid)
+        if provider is Provider.ALIPAY:
+            return _alipay_params(order, moment, expires)
+    except (ProviderError, TransportError) as error:
+        raise _unavailable(provider.value, error) from None
+    raise ValueError(f"no intent parameters for {provider}")
+
+
+def _wechat_params(
+    order: dict[str, Any], moment: datetime, expires: datetime | None, openid: str | None
+) -> dict[str, Any]:
+    from shared.payments.adapters import wechatpay
+    from shared.payments.secrets import wechatpay_config
+
+    config = wechatpay_config()
+    client = http_client()
+    common = {
+        "out_trade_no": order["order_id"],
+        "description": _description(order),
+        "amount_fen": int(order["total_fen"]),
+        "currency": order["currency"],
+        "time_expire": expires,
+    }
+    request = wechatpay.native_prepay_request(config, **common, now=moment, nonce=secrets.token_hex(16))
+    params: dict[str, Any] = {
+        "code_url": wechatpay.parse_native_prepay_response(client.send(request), config, now=now())
+    }
+    if openid:
+        request = wechatpay.jsapi_prepay_request(
+            config, **common, payer_openid=openid, now=moment, nonce=secrets.token_hex(16)
+        )
+        prepay_id = wechatpay.parse_jsapi_prepay_response(client.send(request), config, now=now())
+        params["jsapi"] = wechatpay.jsapi_pay_params(
+            config, prepay_id, timestamp=int(moment.timestamp()), nonce=secrets.token_hex(16)
+        )
+    return params
+
+
+def _alipay_params(order: dict[str, Any], moment: datetime, expires: datetime | None) -> dict[str, Any]:
+    from shared.payments.adapters import alipay
+    from shared.payments.secrets import alipay_config
+
+    config = alipay_config()
+    # The Alipay trade closes when our order expires, so a late payment is rare rather than routine.
+    minutes = max(1, math.ceil((expires - moment).total_seconds() / 60)) if expires else 30
+    timeout = f"{minutes}m"
+    common = {
+        "out_trade_no": order["order_id"],
+        "subject": _description(order),
+        "amount_fen": int(order["total_fen"]),
+        "timeout_express": timeout,
+        "now": moment,
+    }
+    response = http_client().send(alipay.precreate_request(config, **common))
+    qr_code = alipay.parse_response(response, "alipay.trade.precreate", config).get("qr_code")
+    if not isinstance(qr_code, str) or not qr_code:
+        raise ProviderError("Alipay precreate answer lacks qr_code")
+    return {"qr_code": qr_code, "order_string": alipay.app_pay_order_string(config, **common)}
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    state: str  # succeeded | requested (accepted, result pending) | failed
+    provider_refund_id: str = ""
+    detail: str = ""
+
+
+def out_refund_no(order_id: str, refund_key: str) -> str:
+    """Deterministic from (order, refund key), so a retried refund is deduplicated by the provider too.
+    Fits WeChat's 64 characters of [A-Za-z0-9_-*|@] (order ids are 27, keys are slugs)."""
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_-") else "-" for ch in refund_key)
+    return f"{order_id}-{safe}"[:64]
+
+
+def send_refund(payment: dict[str, Any], *, out_refund: str, amount_fen: int, reason: str) -> RefundResult:
+    """Ask the provider for a refund. A business refusal is `failed`; transport trouble raises Unavailable
+    (the refund stays `requested` and the same out_refund_no is sent again on retry)."""
+    provider = Provider(payment["provider"])
+    try:
+        if provider is Provider.WECHATPAY:
+            from shared.payments.adapters import wechatpay
+            from shared.payments.secrets import wechatpay_config
+
+            config = wechatpay_config()
+            request = wechatpay.refund_request(
+                config,
+                out_trade_no=payment["out_trade_no"],
+                out_refund_no=out_refund,
+                refund_fen=amount_fen,
+                total_fen=int(payment["amount_fen"]),
+                reason=reason,
+                now=now(),
+                nonce=secrets.token_hex(16),
+                currency=payment["currency"],
+            )
+            refund = wechatpay.parse_refund_response(http_client().send(request), config, now=now())
+            state = {"SUCCESS": "succeeded", "PROCESSING": "requested"}.get(
+                refund.refund_status.value, "failed"
+            )
+            return RefundResult(state, refund.refund_id, f"WeChat Pay refund {refund.refund_status.value}")
+        if provider is Provider.ALIPAY:
+            from shared.payments.adapters import alipay
+            from shared.payments.secrets import alipay_config
+
+            aconfig = alipay_config()
+            request = alipay.refund_request(
+                aconfig,
+                out_trade_no=payment["out_trade_no"],
+                out_request_no=out_refund,
+                refund_fen=amount_fen,
+                reason=reason,
+                now=now(),
+            )
+            answer = alipay.parse_response(http_client().send(request), "alipay.trade.refund", aconfig)
+            # Alipay's refund API is synchronous: code 10000 means the money moved (fund_change may be "N"
+            # when this out_request_no was already refunded, which is the same success).
+            return RefundResult(
+                "succeeded", f"{answer.get('trade_no', '')}:{out_refund}", "Alipay refund accepted"
+            )
+        if provider is Provider.CARD:
+            if not sandbox():
+                raise Unavailable(
+                    "The card provider is not configured here.", code="card_provider_unavailable"
+                )
+            from shared.payments.sandbox_http import card_refund
+
+            return RefundResult("succeeded", card_refund(out_refund, amount_fen), "card refund (sandbox)")
+    except ProviderError as error:
+        if error.code and (error.status is None or error.status < 500):
+            # The provider said no on business grounds (e.g. not enough balance): retrying will not help.
+            return RefundResult("failed", "", error.detail[:200])
+        raise _unavailable(provider.value, error) from None
+    except TransportError as error:
+        raise _unavailable(provider.value, error) from None
+    raise ValueError(f"unknown provider {provider}")

@@ -1,0 +1,165 @@
+"""Refunds, outbound: idempotent on a refund key, never more than was captured.
+
+`payment.refunds[refund_key]` is written (state `requested`) with a conditional write BEFORE the provider is
+called, so a retry finds it and never refunds twice; the provider sees an `out_refund_no` derived from
+(order id, refund key), so even a retry after a crash mid-call is deduplicated on their side.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared.core.clock import now_iso
+from shared.core.errors import Conflict, Unprocessable
+from shared.orders import store as orders
+from shared.orders.models import OrderStatus
+from shared.payments import providers
+from shared.payments import store as payments_store
+
+logger = logging.getLogger("order24.refunds")
+ATTEMPTS = 5
+
+
+def committed_fen(payment: dict[str, Any]) -> int:
+    """Refunded or being refunded: every refund that has not failed."""
+    return sum(
+        int(r["amount_fen"]) for r in (payment.get("refunds") or {}).values() if r.get("state") != "failed"
+    )
+
+
+def refund(
+    order: dict[str, Any], amount_fen: int, *, refund_key: str, reason: str, actor: str
+) -> dict[str, Any]:
+    """Refund `amount_fen` of the captured payment once per `refund_key`. Returns the updated order."""
+    if type(amount_fen) is not int or amount_fen <= 0:
+        raise ValueError("amount_fen must be a positive int (fen)")
+    order_id = order["order_id"]
+    for _ in range(ATTEMPTS):
+        current = orders.require(order_id, consistent=True)
+        payment = current.get("payment")
+        if not payment:
+            raise Conflict(
+                "The order has no captured payment to refund.",
+                code="not_paid",
+                current_status=current["status"],
+            )
+        record = (payment.get("refunds") or {}).get(refund_key)
+        if record is None:
+            if committed_fen(payment) + amount_fen > int(payment["amount_fen"]):
+                raise Unprocessable(
+                    f"A refund of {amount_fen} fen would exceed the {payment['amount_fen']} fen captured "
+                    f"({committed_fen(payment)} fen already refunded or pending).",
+                    code="refund_exceeds_capture",
+                )
+            record = {
+                "amount_fen": amount_fen,
+                "reason": reason,
+                "state": "requested",
+                "out_refund_no": providers.out_refund_no(order_id, refund_key),
+                "at": now_iso(),
+            }
+            if payments_store.reserve_refund(current, refund_key, record, actor=actor, reason=reason) is None:
+                continue  # the order moved (another refund, a transition): re-read and re-check the cap
+            current = orders.require(order_id, consistent=True)
+            record = current["payment"]["refunds"][refund_key]
+        if record["state"] != "requested" or record.get("provider_refund_id"):
+            return current  # settled, or accepted and pending a notification: never send it again
+        result = providers.send_refund(
+            current["payment"],
+            out_refund=record["out_refund_no"],
+            amount_fen=int(record["amount_fen"]),
+            reason=record["reason"],
+        )
+        if result.state == "requested":
+            payments_store.mark_refund_accepted(order_id, refund_key, result.provider_refund_id)
+            return orders.require(order_id, consistent=True)
+        return settle(
+            order_id,
+            refund_key,
+            succeeded=result.state == "succeeded",
+            actor=actor,
+            detail=result.detail,
+            provider_refund_id=result.provider_refund_id,
+        )
+    raise Conflict(
+        "The order kept changing; retry the refund.",
+        code="order_changed",
+        current_status=orders.require(order_id)["status"],
+    )
+
+
+def settle(
+    order_id: str,
+    refund_key: str,
+    *,
+    succeeded: bool,
+    actor: str,
+    detail: str | None = None,
+    provider_refund_id: str = "",
+) -> dict[str, Any]:
+    """requested -> succeeded|failed, once (replays and refund notifications land here too)."""
+    for _ in range(ATTEMPTS):
+        current = orders.require(order_id, consistent=True)
+        record = current["payment"]["refunds"][refund_key]
+        if record["state"] != "requested":
+            return current
+        if provider_refund_id and not record.get("provider_refund_id"):
+            payments_store.mark_refund_accepted(order_id, refund_key, provider_refund_id)
+            current = orders.require(order_id, consistent=True)
+        settled = payments_store.settle_refund(
+            current, refund_key, succeeded=succeeded, actor=actor, detail=detail
+        )
+        if settled is not None:
+            if not succeeded:
+                from shared.ops import inbox
+
+                inbox.record(
+                    "refund_issue",
+                    f"{order_id}:{refund_key}",
+                    {"order_id": order_id, "refund_key": refund_key, "detail": detail},
+                    summary=f"refund {refund_key} of order {order_id} failed: {detail}"[:200],
+                )
+            return settled
+    raise Conflict(
+        "The order kept changing; retry.",
+        code="order_changed",
+        current_status=orders.require(order_id)["status"],
+    )
+
+
+def _exit_and_refund(
+    order: dict[str, Any], to: OrderStatus, *, refund_key: str, reason: str, actor: str
+) -> dict[str, Any]:
+    """Move the order out (stock given back, timers dropped) unless it is already there, then refund what
+    remains. A lost race raises Conflict with the status the order has now."""
+    from shared.orders import checkout
+
+    current = orders.require(order["order_id"], consistent=True)
+    if current["status"] != to.value:
+        current = checkout.release(current, to, actor=actor, reason=reason)
+    payment = current.get("payment")
+    if payment:
+        existing = (payment.get("refunds") or {}).get(refund_key)
+        remaining = int(payment["amount_fen"]) - committed_fen(payment)
+        if existing is not None or remaining > 0:
+            current = refund(
+                current,
+                int(existing["amount_fen"]) if existing else remaining,
+                refund_key=refund_key,
+                reason=reason,
+                actor=actor,
+            )
+    return current
+
+
+def reject_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
+    return _exit_and_refund(order, OrderStatus.REJECTED, refund_key="reject", reason=reason, actor=actor)
+
+
+def fail_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
+    return _exit_and_refund(order, OrderStatus.FAILED, refund_key="fail", reason=reason, actor=actor)
+
+
+def cancel_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
+    return _exit_and_refund(order, OrderStatus.CANCELLED, refund_key="cancel", reason=reason, actor=actor)
