@@ -13,13 +13,20 @@ needs live in at most 2 items, so each dimension reads with one Query of <= 4 KB
 61 items. An hour item holds at most 60 small numbers (< 1 KB), so every write stays 1 WCU.
 
 Units per order (on-demand; eventually consistent reads cost 0.5 RCU per 4 KB, a missing key still 0.5):
-  load_signals   1 BatchGetItem: history + up to 4 block keys          <= 5 x 0.5 = 2.5 RCU
+  load_signals   1 BatchGetItem: history (+ block keys not served by the block-list cache, see below)
+                                                                       0.5 RCU (cache warm) .. 2.5 RCU
                  1 Query per present dimension (shopper, device, ip)   <= 3 x 0.5 = 1.5 RCU
-                                                                       => <= 4 RCU, 4 round trips
+                                                                       => <= 2 RCU warm (<= 4 cold), 2-4 trips
   record_order   1 UpdateItem on history (count, sum, max, first_seen)   1 WCU
                  1 UpdateItem per present dimension (ADD mMM)          <= 3 WCU
                                                                        => <= 4 WCU
                  a dimension already saturated this minute skips its write (see below).
+
+Block-list cache. Block lists are small and change rarely, so each container reads a whole list (one Query
+per kind, `PK=BLOCK#<kind>`) at most once per `RISK_BLOCK_CACHE_SECONDS` (default 60; 0 turns the cache off)
+and answers membership from memory. A list longer than BLOCK_CACHE_MAX_ITEMS is not cached: that kind is
+looked up per order by key, as before. Trade-off: a new block (or unblock) takes up to that many seconds to
+reach a warm container; ops tooling says so, and the score of the next order after that is exact.
 
 Hot partitions. One item takes 1,000 WCU/s and 3,000 RCU/s. A shopper or a device cannot get near that,
 but one IP behind a carrier-grade NAT can carry thousands of real shoppers. We bound it two ways:
@@ -98,10 +105,12 @@ def block(kind: BlockKind, value: str, reason: str, *, now: datetime | None = No
     at = clock.iso(now or clock.now())
     item = {**key(f"BLOCK#{kind}", value), "reason": to_attr(reason), "created_at": to_attr(at)}
     dynamodb().put_item(TableName=table(), Item=item)
+    _block_cache.pop(kind, None)  # this container sees its own change at once; others within the cache TTL
 
 
 def unblock(kind: BlockKind, value: str) -> None:
     dynamodb().delete_item(TableName=table(), Key=key(f"BLOCK#{kind}", value))
+    _block_cache.pop(kind, None)
 
 
 def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -117,21 +126,65 @@ def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
     raise RuntimeError("BatchGetItem left keys unprocessed after 5 attempts")
 
 
+BLOCK_CACHE_MAX_ITEMS = 1000
+# kind -> (valid until, the blocked values, or None when the list is too long to cache)
+_block_cache: dict[BlockKind, tuple[datetime, frozenset[str] | None]] = {}
+
+
+def block_cache_seconds() -> int:
+    return int(os.environ.get("RISK_BLOCK_CACHE_SECONDS", "60"))
+
+
+def _cached_block_list(kind: BlockKind, now: datetime) -> frozenset[str] | None:
+    """The whole block list of one kind from memory (refreshed by one Query), or None: look up by key."""
+    ttl = block_cache_seconds()
+    if ttl <= 0:
+        return None
+    hit = _block_cache.get(kind)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    reply = dynamodb().query(
+        TableName=table(),
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": to_attr(f"BLOCK#{kind}")},
+        ProjectionExpression="SK",
+        Limit=BLOCK_CACHE_MAX_ITEMS,
+        ConsistentRead=False,
+    )
+    listed: frozenset[str] | None = frozenset(str(item["SK"]["S"]) for item in reply.get("Items", []))
+    if reply.get("LastEvaluatedKey"):
+        listed = None  # too long to hold: per-order key lookups for this kind
+    _block_cache[kind] = (now + timedelta(seconds=ttl), listed)
+    return listed
+
+
 def blocked_kinds(
-    values: dict[BlockKind, str], *, extra_keys: Iterable[dict[str, Any]] = ()
+    values: dict[BlockKind, str],
+    *,
+    extra_keys: Iterable[dict[str, Any]] = (),
+    now: datetime | None = None,
 ) -> tuple[frozenset[BlockKind], list[dict[str, Any]]]:
-    """Which of the given values are blocked, in one BatchGetItem; also returns the extra items asked for."""
-    keys = [key(f"BLOCK#{kind}", value) for kind, value in values.items()]
-    keys.extend(extra_keys)
-    items = [from_item(raw) for raw in _batch_get(keys)]
+    """Which of the given values are blocked (block-list cache, then one BatchGetItem for the rest);
+    also returns the extra items asked for."""
+    moment = now or clock.now()
     hits: set[BlockKind] = set()
+    by_key: dict[BlockKind, str] = {}
+    for kind, value in values.items():
+        listed = _cached_block_list(kind, moment)
+        if listed is None:
+            by_key[kind] = value
+        elif value in listed:
+            hits.add(kind)
+    keys = [key(f"BLOCK#{kind}", value) for kind, value in by_key.items()]
+    keys.extend(extra_keys)
+    items = [from_item(raw) for raw in _batch_get(keys)] if keys else []
     rest: list[dict[str, Any]] = []
     for item in items:
         pk = str(item["PK"])
         if pk.startswith("BLOCK#"):
-            kind = pk.removeprefix("BLOCK#")
-            if kind in values and values[kind] == item["SK"]:
-                hits.add(kind)
+            hits.update(
+                kind for kind, value in by_key.items() if pk == f"BLOCK#{kind}" and value == item["SK"]
+            )
         else:
             rest.append(item)
     return frozenset(hits), rest
@@ -200,7 +253,7 @@ def load_signals(facts: OrderFacts, *, now: datetime | None = None) -> RiskSigna
     """Gather every signal for one order: 1 BatchGetItem (history + block lists) and 1 Query per dimension."""
     moment = now or clock.now()
     history_key = key(f"SHOPPER#{facts.shopper_id}", HISTORY_SK)
-    blocked, others = blocked_kinds(_block_values(facts), extra_keys=[history_key])
+    blocked, others = blocked_kinds(_block_values(facts), extra_keys=[history_key], now=moment)
     history = others[0] if others else {}
     order_count = int(history.get("order_count", 0))
     velocity = {dim: _read_velocity(dim, value, moment) for dim, value in _dim_values(facts).items()}
@@ -289,5 +342,6 @@ def record_order(signals: RiskSignals, *, now: datetime | None = None) -> bool:
 
 
 def reset_memo() -> None:
-    """Tests: forget keys seen saturated."""
+    """Tests: forget keys seen saturated and the cached block lists."""
     _saturated.clear()
+    _block_cache.clear()

@@ -145,7 +145,10 @@ def test_dimensions_count_apart(ddb: list[str]) -> None:
     assert signals.velocity("ip") == (2, 2)
 
 
-def test_block_lists_are_checked_for_every_dimension_in_one_call(ddb: list[str]) -> None:
+def test_block_lists_are_checked_for_every_dimension_in_one_call(
+    ddb: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISK_BLOCK_CACHE_SECONDS", "0")  # the per-order path, without the cache
     store.block("device", "d-1", "chargeback ring", now=T10)
     store.block("target", "acct-spam", "fake engagement seller", now=T10)
     store.block("ip", "198.51.100.1", "other ip", now=T10)
@@ -235,3 +238,42 @@ def test_checkout_flow_flags_a_burst_from_one_shopper(ddb: list[str]) -> None:
     assert decisions[:3] == [[], [], []]
     assert decisions[3] == ["velocity_shopper_1m"]  # the 4th order within a minute
     assert decisions[4] == ["velocity_shopper_1m"]  # the device limit (5 a minute) is not yet passed
+
+
+def test_warm_block_list_cache_leaves_one_history_read_per_order(ddb: list[str]) -> None:
+    # given a blocked target and a first order that warms the cache (one Query per block kind)
+    store.block("target", "acct-spam", "fake engagement seller", now=T10)
+    store.load_signals(facts("o1", target="acct-other"), now=T10)
+    ddb.clear()
+
+    # when the next orders arrive within the cache TTL
+    hit = store.load_signals(facts("o2", target="acct-spam"), now=T10 + timedelta(seconds=5))
+    calls_for_hit = list(ddb)
+    clean = store.load_signals(facts("o3", target="acct-ok"), now=T10 + timedelta(seconds=6))
+
+    # then membership comes from memory: the batch holds only the history item
+    assert hit.blocked == {"target"} and clean.blocked == frozenset()
+    assert calls_for_hit == ["BatchGetItem", "Query", "Query", "Query"]
+
+
+def test_a_block_reaches_a_warm_container_when_its_cache_expires(ddb: list[str]) -> None:
+    store.load_signals(facts("o1"), now=T10)  # warms an empty cache (shopper, device, ip lists)
+    dynamodb().put_item(  # another container (ops tooling) blocks the device; this one has not seen it
+        TableName=table(),
+        Item={"PK": {"S": "BLOCK#device"}, "SK": {"S": "d-1"}, "reason": {"S": "ring"}},
+    )
+
+    assert store.load_signals(facts("o2"), now=T10 + timedelta(seconds=30)).blocked == frozenset()
+    assert store.load_signals(facts("o3"), now=T10 + timedelta(seconds=61)).blocked == {"device"}
+
+
+def test_a_block_list_too_long_to_cache_is_looked_up_per_order(
+    ddb: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "BLOCK_CACHE_MAX_ITEMS", 2)
+    for index in range(3):
+        store.block("ip", f"198.51.100.{index}", "abuse", now=T10)
+
+    signals = store.load_signals(facts("o1", ip="198.51.100.2"), now=T10)
+
+    assert signals.blocked == {"ip"}

@@ -1,0 +1,11 @@
+"""Checkout step: explainable fraud score; enforce mode rejects, shadow mode only records."""
+
+from typing import Any
+
+from shared.core.observability import instrumented
+from shared.risk import service
+
+
+@instrumented()
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return service.check(str(event["order_id"]))

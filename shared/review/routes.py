@@ -1,0 +1,100 @@
+"""HTTP routes of the human review queue (reviewer role only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.core.api import require_role
+from shared.core.types import OrderId
+from shared.review import queue, service
+
+router = Router()  # type: ignore[no-untyped-call]
+
+
+class QueueLine(BaseModel):
+    sku: str
+    title: str
+    category: str
+    quantity: int
+
+
+class QueueEntry(BaseModel):
+    order_id: str
+    queued_at: str
+    total_fen: int
+    currency: str
+    kind: str | None = None
+    items: list[QueueLine]
+    ad_copy: str | None = None
+    target: str | None = None
+    highlighted_copy: str | None = Field(
+        default=None, description="The ad copy with hits marked like 【全网第一】"
+    )
+    reasons: list[dict[str, Any]]
+    claimed_by: str | None = None
+    claim_expires_at: str | None = None
+
+
+class QueuePage(BaseModel):
+    items: list[QueueEntry]
+    cursor: str | None = None
+
+
+class Lease(BaseModel):
+    order_id: str
+    claimed_by: str
+    claim_expires_at: str
+
+
+class Decided(BaseModel):
+    order_id: str
+    status: str
+    version: int
+    decision: str
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
+        description="Why; the shopper sees it as the order's status_reason"
+    )
+
+
+@router.get("/review/queue", summary="Orders waiting for a reviewer, oldest first", tags=["review"])
+def list_queue(cursor: Annotated[str | None, Query(max_length=2048)] = None) -> QueuePage:
+    require_role(router, "reviewer")
+    entries, next_cursor = queue.page(cursor)
+    return QueuePage(items=[QueueEntry.model_validate(entry) for entry in entries], cursor=next_cursor)
+
+
+@router.post(
+    "/review/<order_id>/claim",
+    summary="Take the lease on an order (409 if another reviewer holds it)",
+    tags=["review"],
+)
+def claim(order_id: OrderId) -> Lease:
+    caller = require_role(router, "reviewer")
+    return Lease.model_validate(service.claim(order_id, caller.sub))
+
+
+@router.post(
+    "/review/<order_id>/approve",
+    summary="Approve: fulfilment resumes (needs your live lease)",
+    tags=["review"],
+)
+def approve(order_id: OrderId) -> Decided:
+    caller = require_role(router, "reviewer")
+    return Decided.model_validate(service.approve(order_id, caller.sub))
+
+
+@router.post(
+    "/review/<order_id>/reject", summary="Reject and refund in full (needs your live lease)", tags=["review"]
+)
+def reject(order_id: OrderId, body: RejectBody) -> Decided:
+    caller = require_role(router, "reviewer")
+    return Decided.model_validate(service.reject(order_id, caller.sub, body.reason))

@@ -1,0 +1,421 @@
+"""Review, with I/O: the automatic fulfil step and the reviewers' claim / approve / reject.
+
+Automatic (`auto`, the fulfil workflow's first step): PAID -> pass: FULFILLING (the PAID re-drive timer
+stays), manual: IN_REVIEW (queue key `DUE#REVIEW#<shard>` / `<queued_at>#<id>` replaces the timer),
+reject: `reject_and_refund`. Each is one conditional transition carrying the `review` map, so a replayed
+or concurrent step changes nothing and answers from the status it finds.
+
+Human: a claim is a lease in `review.claim` = {by, until}; approve and reject are conditional on the order
+being IN_REVIEW at the version read AND on the caller holding a live lease AND on no decision recorded, so
+two reviewers can never both decide (a claim does not bump the version; the lease condition guards it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from shared.core import clock, ddb
+from shared.core.config import int_env
+from shared.core.errors import Conflict, NotFound
+from shared.orders import logic
+from shared.orders import store as orders
+from shared.orders.models import OrderStatus
+from shared.review.models import LineItem, Outcome, ReviewConfig, ReviewDecision, ReviewInput
+
+logger = logging.getLogger("order24.review")
+
+AUTO_ACTOR = "system:review"
+FULFIL_REDRIVE_AFTER = timedelta(minutes=5)  # approve: the sweeper re-drives fulfilment if it stalls
+Next = Literal["deliver", "ship", "wait"]
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def _metric(name: str, value: float, unit: str, **dimensions: str) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name=name, unit=MetricUnit(unit), value=value) as metric:
+        for key, dim in dimensions.items():
+            metric.add_dimension(name=key, value=dim)
+
+
+# ---------------------------------------------------------------- automatic review
+
+
+def review_config() -> ReviewConfig:
+    return ReviewConfig(manual_above_fen=int_env("REVIEW_MANUAL_ABOVE_FEN", 5_000_00))
+
+
+def review_input(order: dict[str, Any], qualifications: frozenset[str] = frozenset()) -> ReviewInput:
+    risk = order.get("risk") or {}
+    risk_decision: Literal["ACCEPT", "REVIEW"] = (
+        "REVIEW" if risk.get("effective_decision") == "REVIEW" else "ACCEPT"
+    )
+    return ReviewInput(
+        order_id=order["order_id"],
+        items=[
+            LineItem(
+                sku=line["sku"],
+                kind=line["kind"],
+                category=line["category"],
+                quantity=int(line["quantity"]),
+                unit_price_fen=int(line["unit_price_fen"]),
+            )
+            for line in order["items"]
+        ],
+        total_fen=int(order["total_fen"]),
+        currency=order.get("currency", "CNY"),
+        ad_copy=order.get("ad_copy") or None,
+        target=order.get("target") or None,
+        shopper_qualifications=qualifications,
+        risk_decision=risk_decision,
+    )
+
+
+def decide(order: dict[str, Any]) -> ReviewDecision:
+    """Run the rules; read the shopper's qualifications only when a licensed industry is involved."""
+    from shared.review.adlaw import default_checker
+    from shared.review.models import ReasonCode
+    from shared.review.rules import auto_review
+
+    checker, config = default_checker(), review_config()
+    decision = auto_review(review_input(order), config, checker)
+    if any(reason.code is ReasonCode.INDUSTRY_UNQUALIFIED for reason in decision.reasons):
+        from shared.review.store import qualifications
+
+        held = qualifications(order["shopper_id"])
+        if held:
+            decision = auto_review(review_input(order, held), config, checker)
+    return decision
+
+
+def review_record(decision: ReviewDecision, at: str) -> dict[str, Any]:
+    return {
+        "outcome": decision.outcome.value,
+        "reasons": [reason.model_dump(mode="json") for reason in decision.reasons],
+        "highlighted_copy": decision.highlighted_copy,
+        "decided_at": at,
+        "by": "auto",
+    }
+
+
+def route(order: dict[str, Any]) -> dict[str, Any]:
+    """The step's answer for an order in whatever status it is now (also every replay's answer)."""
+    next_step: Next = "wait"
+    if order["status"] == OrderStatus.FULFILLING.value:
+        next_step = "deliver" if order.get("kind") == "digital" else "ship"
+    return {
+        "order_id": order["order_id"],
+        "version": int(order["version"]),
+        "kind": order.get("kind"),
+        "next": next_step,
+    }
+
+
+def _reject_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
+    from shared.payments.refunds import reject_and_refund  # type: ignore[import-not-found,unused-ignore]
+
+    result: dict[str, Any] = reject_and_refund(order, reason=reason, actor=actor)
+    return result
+
+
+def auto(order_id: str) -> dict[str, Any]:
+    """The fulfil workflow's Review step: {order_id, version, kind, next}."""
+    order = orders.get(order_id, consistent=True)
+    if order is None:
+        logger.error("review: no such order", extra={"order_id": order_id})
+        return {"order_id": order_id, "version": 0, "kind": None, "next": "wait"}
+    if order["status"] != OrderStatus.PAID.value:
+        return route(order)  # a replay, an approval's run (FULFILLING), or already decided
+    previous = order.get("review") or {}
+    if previous.get("outcome") == Outcome.REJECT.value:  # a rejection that did not finish its refund
+        codes = [reason["code"] for reason in previous.get("reasons", [])]
+        return _finish_auto_reject(order, codes)
+
+    decision = decide(order)
+    at = clock.now_iso()
+    record = review_record(decision, at)
+    try:
+        if decision.outcome is Outcome.PASS:
+            order = orders.transition(
+                order,
+                OrderStatus.FULFILLING,
+                actor=AUTO_ACTOR,
+                reason="review_passed",
+                set_fields={"review": record},
+            )
+        elif decision.outcome is Outcome.MANUAL:
+            record["queued_at"] = at
+            order = orders.transition(
+                order,
+                OrderStatus.IN_REVIEW,
+                actor=AUTO_ACTOR,
+                reason="awaiting_manual_review",
+                set_fields={"review": record, **logic.due_key("REVIEW", order_id, at)},
+            )
+        else:
+            codes = [reason.code.value for reason in decision.reasons]
+            # Keep the reasons on the order first (one small conditional write), then refund.
+            order = orders.append_event(
+                order_id,
+                type_="review_rejected",
+                actor=AUTO_ACTOR,
+                reason=",".join(codes),
+                set_fields={"review": record},
+                expected_status=OrderStatus.PAID.value,
+            )
+            _metric("ReviewOutcome", 1, "Count", outcome=decision.outcome.value)
+            return _finish_auto_reject(order, codes)
+    except Conflict:
+        return route(orders.require(order_id, consistent=True))  # a concurrent delivery decided first
+    except Exception as error:
+        if not ddb.is_conditional_failure(error):
+            raise
+        return route(orders.require(order_id, consistent=True))
+    _metric("ReviewOutcome", 1, "Count", outcome=decision.outcome.value)
+    logger.info(
+        "auto review",
+        extra={
+            "order_id": order_id,
+            "outcome": decision.outcome.value,
+            "reasons": [reason.code.value for reason in decision.reasons],
+        },
+    )
+    return route(order)
+
+
+def _finish_auto_reject(order: dict[str, Any], codes: list[str]) -> dict[str, Any]:
+    with contextlib.suppress(Conflict):  # someone else moved it: report where it is now
+        _reject_and_refund(order, reason="rejected_by_review:" + ",".join(codes), actor=AUTO_ACTOR)
+    return route(orders.require(order["order_id"], consistent=True))
+
+
+# ---------------------------------------------------------------- human review
+
+
+def lease_seconds() -> int:
+    return int_env("REVIEW_LEASE_SECONDS", 300)
+
+
+def _live_claim(order: dict[str, Any], now_iso: str) -> dict[str, Any] | None:
+    claim = (order.get("review") or {}).get("claim")
+    if isinstance(claim, dict) and str(claim.get("until", "")) > now_iso:
+        return claim
+    return None
+
+
+def _not_in_review(order: dict[str, Any]) -> Conflict:
+    return Conflict(
+        f"The order is not in review; it is {order['status']}.",
+        code="not_in_review",
+        current_status=order["status"],
+    )
+
+
+def _explain_refusal(order_id: str, old: dict[str, Any] | None, reviewer: str, *, claiming: bool) -> Conflict:
+    """Why a conditional review write failed, from the item as it was (ALL_OLD) or a fresh read."""
+    order = old or orders.get(order_id, consistent=True)
+    if order is None:
+        raise NotFound(f"No order {order_id!r}.", code="order_not_found")
+    if order["status"] != OrderStatus.IN_REVIEW.value:
+        return _not_in_review(order)
+    review = order.get("review") or {}
+    if review.get("decision"):
+        return Conflict(
+            "A reviewer has already decided this order.",
+            code="already_decided",
+            current_status=order["status"],
+        )
+    claim = _live_claim(order, clock.now_iso())
+    if claiming and claim is not None and claim.get("by") != reviewer:
+        return Conflict(
+            "Another reviewer holds the lease on this order.",
+            code="claimed_by_other",
+            claimed_by=claim.get("by"),
+            claim_expires_at=claim.get("until"),
+        )
+    if not claiming and (claim is None or claim.get("by") != reviewer):
+        return Conflict(
+            "Claim the order first; deciding needs a live lease.",
+            code="lease_required",
+            claimed_by=claim.get("by") if claim else None,
+        )
+    return Conflict(
+        "The order changed meanwhile; retry.", code="order_changed", current_status=order["status"]
+    )
+
+
+def _old_item(error: Exception) -> dict[str, Any] | None:
+    raw = getattr(error, "response", {}).get("Item")
+    return ddb.from_item(raw) if raw else None
+
+
+def claim(order_id: str, reviewer: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """Take (or renew) the lease. One conditional UpdateItem; the version is not bumped."""
+    moment = now or clock.now()
+    now_iso = clock.iso(moment)
+    until = clock.iso(moment + timedelta(seconds=lease_seconds()))
+    lease = {"by": reviewer, "until": until, "claimed_at": now_iso}
+    try:
+        ddb.dynamodb().update_item(
+            TableName=ddb.table(),
+            Key=orders.order_key(order_id),
+            UpdateExpression="SET #rv.#cl = :lease",
+            ConditionExpression=(
+                "#status = :in_review AND attribute_exists(#rv) AND attribute_not_exists(#rv.#dc) AND "
+                "(attribute_not_exists(#rv.#cl) OR #rv.#cl.#until <= :now OR #rv.#cl.#by = :me)"
+            ),
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#rv": "review",
+                "#cl": "claim",
+                "#dc": "decision",
+                "#until": "until",
+                "#by": "by",
+            },
+            ExpressionAttributeValues=ddb.values(
+                lease=lease, in_review=OrderStatus.IN_REVIEW.value, now=now_iso, me=reviewer
+            ),
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except Exception as error:
+        if not ddb.is_conditional_failure(error):
+            raise
+        raise _explain_refusal(order_id, _old_item(error), reviewer, claiming=True) from None
+    return {"order_id": order_id, "claimed_by": reviewer, "claim_expires_at": until}
+
+
+def _decidable(order_id: str) -> dict[str, Any]:
+    order = orders.get(order_id, consistent=True)
+    if order is None:
+        raise NotFound(f"No order {order_id!r}.", code="order_not_found")
+    if order["status"] != OrderStatus.IN_REVIEW.value:
+        raise _not_in_review(order)
+    return order
+
+
+def _with_lease(update: dict[str, Any], reviewer: str, now_iso: str) -> dict[str, Any]:
+    """Add 'the caller holds a live lease and nobody decided yet' to a conditional update."""
+    update["ConditionExpression"] += (
+        " AND #rv.#cl.#by = :lease_me AND #rv.#cl.#until > :lease_now AND attribute_not_exists(#rv.#dc)"
+    )
+    update["ExpressionAttributeNames"].update(
+        {"#rv": "review", "#cl": "claim", "#by": "by", "#until": "until", "#dc": "decision"}
+    )
+    update["ExpressionAttributeValues"].update(ddb.values(lease_me=reviewer, lease_now=now_iso))
+    return update
+
+
+def _queue_wait_seconds(order: dict[str, Any], moment: datetime) -> float:
+    queued_at = (order.get("review") or {}).get("queued_at")
+    return max(0.0, (moment - clock.parse_iso(queued_at)).total_seconds()) if queued_at else 0.0
+
+
+def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """IN_REVIEW -> FULFILLING in one conditional write, then start a fulfil execution."""
+    moment = now or clock.now()
+    now_iso = clock.iso(moment)
+    order = _decidable(order_id)
+    review = {k: v for k, v in (order.get("review") or {}).items() if k != "claim"}
+    review["decision"] = {"outcome": "approve", "by": reviewer, "at": now_iso}
+    update = orders.transition_update(
+        order,
+        OrderStatus.FULFILLING,
+        actor=f"reviewer:{reviewer}",
+        reason="approved_by_reviewer",
+        set_fields={
+            "review": review,
+            **logic.due_key("PAID", order_id, clock.iso(moment + FULFIL_REDRIVE_AFTER)),
+        },
+    )
+    try:
+        reply = ddb.dynamodb().update_item(
+            **_with_lease(update, reviewer, now_iso),
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except Exception as error:
+        if not ddb.is_conditional_failure(error):
+            raise
+        raise _explain_refusal(order_id, _old_item(error), reviewer, claiming=False) from None
+    updated = ddb.from_item(reply["Attributes"])
+    _metric("ReviewDecision", 1, "Count", decision="approve")
+    _metric("ReviewQueueWait", _queue_wait_seconds(order, moment), "Seconds")
+    try:
+        from shared.core import workflows
+
+        workflows.start(
+            "FULFIL_STATE_MACHINE_ARN",
+            name=f"{order_id}-approve-{updated['version']}",
+            payload={"order_id": order_id},
+        )
+    except Exception:
+        # The decision stands; the PAID timer set above makes the sweeper re-drive fulfilment.
+        logger.exception(
+            "approve: could not start fulfilment; the sweeper will", extra={"order_id": order_id}
+        )
+    return {
+        "order_id": order_id,
+        "status": updated["status"],
+        "version": int(updated["version"]),
+        "decision": "approve",
+    }
+
+
+def reject(order_id: str, reviewer: str, reason: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """Record the decision under the lease (one conditional write), then reject and refund in full.
+
+    Two writes because the refund path belongs to payments (`reject_and_refund`); the first is the decision
+    (lease + version guarded), so a crash between them is resumed by the same reviewer's retry.
+    """
+    moment = now or clock.now()
+    now_iso = clock.iso(moment)
+    order = _decidable(order_id)
+    decided = (order.get("review") or {}).get("decision") or {}
+    if not (decided.get("outcome") == "reject" and decided.get("by") == reviewer):
+        event = logic.event(at=now_iso, type_="review_rejected", actor=f"reviewer:{reviewer}", reason=reason)
+        update = {
+            "TableName": ddb.table(),
+            "Key": orders.order_key(order_id),
+            "UpdateExpression": (
+                "SET #rv.#dc = :decision, updated_at = :at, events = list_append(events, :event), "
+                "#version = #version + :one"
+            ),
+            "ConditionExpression": "#status = :in_review AND #version = :version",
+            "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+            "ExpressionAttributeValues": {
+                **ddb.values(
+                    decision={"outcome": "reject", "by": reviewer, "at": now_iso, "reason": reason},
+                    at=now_iso,
+                    one=1,
+                    in_review=OrderStatus.IN_REVIEW.value,
+                    version=order["version"],
+                ),
+                ":event": ddb.to_attr([{k: v for k, v in event.items() if v is not None}]),
+            },
+        }
+        try:
+            reply = ddb.dynamodb().update_item(
+                **_with_lease(update, reviewer, now_iso),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except Exception as error:
+            if not ddb.is_conditional_failure(error):
+                raise
+            raise _explain_refusal(order_id, _old_item(error), reviewer, claiming=False) from None
+        order = ddb.from_item(reply["Attributes"])
+        _metric("ReviewDecision", 1, "Count", decision="reject")
+        _metric("ReviewQueueWait", _queue_wait_seconds(order, moment), "Seconds")
+    _reject_and_refund(order, reason=reason, actor=f"reviewer:{reviewer}")
+    final = orders.require(order_id, consistent=True)
+    return {
+        "order_id": order_id,
+        "status": final["status"],
+        "version": int(final["version"]),
+        "decision": "reject",
+    }
