@@ -1,0 +1,19 @@
+"""POST /logistics/kuaidi100/notify and POST /logistics/kdniao/notify: signed tracking pushes.
+
+Answers the partner's exact body (see shared/logistics/routes.py), never problem+json on the happy path.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from shared.core.api import http_app, serve
+from shared.core.observability import instrumented
+from shared.logistics.routes import router
+
+app = http_app(router)
+
+
+@instrumented(correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return serve(app, event, context)

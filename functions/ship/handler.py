@@ -1,0 +1,11 @@
+"""Fulfil step: physical shipment. Input {"order_id"}; returns {"order_id", "status", "version"}."""
+
+from typing import Any
+
+from shared.core.observability import instrumented
+from shared.fulfilment import shipment
+
+
+@instrumented(correlation_id_path="order_id")
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return shipment.ship(str(event["order_id"]))

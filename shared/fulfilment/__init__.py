@@ -1,0 +1,1 @@
+"""Fulfilment: digital delivery via provider adapters, warehouse allocation, shipments, tracking reads."""

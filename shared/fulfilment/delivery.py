@@ -1,0 +1,214 @@
+"""Digital delivery, the fulfil workflow's `deliver` step.
+
+Idempotency. The provider gets the key `<order_id>:<sku>` and answers the same result for a key it has
+already served, so re-calling after a lost reply never delivers twice. What was delivered is recorded
+in `delivery.items[sku]`: for a one-item order inside the single conditional transition to DELIVERED (no
+extra write); for a multi-item order after each item with a conditional write
+(`attribute_not_exists(delivery.items.<sku>)`), so a retry skips the items already recorded.
+
+Partial delivery: the undelivered units are refunded in proportion (see logic.undelivered_refund_fen)
+through `shared.payments.refunds.refund(..., refund_key="partial:<sku>")`, idempotent on that key.
+Transient provider failures raise DeliveryRetryable (the workflow retries with backoff and jitter); when
+retries run out the workflow calls `give_up`, which fails and refunds the order.
+Digital orders complete on delivery: FULFILLING -> DELIVERED -> COMPLETED, removing the PAID timer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from shared.core import ddb
+from shared.core.clock import now_iso
+from shared.core.errors import Conflict, NotFound
+from shared.fulfilment import logic
+from shared.fulfilment.providers import DeliveryResult, DigitalProvider, ProviderRefused, ProviderUnavailable
+from shared.orders import store
+from shared.orders.models import OrderStatus
+
+logger = logging.getLogger("order24.delivery")
+ACTOR = "system:deliver"
+
+
+class DeliveryRetryable(Exception):
+    """The provider is briefly unavailable; the fulfil workflow retries this step (by this class name)."""
+
+
+def _state(order: dict[str, Any]) -> dict[str, Any]:
+    return {"order_id": order["order_id"], "status": order["status"], "version": int(order["version"])}
+
+
+def _load(order_id: str) -> dict[str, Any]:
+    order = store.get(order_id, consistent=True)
+    if order is None:
+        raise NotFound(f"No order {order_id!r}.", code="order_not_found")
+    return order
+
+
+def _refunds() -> Any:
+    from shared.payments import (
+        refunds,  # lazy: only partial deliveries and give-ups need the payment adapters
+    )
+
+    return refunds
+
+
+def _record_item(order: dict[str, Any], sku: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Record one delivered item of a multi-item order; a replay that finds it recorded changes nothing."""
+    names = {"#d": "delivery", "#i": "items", "#s": sku, "#v": "version", "#st": "status"}
+    if "delivery" in order:
+        expression = "SET #d.#i.#s = :rec, #v = #v + :one"
+        condition = "#st = :fulfilling AND attribute_not_exists(#d.#i.#s)"
+        values = ddb.values(rec=record, one=1, fulfilling=OrderStatus.FULFILLING.value)
+    else:
+        expression = "SET #d = :delivery, #v = #v + :one"
+        condition = "#st = :fulfilling AND attribute_not_exists(#d)"
+        values = ddb.values(delivery={"items": {sku: record}}, one=1, fulfilling=OrderStatus.FULFILLING.value)
+        del names["#i"], names["#s"]
+    try:
+        reply = ddb.dynamodb().update_item(
+            TableName=ddb.table(),
+            Key=store.order_key(order["order_id"]),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except Exception as error:
+        if not ddb.is_conditional_failure(error):
+            raise
+        return _load(order["order_id"])  # someone recorded it (or moved the order) first: take theirs
+    return ddb.from_item(reply["Attributes"])
+
+
+def _finish(order: dict[str, Any], items: dict[str, Any]) -> dict[str, Any]:
+    """FULFILLING -> DELIVERED (dropping the PAID timer) -> COMPLETED."""
+    partial = any(int(rec["remaining_units"]) > 0 for rec in items.values())
+    delivery = {
+        "items": items,
+        "delivered_at": now_iso(),
+        "refunded_fen": sum(int(rec.get("refund_fen", 0)) for rec in items.values()),
+    }
+    if order["status"] == OrderStatus.FULFILLING.value:
+        order = store.transition(
+            order,
+            OrderStatus.DELIVERED,
+            actor=ACTOR,
+            reason="partially_delivered" if partial else "delivered",
+            set_fields={"delivery": delivery, "fulfilment": {"state": "partial" if partial else "delivered"}},
+            remove_fields=("GSI3PK", "GSI3SK"),
+        )
+    return complete_digital(order)
+
+
+def complete_digital(order: dict[str, Any]) -> dict[str, Any]:
+    if order["status"] != OrderStatus.DELIVERED.value or order.get("kind") != "digital":
+        return order
+    return store.transition(order, OrderStatus.COMPLETED, actor=ACTOR, reason="digital_complete_on_delivery")
+
+
+def deliver(order_id: str, provider: DigitalProvider) -> dict[str, Any]:
+    found = store.get(order_id, consistent=True)
+    if found is None:
+        logger.warning("deliver: no such order", extra={"order_id": order_id})
+        return {"order_id": order_id, "status": "NOT_FOUND", "version": 0}
+    order = found
+    if order["status"] == OrderStatus.DELIVERED.value:
+        return _state(complete_digital(order))  # a crash between the two writes: finish the second
+    if order["status"] != OrderStatus.FULFILLING.value or order.get("kind") != "digital":
+        return _state(order)  # replays of finished orders, and anything not ours, change nothing
+    items: dict[str, Any] = dict((order.get("delivery") or {}).get("items") or {})
+    lines = order["items"]
+    for index, line in enumerate(lines):
+        sku = line["sku"]
+        if sku in items:
+            continue
+        try:
+            result = provider.deliver(order_id, line, str(order.get("target") or ""), f"{order_id}:{sku}")
+        except ProviderUnavailable as error:
+            raise DeliveryRetryable(str(error)) from None
+        except ProviderRefused as error:
+            logger.warning("provider refused", extra={"order_id": order_id, "sku": sku})
+            return give_up(order_id, {"Error": "ProviderRefused", "Cause": str(error)})
+        record = _item_record(order, line, result, single=len(lines) == 1)
+        items[sku] = record
+        if index < len(lines) - 1:
+            order = _record_item(order, sku, record)
+            items.update((order.get("delivery") or {}).get("items") or {})
+        else:
+            order = _load(order_id) if record.get("refund_fen") else order
+    if not any(int(rec["delivered_units"]) > 0 for rec in items.values()):
+        return _fail(order_id, "nothing_delivered")
+    try:
+        return _state(_finish(order, items))
+    except Conflict:
+        return _state(_load(order_id))  # a concurrent replay finished it
+
+
+def _item_record(
+    order: dict[str, Any], line: dict[str, Any], result: DeliveryResult, *, single: bool
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "delivered_units": result.delivered_units,
+        "remaining_units": result.remaining_units,
+        "provider_ref": result.provider_ref,
+        "at": now_iso(),
+    }
+    # a one-line order with nothing delivered fails and is refunded whole instead (see deliver)
+    if result.remaining_units > 0 and (result.delivered_units > 0 or not single):
+        record["refund_fen"] = _refund_undelivered(order, line, result.remaining_units, "partial")
+    return record
+
+
+def _refund_undelivered(order: dict[str, Any], line: dict[str, Any], remaining: int, why: str) -> int:
+    wanted = logic.undelivered_refund_fen(int(line["line_total_fen"]), int(line["quantity"]), remaining)
+    amount = logic.capped_refund_fen(wanted, order.get("payment"), int(order["total_fen"]))
+    if amount > 0:
+        _refunds().refund(
+            _load(order["order_id"]),
+            amount,
+            refund_key=f"{why}:{line['sku']}",
+            reason=f"{why}_delivery",
+            actor=ACTOR,
+        )
+    return amount
+
+
+def _fail(order_id: str, reason: str) -> dict[str, Any]:
+    order = _load(order_id)
+    if order["status"] != OrderStatus.FULFILLING.value:
+        return _state(order)
+    with contextlib.suppress(Conflict):  # another writer moved it; report where it is
+        _refunds().fail_and_refund(order, reason=reason, actor=ACTOR)
+    return _state(_load(order_id))
+
+
+def give_up(order_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
+    """Retries ran out. Items already delivered stay delivered (the rest is refunded in proportion and the
+    order completes as partial); with nothing delivered the order is FAILED and refunded in full."""
+    found = store.get(order_id, consistent=True)
+    if found is None:
+        return {"order_id": order_id, "status": "NOT_FOUND", "version": 0}
+    order = found
+    if order["status"] != OrderStatus.FULFILLING.value:
+        return _state(order)
+    cause = str((error or {}).get("Error") or "unknown")[:60]
+    items: dict[str, Any] = dict((order.get("delivery") or {}).get("items") or {})
+    if not any(int(rec["delivered_units"]) > 0 for rec in items.values()):
+        return _fail(order_id, f"delivery_failed:{cause}")
+    for line in order["items"]:
+        if line["sku"] not in items:
+            refund = _refund_undelivered(order, line, int(line["quantity"]), "undelivered")
+            items[line["sku"]] = {
+                "delivered_units": 0,
+                "remaining_units": int(line["quantity"]),
+                "provider_ref": "",
+                "at": now_iso(),
+                "refund_fen": refund,
+            }
+    try:
+        return _state(_finish(_load(order_id), items))
+    except Conflict:
+        return _state(_load(order_id))

@@ -1,0 +1,51 @@
+"""GET /orders/{order_id}/tracking: the parcel's trace, newest first (owner, the shop's merchant, ops)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import BaseModel
+
+from shared.core.api import principal
+from shared.core.errors import NotFound
+from shared.core.types import OrderId
+
+router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
+
+
+class TraceView(BaseModel):
+    at: str
+    state: str | None = None
+    raw_status: str = ""
+    context: str = ""
+    area: str | None = None
+
+
+class TrackingView(BaseModel):
+    order_id: str
+    carrier: str
+    tracking_number: str
+    state: str
+    traces: list[TraceView]
+
+
+@router.get(
+    "/orders/<order_id>/tracking",
+    summary="Where the parcel is: the full trace, newest first",
+    tags=["orders"],
+)
+def get_tracking(order_id: OrderId) -> TrackingView:
+    from shared.logistics import store as tracking_store
+    from shared.orders.routes import readable_order
+
+    order = readable_order(order_id, principal(router))
+    shipment = order.get("shipment")
+    if order.get("kind") != "physical" or not shipment:
+        raise NotFound("This order has no shipment (digital, or not shipped yet).", code="no_shipment")
+    record = tracking_store.get_tracking(order_id) or {}
+    return TrackingView(
+        order_id=order_id,
+        carrier=shipment["carrier"],
+        tracking_number=shipment["tracking_number"],
+        state=record.get("state") or (order.get("fulfilment") or {}).get("state") or "NO_INFO",
+        traces=[TraceView.model_validate(row) for row in record.get("traces", [])],
+    )

@@ -1,0 +1,101 @@
+"""Partner callbacks (public, form-encoded). They answer the partner's exact body, never problem+json.
+
+Bad signature: rejected with the partner's failure body (non-2xx) and nothing changes. A push we can
+verify but not use (unknown state, carrier or tracking number, malformed after a valid signature) is stored
+in the ops inbox and acknowledged, so the partner does not retry it for a day. Our own transient trouble
+answers a failure body with 500, so the partner retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from shared.logistics.adapters import kdniao, kuaidi100
+from shared.logistics.adapters.errors import CallbackRejected
+
+router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
+logger = logging.getLogger("order24.logistics.notify")
+
+
+def _form() -> dict[str, str]:
+    event = router.current_event
+    raw = event.body or ""
+    text = base64.b64decode(raw).decode("utf-8") if event.is_base64_encoded else raw
+    return {name: values[0] for name, values in parse_qs(text, keep_blank_values=True).items()}
+
+
+def _store_unusable(partner: str, error: CallbackRejected, raw: str) -> None:
+    import hashlib
+
+    from shared.ops import inbox
+
+    ref = f"{partner}:{error.code}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
+    inbox.record(
+        "unmatched_tracking",
+        ref,
+        {"partner": partner, "code": error.code, "detail": error.detail, "body": raw[:20_000]},
+        summary=f"{partner} {error.code}",
+    )
+
+
+@router.post(
+    "/logistics/kuaidi100/notify",
+    summary="Kuaidi100 tracking push",
+    tags=["logistics"],
+    include_in_schema=True,
+)
+def kuaidi100_notify() -> Response[str]:
+    from shared.logistics import secrets, service
+
+    form = _form()
+    param, sign = form.get("param", ""), form.get("sign", "")
+    if not param or not sign:  # unsigned: refused before the secret is even loaded
+        return Response(400, kuaidi100.CONTENT_TYPE, kuaidi100.failure_body("签名错误", "400"))
+    try:
+        kuaidi100.verify(param, sign, secrets.config().kuaidi100_salt.get_secret_value())
+    except CallbackRejected:
+        logger.warning("kuaidi100 push rejected: bad signature")
+        return Response(400, kuaidi100.CONTENT_TYPE, kuaidi100.failure_body("签名错误", "400"))
+    try:
+        outcome = service.apply_update(kuaidi100.parse_push(param))
+    except CallbackRejected as error:
+        _store_unusable("kuaidi100", error, param)
+        outcome = f"stored:{error.code}"
+    except Exception:
+        logger.exception("kuaidi100 push not applied; the partner will retry")
+        return Response(500, kuaidi100.CONTENT_TYPE, kuaidi100.failure_body("稍后重试", "500"))
+    logger.info("kuaidi100 push", extra={"outcome": outcome})
+    return Response(200, kuaidi100.CONTENT_TYPE, kuaidi100.ACK_BODY)
+
+
+@router.post("/logistics/kdniao/notify", summary="KDNiao tracking push", tags=["logistics"])
+def kdniao_notify() -> Response[str]:
+    from shared.logistics import secrets, service
+
+    form = _form()
+    if not form.get("RequestData") or not form.get("DataSign"):  # unsigned: refused before the secret loads
+        return Response(400, kdniao.CONTENT_TYPE, kdniao.ack_body("", False, "missing DataSign"))
+    config = secrets.config()
+    business_id = config.kdniao_business_id
+    request_data = form.get("RequestData", "")
+    try:
+        kdniao.verify(request_data, form.get("DataSign", ""), config.kdniao_app_key.get_secret_value())
+    except CallbackRejected:
+        logger.warning("kdniao push rejected: bad signature")
+        return Response(400, kdniao.CONTENT_TYPE, kdniao.ack_body(business_id, False, "bad signature"))
+    try:
+        updates = kdniao.parse_push(request_data, form.get("RequestType", ""))
+        outcomes = [service.apply_update(update) for update in updates]
+    except CallbackRejected as error:
+        _store_unusable("kdniao", error, request_data)
+        outcomes = [f"stored:{error.code}"]
+    except Exception:
+        logger.exception("kdniao push not applied; the partner will retry")
+        return Response(500, kdniao.CONTENT_TYPE, kdniao.ack_body(business_id, False, "retry later"))
+    logger.info("kdniao push", extra={"outcomes": outcomes})
+    return Response(200, kdniao.CONTENT_TYPE, kdniao.ack_body(business_id))
