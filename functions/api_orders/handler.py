@@ -1,4 +1,4 @@
-"""GET /orders, GET /orders/{id}, GET /orders/{id}/events, POST /orders/{id}/cancel."""
+"""The shopper's reads: orders, timeline, cancel, tracking, notifications."""
 
 from typing import Any
 
@@ -6,9 +6,11 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from shared.core.api import http_app, serve
 from shared.core.observability import instrumented
+from shared.fulfilment.routes import router as tracking
+from shared.notifications.routes import router as notifications
 from shared.orders.routes import orders
 
-app = http_app(orders)
+app = http_app(orders, tracking, notifications)
 
 
 @instrumented(correlation_paths.API_GATEWAY_HTTP)

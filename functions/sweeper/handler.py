@@ -1,9 +1,11 @@
-"""Scheduled timers: expire unpaid orders (releasing their stock) and re-drive orders stuck in PLACED."""
+"""Scheduled timers: expire unpaid orders (releasing stock), re-drive stuck orders, complete delivered ones,
+and report the review queue's oldest age (the "审核停滞" alarm watches it)."""
 
 from typing import Any
 
 from shared.core.observability import instrumented, metrics
 from shared.orders import lifecycle
+from shared.review import queue
 
 
 @instrumented()
@@ -11,4 +13,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     outcomes = lifecycle.sweep()
     for outcome, count in outcomes.items():
         metrics.add_metric(name=f"Sweep_{outcome}", unit="Count", value=count)
-    return outcomes
+    oldest = queue.oldest_age_seconds()
+    metrics.add_metric(name="ReviewQueueOldestAgeSeconds", unit="Seconds", value=oldest)
+    return {**outcomes, "review_queue_oldest_age_s": oldest}

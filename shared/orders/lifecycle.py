@@ -9,7 +9,7 @@ from typing import Any
 
 from shared.core.clock import iso, now, parse_iso
 from shared.core.errors import Conflict
-from shared.orders import checkout, intake, logic, store
+from shared.orders import checkout, completion, intake, logic, store
 from shared.orders.models import OrderStatus
 
 logger = logging.getLogger("order24.lifecycle")
@@ -56,10 +56,39 @@ def redrive_placed(order: dict[str, Any], moment: datetime) -> str:
     return "redriven"
 
 
+FULFIL_REDRIVE_AFTER = timedelta(minutes=5)
+
+
+def redrive_paid(order: dict[str, Any], moment: datetime) -> str:
+    """A paid order whose fulfilment has not moved on: start it again; when re-drives run out, fail and
+    refund it, so money is never held for an order nobody will fulfil."""
+    if order["status"] not in (OrderStatus.PAID.value, OrderStatus.FULFILLING.value):
+        return "skipped"
+    count = int(order.get("redrives", 0))
+    if count >= MAX_REDRIVES:
+        from shared.payments import refunds  # only this rare path needs the payment adapters
+
+        try:
+            refunds.fail_and_refund(order, reason="fulfilment_stuck", actor="system:sweeper")
+        except Conflict:
+            return "raced"
+        return "failed"
+    due = logic.due_key("PAID", order["order_id"], iso(moment + FULFIL_REDRIVE_AFTER * (count + 1)))
+    store.append_event(order["order_id"], type_="redriven", actor="system:sweeper", reason="fulfilment_not_finished",
+                       set_fields={"redrives": count + 1, **due}, expected_status=order["status"])
+    from shared.core import queues
+
+    queues.send("PAID_QUEUE_URL", {"order_id": order["order_id"]})
+    return "redriven"
+
+
 # Timer kind (the DUE#<KIND># partition of the by_due index) -> what to do with a due order.
+# PAID orders carry a `PAID` timer until fulfilment finishes (set at PAID, kept through FULFILLING).
 TIMERS: dict[str, Callable[[dict[str, Any], datetime], str]] = {
     "EXPIRY": expire_unpaid,
     "PLACED": redrive_placed,
+    "PAID": redrive_paid,
+    "COMPLETE": completion.complete_delivered,  # DELIVERED -> COMPLETED after the return window
 }
 
 

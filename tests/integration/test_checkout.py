@@ -126,7 +126,7 @@ def test_unpaid_order_expires_and_releases_stock(aws: dict[str, str], monkeypatc
     create(AD_SLOT)
     _, accepted, _ = place(order_body(items=[{"sku": AD_SLOT["sku"], "quantity": 5}]))
     reserve(accepted["order_id"])
-    assert sweeper_handler({}, context("sweeper")) == {}
+    assert sweeper_handler({}, context("sweeper")) == {"review_queue_oldest_age_s": 0}
     with time_machine.travel(now() + timedelta(seconds=61), tick=False):
         outcomes = sweeper_handler({}, context("sweeper"))
     assert outcomes.get("expiry_expired") == 1
@@ -147,3 +147,33 @@ def test_order_stuck_in_placed_is_redriven_then_failed(aws: dict[str, str]) -> N
     flat = [key for outcome in outcomes for key in outcome]
     assert flat.count("placed_redriven") == lifecycle.MAX_REDRIVES
     assert store.require(accepted["order_id"])["status"] == "FAILED"
+
+
+def test_merchant_sees_own_orders_and_sales_but_not_other_shops(aws: dict[str, Any]) -> None:
+    from functions.api_merchant.handler import handler as merchant_handler
+    from tests.support import MERCHANT, OTHER_MERCHANT
+
+    create(AD_SLOT)
+    first = place(order_body())[1]["order_id"]
+    reserve(first)
+    status, page, _ = call(merchant_handler, "GET", "/merchant/orders", user=MERCHANT)
+    assert status == 200 and [o["order_id"] for o in page["items"]] == [first]
+    status, sales, _ = call(merchant_handler, "GET", "/merchant/sales", user=MERCHANT)
+    assert status == 200 and sales["orders"] == 1 and sales["orders_by_status"] == {"AWAITING_PAYMENT": 1}
+    assert sales["gross_fen"] == 0  # nothing paid yet
+    status, page, _ = call(merchant_handler, "GET", "/merchant/orders", user=OTHER_MERCHANT)
+    assert page["items"] == []
+    status, body, _ = call(merchant_handler, "GET", "/merchant/orders", user=SHOPPER)
+    assert status == 403 and body["code"] == "wrong_role"
+    status, body, _ = call(merchant_handler, "GET", "/merchant/sales", user=MERCHANT, query={"day": "yesterday"})
+    assert status == 422
+
+
+def test_merchant_reads_own_shops_order_and_ops_reads_any(aws: dict[str, Any]) -> None:
+    from tests.support import MERCHANT, OPS, OTHER_MERCHANT
+
+    create(AD_SLOT)
+    order_id = place(order_body())[1]["order_id"]
+    assert call(orders_handler, "GET", f"/orders/{order_id}", user=MERCHANT)[0] == 200
+    assert call(orders_handler, "GET", f"/orders/{order_id}", user=OPS)[0] == 200
+    assert call(orders_handler, "GET", f"/orders/{order_id}", user=OTHER_MERCHANT)[0] == 404
