@@ -111,6 +111,10 @@ class Invoker:
         self._handlers: dict[str, Handler] = {}
         self.local_only: set[str] = set()
         self._lock = threading.Lock()
+        # One execution environment per function: a Lambda environment handles one event at a time, and
+        # Powertools keeps per-event state on module-level objects (the resolver's current_event and
+        # context, the batch processor's results). Sharing them across threads would mix requests up.
+        self._environments: dict[str, threading.Lock] = {}
         self.invocations: Counter[str] = Counter()  # per function, one per handler call
         self.records: Counter[str] = Counter()  # per function, batch records (cost counts per message)
         self.errors: Counter[str] = Counter()
@@ -168,8 +172,12 @@ class Invoker:
             with self._lock:
                 self.injected[function] += 1
             raise InjectedFault(f"local fault injection ({source} -> {function})")
+        handler = self.handler(function)
+        with self._lock:
+            environment = self._environments.setdefault(function, threading.Lock())
         try:
-            return self.handler(function)(event, self.context(function))
+            with environment:
+                return handler(event, self.context(function))
         except Exception:
             with self._lock:
                 self.errors[function] += 1

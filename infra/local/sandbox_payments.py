@@ -135,5 +135,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "outcome": outcome,
         "delivered_status": reply.status_code,
         "notify_response": answer,
+        # Exactly what was posted, so a developer (or a test) can replay the provider's retry.
+        "notification": {"path": path, "headers": headers, "body": body.decode("utf-8")},
     }
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(result)}

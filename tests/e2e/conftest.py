@@ -27,7 +27,7 @@ START_TIMEOUT_S = 90
 # Environment for the stack under test; tests that need other timings change this module-level dict
 # (before the session fixture starts).
 STACK_ENV: dict[str, str] = {
-    "PAYMENT_TIMEOUT_SECONDS": "30",
+    "PAYMENT_TIMEOUT_SECONDS": "90",  # long enough that no e2e order expires while a test still uses it
     "SWEEP_INTERVAL_SECONDS": "2",
     "LOCAL_VISIBILITY_TIMEOUT_SECONDS": "2",
     # Two demo shoppers place 100 orders in seconds; in shadow mode risk scores them without blocking.

@@ -90,12 +90,21 @@ def test_hundred_parallel_orders_reserve_exactly_the_twenty_in_stock(api: Api, t
     with ThreadPoolExecutor(max_workers=8) as pool:
         replies = list(pool.map(lambda n: place(api, shoppers[n % 2], sku), range(100)))
     assert all(reply.status_code == 202 for reply in replies)
-    finals = {"AWAITING_PAYMENT", "REJECTED", "FAILED"}
-    statuses = [wait_for_status(api, shoppers[n % 2], reply.json()["order_id"], finals, timeout_s=60)["status"]
-                for n, reply in enumerate(replies)]
-    assert statuses.count("AWAITING_PAYMENT") == 20, statuses
-    assert statuses.count("REJECTED") == 80
-    assert api("GET", f"/catalog/{sku}").json()["stock"] == 0
+    assert len({reply.json()["order_id"] for reply in replies}) == 100
+    settled = {"AWAITING_PAYMENT", "REJECTED", "FAILED", "CANCELLED"}
+    orders = [wait_for_status(api, shoppers[n % 2], reply.json()["order_id"], settled, timeout_s=120)
+              for n, reply in enumerate(replies)]
+    held = sum(order["status"] == "AWAITING_PAYMENT" for order in orders)
+    # On a slow machine the first reservations may reach PAYMENT_TIMEOUT_SECONDS before the last order is
+    # checked out; an expired order gives its unit back to the pool, so count it as sold-then-released.
+    expired = sum(order["status"] == "CANCELLED" and order["status_reason"] == "payment_timeout" for order in orders)
+    out_of_stock = sum(order["status"] == "REJECTED" and order["status_reason"].startswith("out_of_stock")
+                       for order in orders)
+    assert held + expired + out_of_stock == 100, [o["status"] for o in orders]
+    assert held + expired >= 20 and held <= 20
+    assert api("GET", f"/catalog/{sku}").json()["stock"] == 20 - held  # conserved, never negative
+    if expired == 0:
+        assert held == 20
 
 
 @pytest.mark.parametrize(
