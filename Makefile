@@ -36,9 +36,28 @@ deploy: $(STAMP)
 	$(PY) -m infra.layer
 	CDK_DISABLE_CLI_TELEMETRY=true npx --yes aws-cdk@$(CDK_CLI_VERSION) deploy --no-notices --app '$(PY) -m infra.app'
 
+## Cold-import ratios and local latency, one run on this machine -> docs/benchmarks.md (not a test).
+## e.g. make bench BENCH_ARGS="--orders 400 --runs 3 --repeats 7"
+bench: $(STAMP)
+	$(PY) -m infra.bench $(BENCH_ARGS)
+
 ## Regenerate docs/openapi.json from the routes.
 openapi: $(STAMP)
 	$(PY) -m infra.openapi > docs/openapi.json
+
+## Cost per million orders: N orders (ORDERS, default 200) through the whole lifecycle, metered and priced.
+cost: $(STAMP)
+	$(PY) -m infra.bench.cost --orders $${ORDERS:-200}
+
+## docs/capacity.md for 150,000 orders/s, from the last `make cost` run (.local/cost.json).
+capacity: $(STAMP)
+	$(PY) -m infra.bench.capacity
+
+## The long fuzz, fault-injection and replay-storm runs (make test runs the same tests, smaller).
+soak: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} FAULT_ORDERS=$${FAULT_ORDERS:-300} FAULT_SETTLE_SECONDS=$${FAULT_SETTLE_SECONDS:-600} \
+	STORM_ORDERS=$${STORM_ORDERS:-60} $(PY) -m pytest -n 2 --dist loadgroup -s \
+	  tests/e2e/test_fuzz.py tests/e2e/test_fault_injection.py tests/e2e/test_replay_storm.py
 
 clean:
 	rm -rf .local cdk.out
