@@ -6,15 +6,30 @@ Numbers come back as Decimal; we hold money and counts as int, never float.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from shared.core.aws import client
 from shared.core.config import table_name
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+
+# Deferred: `boto3.dynamodb.types` imports all of boto3 (~150-200 ms). Import time excludes it now; the first
+# (de)serialisation pays it, which on Lambda is the first invoke, itself already building a boto3 client.
+@cache
+def _serializer() -> TypeSerializer:
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
+
+
+@cache
+def _deserializer() -> TypeDeserializer:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
 
 
 def _plain(value: Any) -> Any:
@@ -28,7 +43,7 @@ def _plain(value: Any) -> Any:
 
 
 def to_attr(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(value)  # type: ignore[no-any-return]
+    return _serializer().serialize(value)  # type: ignore[no-any-return]
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +51,7 @@ def to_item(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+    return {k: _plain(_deserializer().deserialize(v)) for k, v in item.items()}
 
 
 def values(**named: Any) -> dict[str, Any]:
