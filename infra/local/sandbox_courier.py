@@ -66,8 +66,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     start = now()
     history: list[tuple[Any, str, str]] = []
     posted = []
-    for index, (code, context_text) in enumerate(STEPS[target]):
-        history.insert(0, (start + timedelta(minutes=index), context_text, kuaidi100.status_name(code)))
+    steps = STEPS[target]
+    for index, (code, context_text) in enumerate(steps):
+        # Steps a minute apart, ending now: a future 签收 time would push the completion timer out.
+        at = start - timedelta(minutes=len(steps) - 1 - index)
+        history.insert(0, (at, context_text, kuaidi100.status_name(code)))
         param, sign = kuaidi100.build_push(
             company=shipment["carrier"],
             number=shipment["tracking_number"],

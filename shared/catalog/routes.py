@@ -37,7 +37,8 @@ def detail(sku: SkuId) -> Sku:
     return store.get_sku(sku)
 
 
-@merchant.post("/merchant/skus", summary="Create a SKU in your shop", tags=["merchant"])
+@merchant.post("/merchant/skus", summary="Create a SKU in your shop", tags=["merchant"],
+               responses={201: {"description": "Created"}})  # it answers 201, not the default 200
 def create(body: SkuCreate) -> tuple[Sku, int]:
     caller = require_role(merchant, "merchant")
     return store.create_sku(caller.sub, body), 201
