@@ -98,6 +98,6 @@ def apply() -> None:
 
     for name in _WRITE_METHODS:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
-    DynamoDBBackend.transact_write_items = _atomic_transaction(DynamoDBBackend.transact_write_items)
-    models.copy = _TablesAreSnapshottedByUs  # type: ignore[assignment]
+    DynamoDBBackend.transact_write_items = _atomic_transaction(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
+    setattr(models, "copy", _TablesAreSnapshottedByUs)  # noqa: B010 (moto's own module attribute)
     _applied = True

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsii
 from aws_cdk import (
@@ -26,10 +26,10 @@ from aws_cdk import (
     Validations,
 )
 from aws_cdk import aws_apigateway as apigw_v1
-from aws_cdk import aws_appconfig as appconfig
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as apigw_auth
 from aws_cdk import aws_apigatewayv2_integrations as apigw_int
+from aws_cdk import aws_appconfig as appconfig
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_cognito as cognito
@@ -400,7 +400,7 @@ class Order24Stack(Stack):
                 ack(
                     role,
                     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:appconfig:<AWS::Region>:<AWS::AccountId>:"
-                    f"application/<{self._logical_id(flags_env.application)}>/environment/"
+                    f"application/<{self._logical_id(cast(Construct, flags_env.application))}>/environment/"
                     f"<{self._logical_id(flags_env)}>/configuration/*]",
                     "Reading the latest configuration of one AppConfig environment; AppConfig scopes it "
                     "by configuration profile only through this wildcard.",

@@ -90,7 +90,9 @@ def mark_status(from_status: str, to_status: str, *, actor: str, next_state: str
                 "BackoffRate": 2.0,
             }
         ],
-        "Catch": [{"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "ResultPath": None, "Next": next_state}],
+        "Catch": [
+            {"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "ResultPath": None, "Next": next_state}
+        ],
         "Next": next_state,
     }
 

@@ -18,5 +18,5 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @instrumented()
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> Any:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -11,9 +11,9 @@ from shared.notifications.routes import router as notifications
 from shared.ops.routes import router as ops
 from shared.orders.intake_routes import router as intake
 from shared.orders.routes import orders
-from shared.review.routes import router as review
 from shared.payments.notify_routes import notify as payment_notify
 from shared.payments.routes import payments
+from shared.review.routes import router as review
 
 # function name (infra/declaration.py) -> the routers its handler serves
 ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {

@@ -7,13 +7,16 @@ Every error leaves as RFC 9457 `application/problem+json` with a stable `code`; 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from shared.core.errors import DomainError, NotFound
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 # Re-exported (explicitly, for mypy strict): callers keep importing these names from here.
 from shared.core.problems import MAX_BODY_BYTES as MAX_BODY_BYTES
@@ -38,7 +41,11 @@ def _domain_error(error: DomainError) -> Response[str]:
 
 def _validation_error(error: RequestValidationError) -> Response[str]:
     issues = [
-        {"loc": [str(part) for part in issue.get("loc", ())], "msg": issue.get("msg", ""), "type": issue.get("type", "")}
+        {
+            "loc": [str(part) for part in issue.get("loc", ())],
+            "msg": issue.get("msg", ""),
+            "type": issue.get("type", ""),
+        }
         for issue in error.errors()
     ]
     if any(issue["type"] == "json_invalid" or (issue["type"] == "model_attributes_type" and issue["loc"] == ["body"])
@@ -71,12 +78,17 @@ def serve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> d
     return oversized if oversized is not None else app.resolve(event, context)
 
 
+def http_event(app: APIGatewayHttpResolver | Router) -> APIGatewayProxyEventV2:
+    """The current event, typed as what an HTTP API (payload 2.0) resolver always holds."""
+    return cast("APIGatewayProxyEventV2", app.current_event)
+
+
 def principal(app: APIGatewayHttpResolver | Router) -> Principal:
-    return principal_of(app.current_event.request_context.authorizer.jwt_claim)
+    return principal_of(http_event(app).request_context.authorizer.jwt_claim)
 
 
 def require_role(app: APIGatewayHttpResolver | Router, *roles: str) -> Principal:
-    return require_roles(app.current_event.request_context.authorizer.jwt_claim, *roles)
+    return require_roles(http_event(app).request_context.authorizer.jwt_claim, *roles)
 
 
 def not_found(kind: str, ident: str) -> NotFound:

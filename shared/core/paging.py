@@ -31,4 +31,4 @@ def decode(cursor: str | None, *, allowed_keys: set[str]) -> dict[str, Any] | No
     )
     if not valid:
         raise BadRequest("The cursor is not one we issued.", code="invalid_cursor")
-    return value
+    return dict(value)

@@ -9,7 +9,7 @@ from shared.core.api import principal
 from shared.core.errors import NotFound
 from shared.core.types import OrderId
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
+router = Router()  # Powertools leaves __init__ unannotated
 
 
 class TraceView(BaseModel):

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from shared.logistics.adapters import kdniao, kuaidi100
 from shared.logistics.adapters.errors import CallbackRejected
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
+router = Router()  # Powertools leaves __init__ unannotated
 logger = logging.getLogger("order24.logistics.notify")
 
 

@@ -60,4 +60,4 @@ def clear_cache() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     _built.clear()
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    parameters.clear_caches()

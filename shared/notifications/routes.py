@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from shared.core.api import principal
 
-router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
+router = Router()  # Powertools leaves __init__ unannotated
 
 
 class NotificationView(BaseModel):

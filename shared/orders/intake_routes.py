@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
+from shared.core.api import http_event
 from shared.orders import intake as intake_logic
 from shared.orders.models import OrderAccepted, PlaceOrder
 
@@ -21,10 +22,12 @@ router = Router()
     202: {"description": "Accepted; poll GET /orders/{order_id} or watch notifications"}})
 def place_order(
     body: PlaceOrder,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description="8-64 chars, e.g. a UUID")] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", description="8-64 chars, e.g. a UUID")
+    ] = None,
     device_id: Annotated[str | None, Header(alias="X-Device-Id", max_length=64)] = None,
 ) -> Response[OrderAccepted]:
-    context = router.current_event.request_context
+    context = http_event(router).request_context
     accepted = intake_logic.accept(context.authorizer.jwt_claim, context.http.source_ip, idempotency_key,
                                    device_id, body)
     return Response(status_code=202, body=accepted, content_type="application/json",

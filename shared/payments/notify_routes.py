@@ -33,7 +33,7 @@ from shared.payments.adapters.errors import (
 )
 from shared.payments.models import Capture, Outcome, Provider
 
-notify = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
+notify = Router()  # Powertools leaves __init__ unannotated
 logger = logging.getLogger("order24.payments.notify")
 
 ALIPAY_MAX_AGE = timedelta(hours=25)

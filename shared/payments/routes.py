@@ -16,7 +16,7 @@ from shared.core.api import require_role
 from shared.core.types import OrderId
 from shared.payments.models import PaymentIntentView, PayRequest
 
-payments = Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
+payments = Router()  # Powertools leaves __init__ unannotated
 
 
 @payments.post(

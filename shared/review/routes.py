@@ -12,7 +12,7 @@ from shared.core.api import require_role
 from shared.core.types import OrderId
 from shared.review import queue, service
 
-router = Router()  # type: ignore[no-untyped-call]
+router = Router()
 
 
 class QueueLine(BaseModel):

@@ -44,11 +44,9 @@ Next = Literal["deliver", "ship", "wait"]
 
 
 def _metric(name: str, value: float, unit: str, **dimensions: str) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from shared.core.observability import metric
 
-    with single_metric(name=name, unit=MetricUnit(unit), value=value) as metric:
-        for key, dim in dimensions.items():
-            metric.add_dimension(name=key, value=dim)
+    metric(name, value, unit, **dimensions)
 
 
 # ---------------------------------------------------------------- automatic review

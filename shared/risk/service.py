@@ -125,11 +125,9 @@ def _reject(order: dict[str, Any], risk: dict[str, Any]) -> dict[str, Any]:
 
 
 def _emit(assessment: RiskAssessment) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from shared.core.observability import metric
 
-    with single_metric(name="RiskDecision", unit=MetricUnit.Count, value=1) as metric:
-        metric.add_dimension(name="decision", value=assessment.decision.value)
-        metric.add_dimension(name="mode", value=assessment.mode.value)
+    metric("RiskDecision", 1, decision=assessment.decision.value, mode=assessment.mode.value)
 
 
 def check(order_id: str, *, now: datetime | None = None) -> dict[str, Any]:
@@ -151,10 +149,7 @@ def check(order_id: str, *, now: datetime | None = None) -> dict[str, Any]:
     risk_store.record_order(signals, now=moment)
     risk = risk_record(assessment, moment)
     try:
-        if assessment.effective_decision is Decision.REJECT:
-            order = _reject(order, risk)
-        else:
-            order = _persist(order, risk)
+        order = _reject(order, risk) if assessment.effective_decision is Decision.REJECT else _persist(order, risk)
     except Conflict:
         order = orders.require(order_id, consistent=True)  # a concurrent delivery won; report its result
     except Exception as error:
