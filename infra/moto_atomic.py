@@ -1,6 +1,7 @@
 """Make moto's DynamoDB writes atomic and cheap, as DynamoDB's are.
 
-1. moto checks a condition and then writes in plain Python, so two threads can both pass the same
+1. moto checks a condition and then writes in plain Python (and its request layer reads items around the
+   write), so two threads can both pass the same
    condition (two reservations of the last unit). Real DynamoDB serialises writes per item and runs
    transactions atomically. One process-wide lock around moto's write paths restores that guarantee.
 2. moto makes a transaction atomic by deep-copying every table it touches, stream records included, on
@@ -95,6 +96,11 @@ def apply() -> None:
         return
     import moto.dynamodb.models as models
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+
+    # moto's request layer also reads and deep-copies items around the backend call (e.g. UpdateItem's
+    # old image); under concurrency that iterates an item while a write changes it. Serialise whole requests.
+    DynamoHandler.call_action = _serialised(DynamoHandler.call_action)  # type: ignore[method-assign]
 
     for name in _WRITE_METHODS:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
