@@ -321,6 +321,24 @@ def _queue_wait_seconds(order: dict[str, Any], moment: datetime) -> float:
     return max(0.0, (moment - clock.parse_iso(queued_at)).total_seconds()) if queued_at else 0.0
 
 
+def _write_decision(order_id: str, update: dict[str, Any], reviewer: str, now_iso: str, *, decision: str,
+                    queue_wait_s: float) -> dict[str, Any]:
+    """The one conditional write of a decision, held by the caller's live lease; 409 explains a refusal."""
+    try:
+        reply = ddb.dynamodb().update_item(
+            **_with_lease(update, reviewer, now_iso),
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except Exception as error:
+        if not ddb.is_conditional_failure(error):
+            raise
+        raise _explain_refusal(order_id, _old_item(error), reviewer, claiming=False) from None
+    _metric("ReviewDecision", 1, "Count", decision=decision)
+    _metric("ReviewQueueWait", queue_wait_s, "Seconds")
+    return ddb.from_item(reply["Attributes"])
+
+
 def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dict[str, Any]:
     """IN_REVIEW -> FULFILLING in one conditional write, then start a fulfil execution."""
     moment = now or clock.now()
@@ -338,19 +356,8 @@ def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dic
             **logic.due_key("PAID", order_id, clock.iso(moment + fulfil_redrive_after())),
         },
     )
-    try:
-        reply = ddb.dynamodb().update_item(
-            **_with_lease(update, reviewer, now_iso),
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except Exception as error:
-        if not ddb.is_conditional_failure(error):
-            raise
-        raise _explain_refusal(order_id, _old_item(error), reviewer, claiming=False) from None
-    updated = ddb.from_item(reply["Attributes"])
-    _metric("ReviewDecision", 1, "Count", decision="approve")
-    _metric("ReviewQueueWait", _queue_wait_seconds(order, moment), "Seconds")
+    updated = _write_decision(order_id, update, reviewer, now_iso, decision="approve",
+                              queue_wait_s=_queue_wait_seconds(order, moment))
     try:
         from shared.core import workflows
 
@@ -404,19 +411,8 @@ def reject(order_id: str, reviewer: str, reason: str, *, now: datetime | None = 
                 ":event": ddb.to_attr([{k: v for k, v in event.items() if v is not None}]),
             },
         }
-        try:
-            reply = ddb.dynamodb().update_item(
-                **_with_lease(update, reviewer, now_iso),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except Exception as error:
-            if not ddb.is_conditional_failure(error):
-                raise
-            raise _explain_refusal(order_id, _old_item(error), reviewer, claiming=False) from None
-        order = ddb.from_item(reply["Attributes"])
-        _metric("ReviewDecision", 1, "Count", decision="reject")
-        _metric("ReviewQueueWait", _queue_wait_seconds(order, moment), "Seconds")
+        order = _write_decision(order_id, update, reviewer, now_iso, decision="reject",
+                                queue_wait_s=_queue_wait_seconds(order, moment))
     _reject_and_refund(order, reason=reason, actor=f"reviewer:{reviewer}")
     final = orders.require(order_id, consistent=True)
     return {
