@@ -37,7 +37,7 @@ def _cache_backend_lookup() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     modules = frozenset(backends.list_of_moto_modules())
-    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment,return-value]
+    backends.list_of_moto_modules = lambda: modules
 
     original = DomainDispatcherApplication.get_backend_for_host
     found: dict[str | None, Any] = {}
@@ -53,6 +53,7 @@ def _cache_backend_lookup() -> None:
 def _reuse_step_functions_clients() -> None:
     import importlib
 
+    from moto.settings import moto_server_port
     from moto.stepfunctions.parser.asl.utils import boto_client
 
     original = boto_client.boto_client_for
@@ -61,13 +62,13 @@ def _reuse_step_functions_clients() -> None:
     def cached(region: str, service: str, state_credentials: Any = None) -> Any:
         if state_credentials is not None:  # a task with its own credentials keeps its own client
             return original(region, service, state_credentials)
-        return _client(region, service, boto_client.moto_server_port())
+        return _client(region, service, str(moto_server_port()))
 
     @functools.lru_cache(maxsize=64)
     def _client(region: str, service: str, port: str) -> Any:
         return original(region, service)
 
-    boto_client.boto_client_for = cached  # type: ignore[assignment]
+    boto_client.boto_client_for = cached
     # The interpreter's modules bound the function by name at import.
     for module_name in (
         "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
