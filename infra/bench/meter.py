@@ -19,7 +19,6 @@ import base64
 import functools
 import math
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -193,7 +192,13 @@ class Meter:
     sfn_starts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (fn, state machine) -> starts
     executions: list[Any] = field(default_factory=list)
     invocations: Counter[str] = field(default_factory=Counter)
+    # Lambda's billed duration: time in the handler, not time queued for the one local environment.
     seconds: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    queued: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # (order id, function) -> seconds its workflow tasks queued for a local environment (AWS has no such wait)
+    task_queued: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # state machine name -> the functions its Lambda tasks call (from the declaration)
+    workflow_functions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _undo: list[Callable[[], None]] = field(default_factory=list)
 
@@ -277,15 +282,18 @@ class Meter:
             def _invoke(invoker: Any, function: str, event: Any, **kwargs: Any) -> Any:
                 before = current_caller()
                 set_caller(function)
-                started = time.perf_counter()
                 try:
                     return original(invoker, function, event, **kwargs)
                 finally:
                     set_caller(before)
+                    queued_s, handler_s = invoker.last_timing()
                     if meter.active:
                         with meter._lock:
                             meter.invocations[function] += 1
-                            meter.seconds[function].append(time.perf_counter() - started)
+                            meter.seconds[function].append(handler_s)
+                            meter.queued[function].append(queued_s)
+                            if kwargs.get("source") == "lambda" and isinstance(event, dict) and event.get("order_id"):
+                                meter.task_queued[(str(event["order_id"]), function)] += queued_s
 
             return _invoke
 
@@ -562,10 +570,13 @@ class Meter:
             self._add(self.sns, _server_fn(), chunks(len(str(message).encode())))
 
         self._patch(backend_cls, "publish", self._guarded(published))
+        def published_batch(result: Any, *args: Any, **kwargs: Any) -> None:
+            entries = args[1] if len(args) > 1 else kwargs.get("publish_batch_request_entries", [])
+            size = sum(len(str(entry.get("Message", "")).encode()) for entry in entries or [])
+            self._add(self.sns, _server_fn(), chunks(size))  # one request per 64 KB of the whole batch
+
         if hasattr(backend_cls, "publish_batch"):
-            self._patch(
-                backend_cls, "publish_batch", self._guarded(lambda *a, **k: self._add(self.sns, _server_fn()))
-            )
+            self._patch(backend_cls, "publish_batch", self._guarded(published_batch))
 
     def _install_stepfunctions(self) -> None:
         def started(result: Any, *args: Any, **kwargs: Any) -> None:
@@ -587,12 +598,35 @@ class Meter:
 
     # -- results
 
-    def execution_seconds(self) -> list[tuple[str, float | None]]:
-        """(state machine name, seconds from start to stop) of each execution started while active."""
-        out: list[tuple[str, float | None]] = []
+    def execution_seconds(self) -> list[tuple[str, float | None, float]]:
+        """(state machine name, seconds from start to stop, seconds its tasks queued for a local environment)
+        of each execution started while active. An order's queueing is shared out over its executions of
+        that machine (a replay or a reviewer's restart is a second one)."""
+        rows: list[tuple[str, float | None, str]] = []
         for execution in self.executions:
             start, stop = getattr(execution, "start_date", None), getattr(execution, "stop_date", None)
             arn = str(getattr(execution, "state_machine_arn", "") or getattr(execution, "execution_arn", ""))
             name = arn.split(":stateMachine:")[-1].split(":")[0] if ":stateMachine:" in arn else arn
-            out.append((name, (stop - start).total_seconds() if start and stop else None))
+            rows.append((name, (stop - start).total_seconds() if start and stop else None,
+                         _order_id(getattr(execution, "execution_input", None))))
+        executions_of = Counter((self._workflow(name), order_id) for name, _, order_id in rows)
+        out: list[tuple[str, float | None, float]] = []
+        for name, seconds, order_id in rows:
+            workflow = self._workflow(name)
+            queued = sum(self.task_queued[(order_id, fn)] for fn in self.workflow_functions.get(workflow, ()))
+            out.append((name, seconds, queued / max(1, executions_of[(workflow, order_id)])))
         return out
+
+    def _workflow(self, state_machine: str) -> str:
+        """The declared workflow a deployed state machine name belongs to (names carry a prefix)."""
+        return next((w for w in self.workflow_functions if state_machine.endswith(w)), state_machine)
+
+
+def _order_id(execution_input: Any) -> str:
+    import json
+
+    try:
+        found = json.loads(execution_input or "{}").get("order_id")
+    except (ValueError, AttributeError):
+        return ""
+    return str(found or "")

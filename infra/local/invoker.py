@@ -119,6 +119,9 @@ class Invoker:
         self.records: Counter[str] = Counter()  # per function, batch records (cost counts per message)
         self.errors: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
+        # The calling thread's last invocation: (seconds waiting for the environment, seconds in the
+        # handler). Lambda bills only the second; the first is an artefact of one local environment.
+        self._timing = threading.local()
         self._known = {f.name: f for f in decl.functions}
         # Local-only routes (never deployed) name functions that live under infra/local/.
         for route in decl.local_only_routes:
@@ -163,8 +166,13 @@ class Invoker:
             timeout_s=spec.timeout_s,
         )
 
+    def last_timing(self) -> tuple[float, float]:
+        """(queued_s, handler_s) of this thread's last `invoke`; (0, 0) when no handler ran."""
+        return getattr(self._timing, "queued_s", 0.0), getattr(self._timing, "handler_s", 0.0)
+
     def invoke(self, function: str, event: Any, *, source: str, records: int = 1) -> Any:
         """Call the handler; exceptions propagate so each caller can shape them as AWS would."""
+        self._timing.queued_s = self._timing.handler_s = 0.0
         with self._lock:
             self.invocations[function] += 1
             self.records[function] += records
@@ -175,9 +183,15 @@ class Invoker:
         handler = self.handler(function)
         with self._lock:
             environment = self._environments.setdefault(function, threading.Lock())
+        requested = time.perf_counter()
         try:
             with environment:
-                return handler(event, self.context(function))
+                acquired = time.perf_counter()
+                try:
+                    return handler(event, self.context(function))
+                finally:
+                    self._timing.queued_s = acquired - requested
+                    self._timing.handler_s = time.perf_counter() - acquired
         except Exception:
             with self._lock:
                 self.errors[function] += 1
