@@ -10,7 +10,8 @@ Partial delivery: the undelivered units are refunded in proportion (see logic.un
 through `shared.payments.refunds.refund(..., refund_key="partial:<sku>")`, idempotent on that key.
 Transient provider failures raise DeliveryRetryable (the workflow retries with backoff and jitter); when
 retries run out the workflow calls `give_up`, which fails and refunds the order.
-Digital orders complete on delivery: FULFILLING -> DELIVERED -> COMPLETED, removing the PAID timer.
+Digital orders complete on delivery: FULFILLING -> DELIVERED -> COMPLETED in one write (both events in the
+timeline), removing the PAID timer.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from shared.orders.models import OrderStatus
 
 logger = logging.getLogger("order24.delivery")
 ACTOR = "system:deliver"
+COMPLETE_ON_DELIVERY = (OrderStatus.COMPLETED, "digital_complete_on_delivery")
 
 
 class DeliveryRetryable(Exception):
@@ -84,7 +86,7 @@ def _record_item(order: dict[str, Any], sku: str, record: dict[str, Any]) -> dic
 
 
 def _finish(order: dict[str, Any], items: dict[str, Any]) -> dict[str, Any]:
-    """FULFILLING -> DELIVERED (dropping the PAID timer) -> COMPLETED."""
+    """FULFILLING -> DELIVERED -> COMPLETED in one conditional write, dropping the PAID timer."""
     partial = any(int(rec["remaining_units"]) > 0 for rec in items.values())
     delivery = {
         "items": items,
@@ -99,14 +101,16 @@ def _finish(order: dict[str, Any], items: dict[str, Any]) -> dict[str, Any]:
             reason="partially_delivered" if partial else "delivered",
             set_fields={"delivery": delivery, "fulfilment": {"state": "partial" if partial else "delivered"}},
             remove_fields=("GSI3PK", "GSI3SK"),
+            then=COMPLETE_ON_DELIVERY if order.get("kind") == "digital" else None,
         )
     return complete_digital(order)
 
 
 def complete_digital(order: dict[str, Any]) -> dict[str, Any]:
+    """A digital order left DELIVERED (written before completion shared the delivery write) completes."""
     if order["status"] != OrderStatus.DELIVERED.value or order.get("kind") != "digital":
         return order
-    return store.transition(order, OrderStatus.COMPLETED, actor=ACTOR, reason="digital_complete_on_delivery")
+    return store.transition(order, COMPLETE_ON_DELIVERY[0], actor=ACTOR, reason=COMPLETE_ON_DELIVERY[1])
 
 
 def deliver(order_id: str, provider: DigitalProvider) -> dict[str, Any]:
@@ -116,7 +120,7 @@ def deliver(order_id: str, provider: DigitalProvider) -> dict[str, Any]:
         return {"order_id": order_id, "status": "NOT_FOUND", "version": 0}
     order = found
     if order["status"] == OrderStatus.DELIVERED.value:
-        return _state(complete_digital(order))  # a crash between the two writes: finish the second
+        return _state(complete_digital(order))  # an order left DELIVERED by an earlier version
     if order["status"] != OrderStatus.FULFILLING.value or order.get("kind") != "digital":
         return _state(order)  # replays of finished orders, and anything not ours, change nothing
     items: dict[str, Any] = dict((order.get("delivery") or {}).get("items") or {})

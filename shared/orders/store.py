@@ -62,10 +62,22 @@ def transition_update(
     set_fields: dict[str, Any] | None = None,
     remove_fields: tuple[str, ...] = (),
     event_type: str = "status_changed",
+    then: tuple[OrderStatus, str] | None = None,
 ) -> dict[str, Any]:
-    """The Update request (usable alone or inside TransactWriteItems) for one legal transition."""
+    """The Update request (usable alone or inside TransactWriteItems) for one legal transition.
+
+    `then=(status, reason)` takes a second legal step in the same write (both events are appended), for a
+    move that never rests in between, such as a digital order's DELIVERED -> COMPLETED.
+    """
     logic.check_move(order["status"], to)
     at = now_iso()
+    steps = [logic.event(at=at, type_=event_type, actor=actor, from_status=order["status"], to_status=to.value,
+                         reason=reason)]
+    if then is not None:
+        logic.check_move(to.value, then[0])
+        steps.append(logic.event(at=at, type_=event_type, actor=actor, from_status=to.value,
+                                 to_status=then[0].value, reason=then[1]))
+        to, reason = then
     fields: dict[str, Any] = {"status": to.value, "updated_at": at, **(set_fields or {})}
     if reason is not None:
         fields["status_reason"] = reason
@@ -73,11 +85,9 @@ def transition_update(
     values = {f":v{i}": ddb.to_attr(value) for i, value in enumerate(fields.values())}
     assignments = [f"#f{i} = :v{i}" for i in range(len(fields))]
     assignments += ["#version = #version + :one", "events = list_append(events, :event)"]
-    the_event = logic.event(at=at, type_=event_type, actor=actor, from_status=order["status"],
-                            to_status=to.value, reason=reason)
     values.update({
         ":one": ddb.to_attr(1),
-        ":event": ddb.to_attr([{k: v for k, v in the_event.items() if v is not None}]),
+        ":event": ddb.to_attr([{k: v for k, v in step.items() if v is not None} for step in steps]),
         ":from": ddb.to_attr(order["status"]),
         ":version": ddb.to_attr(order["version"]),
     })
@@ -98,10 +108,11 @@ def transition_update(
 
 
 def transition(order: dict[str, Any], to: OrderStatus, *, actor: str, reason: str | None = None,
-               set_fields: dict[str, Any] | None = None, remove_fields: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Apply one transition; a lost race answers 409 with the status the order has now."""
+               set_fields: dict[str, Any] | None = None, remove_fields: tuple[str, ...] = (),
+               then: tuple[OrderStatus, str] | None = None) -> dict[str, Any]:
+    """Apply one transition (two with `then`); a lost race answers 409 with the status the order has now."""
     update = transition_update(order, to, actor=actor, reason=reason, set_fields=set_fields,
-                               remove_fields=remove_fields)
+                               remove_fields=remove_fields, then=then)
     try:
         reply = ddb.dynamodb().update_item(**update, ReturnValues="ALL_NEW",
                                            ReturnValuesOnConditionCheckFailure="ALL_OLD")
