@@ -1,6 +1,6 @@
-"""The outbox: the table's stream -> stored notifications + SNS, one record at a time.
+"""The outbox: the table's stream -> SNS (PublishBatch, 10 notifications a request) + stored notifications.
 
-A record that fails (e.g. SNS unavailable) is reported in `batchItemFailures`, so only it is retried.
+A record whose notifications fail to publish is reported in `batchItemFailures`, so only it is retried.
 """
 
 from typing import Any
@@ -13,11 +13,12 @@ from shared.notifications import service
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def _one(record: Any) -> int:
-    return service.handle(record.raw_event)
-
-
 @instrumented()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    prepared = service.prepare(event.get("Records") or [])
+
+    def _one(record: Any) -> int:
+        return service.finish(record.raw_event, prepared)
+
     reply = process_partial_response(event=event, record_handler=_one, processor=processor, context=context)
     return dict(reply)

@@ -1,14 +1,29 @@
-"""The outbox consumer's work for one stream record: decide, then for each notification
-check (consistent read) -> publish -> conditional put. A failed publish raises, so the record is retried
-(batchItemFailures) and nothing is stored yet; a redelivered record finds the items stored and does nothing.
+"""The outbox consumer's work for one batch of stream records.
+
+`prepare` decides every record's notifications, drops the ones already stored (consistent read) and
+publishes the rest in PublishBatch requests; `finish` then stores one record's published notifications
+(conditional put) or raises for a record whose decision or publish failed, so only that record is retried
+(batchItemFailures) and nothing of it is stored yet. A redelivered record finds its notifications stored
+and does nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.core import ddb
 from shared.notifications import logic, publisher, store
+
+
+class NotPublished(Exception):
+    """A record's notification could not be published (or decided); the record is retried."""
+
+
+@dataclass
+class Prepared:
+    notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sequence number -> published notes
+    failed: dict[str, str] = field(default_factory=dict)  # sequence number -> why
 
 
 def images(record: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -21,15 +36,34 @@ def images(record: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any
     return (ddb.from_item(old) if old else None), (ddb.from_item(new) if new else None)
 
 
-def handle(record: dict[str, Any]) -> int:
-    """Returns how many notifications this record stored now."""
-    old, new = images(record)
-    if new is None:
-        return 0
-    stored = 0
-    for note in logic.notifications(old, new):
-        if store.exists(note):
+def sequence(record: dict[str, Any]) -> str:
+    return str((record.get("dynamodb") or {}).get("SequenceNumber") or "")
+
+
+def prepare(records: list[dict[str, Any]]) -> Prepared:
+    prepared = Prepared()
+    pending: list[tuple[str, dict[str, Any]]] = []
+    for record in records:
+        key = sequence(record)
+        try:
+            old, new = images(record)
+            notes = logic.notifications(old, new) if new is not None else []
+            fresh = [note for note in notes if not store.exists(note)]
+        except Exception as error:  # this record alone is retried
+            prepared.failed[key] = type(error).__name__
             continue
-        publisher.publish(note)
-        stored += int(store.put_once(note))
-    return stored
+        prepared.notes[key] = fresh
+        pending += [(key, note) for note in fresh]
+    not_taken = publisher.publish_batch([note for _, note in pending]) if pending else set()
+    for key, note in pending:
+        if note["sk"] in not_taken:
+            prepared.failed[key] = "publish_failed"
+    return prepared
+
+
+def finish(record: dict[str, Any], prepared: Prepared) -> int:
+    """Store one record's published notifications; returns how many were stored now."""
+    key = sequence(record)
+    if key in prepared.failed:
+        raise NotPublished(f"record {key}: {prepared.failed[key]}")
+    return sum(int(store.put_once(note)) for note in prepared.notes.get(key, []))

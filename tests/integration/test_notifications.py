@@ -136,21 +136,20 @@ def test_failed_publish_reports_the_record_and_stores_nothing_until_it_succeeds(
 ) -> None:
     order = fulfilling_order()
     event = stream_event()
-    real = publisher.publish
+    real = publisher.publish_batch
 
-    def sns_down(note: dict[str, Any]) -> None:
-        if note["type"] == "approved":
-            raise RuntimeError("SNS unavailable")
-        real(note)
+    def sns_refuses_approved(notes: list[dict[str, Any]]) -> set[str]:
+        refused = {note["sk"] for note in notes if note["type"] == "approved"}
+        return real([note for note in notes if note["sk"] not in refused]) | refused
 
-    monkeypatch.setattr(publisher, "publish", sns_down)
+    monkeypatch.setattr(publisher, "publish_batch", sns_refuses_approved)
     result = notify(event)
     failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
     approved_record = event["Records"][-1]["dynamodb"]["SequenceNumber"]
     assert failed == {approved_record}
     assert [n["type"] for n in my_notifications()["items"]] == ["paid"]
     # the retry, with SNS back, delivers what was missing and nothing twice
-    monkeypatch.setattr(publisher, "publish", real)
+    monkeypatch.setattr(publisher, "publish_batch", real)
     assert notify(event) == {"batchItemFailures": []}
     assert [n["type"] for n in my_notifications()["items"]] == ["approved", "paid"]
     assert order["status"] == "FULFILLING"  # the order itself was never blocked
@@ -190,3 +189,39 @@ def test_notifications_page_with_a_cursor(aws: dict[str, str]) -> None:
         assert len(first["items"]) == 3 and [n["type"] for n in second["items"]] == ["paid"]
     finally:
         notes.PAGE_SIZE = monkey_size
+
+
+def test_a_stream_batch_publishes_ten_notifications_per_request(
+    aws: dict[str, str], sns_inbox: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given three delivered orders: 12 notifications in one stream batch
+    for n in range(3):
+        deliver_order(fulfilling_order(key=f"key-batch-{n:04d}")["order_id"])
+    sns = client("sns")
+    requests: list[int] = []
+    real = sns.publish_batch
+
+    def counted(**kwargs: Any) -> Any:
+        requests.append(len(kwargs["PublishBatchRequestEntries"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(sns, "publish_batch", counted)
+    # when the notifier takes the batch
+    assert notify(stream_event()) == {"batchItemFailures": []}
+    # then two requests carried all twelve, and every one reached the topic and the store
+    assert requests == [10, 2]
+    assert len(published(sns_inbox)) == 12
+    assert len(my_notifications()["items"]) == 12
+
+
+def test_entries_sns_reports_failed_are_the_ones_retried(aws: dict[str, str]) -> None:
+    from botocore.stub import ANY, Stubber
+
+    notes = [{"sk": f"2026-12-01T00:00:0{i}Z#o1#000{i}", "type": "paid", "order_id": "o1"} for i in range(3)]
+    sns = client("sns")
+    with Stubber(sns) as stub:
+        stub.add_response("publish_batch", {
+            "Successful": [{"Id": "0", "MessageId": "m0"}, {"Id": "2", "MessageId": "m2"}],
+            "Failed": [{"Id": "1", "Code": "InternalError", "SenderFault": False}],
+        }, {"TopicArn": ANY, "PublishBatchRequestEntries": ANY})
+        assert publisher.publish_batch(notes) == {notes[1]["sk"]}
