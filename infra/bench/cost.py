@@ -80,10 +80,11 @@ FRONTEND_ROUTES = (
 LOGISTICS_ROUTE = "POST /logistics/kuaidi100/notify"
 EXPRESS_MEMORY_GB = 64 / 1024  # billed in 64 MB chunks; our payloads are < 4 KB, so one chunk
 # AWS-side assumptions (not measured here): see docs/cost.md and docs/capacity.md.
-AWS_LAMBDA_TASK_MS = 60  # p99 of a warm arm64 task doing 1-4 DynamoDB calls at single-digit ms
-AWS_STATE_OVERHEAD_MS = 20  # per state entered, Step Functions' own latency
-AWS_BASE_MS = 20  # per-invocation p99 floor for our handlers on AWS (runtime + Powertools)
-AWS_PER_CALL_MS = 10  # p99 per AWS SDK call (DynamoDB, SQS, SFN, SNS) from Lambda in-region
+# Lambda's billed duration on AWS, from what the run measures per invocation (see docs/cost.md):
+#   our CPU time (the handler thread's, measured) x the share of a vCPU the memory size buys
+#   + the AWS calls it made (counted) x the in-region latency of one call.
+LAMBDA_MB_PER_VCPU = 1769  # Lambda docs (configuration-memory): "At 1,769 MB, a function has ... one vCPU"
+AWS_CALL_MS = 8  # one DynamoDB/SQS/SNS/SFN call from Lambda in-region: DynamoDB's "single-digit ms", p50-p90
 
 
 def say(line: str) -> None:
@@ -414,6 +415,7 @@ def _measure(orders: int, physical_share: float, workers: int) -> dict[str, Any]
             "executions": meter.execution_seconds(),
             "durations_s": {fn: sorted(v) for fn, v in meter.seconds.items()},
             "queued_s": {fn: sorted(v) for fn, v in meter.queued.items()},
+            "cpu_s": {fn: sorted(v) for fn, v in meter.cpu_seconds.items()},
         },
     }
 
@@ -445,11 +447,32 @@ def model(raw: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
         scale["api_orders"] = n / status_reads
     idle_rru_per_sweep = raw["idle"]["sweeper_rru"] / max(1, raw["idle"]["sweeper_invocations"])
 
+    def ddb(kind: str) -> dict[tuple[str, str, str], float]:
+        return {(f, o, t): v for f, o, t, v in meter[kind] if f not in NOT_BILLED}
+
+    rru, wru = ddb("rru"), ddb("wru")
+    calls: dict[str, float] = defaultdict(float)  # AWS requests each function made (its own, not the ESM's)
+    for f, _, v in meter["ddb_calls"]:
+        calls[f] += v
+    for f, op, _, v in meter["sqs"]:
+        if f in SQS_CONSUMERS and op in ("ReceiveMessage", "ReceiveMessage:empty", "DeleteMessageBatch"):
+            continue  # the local poller's, on behalf of the event-source mapping
+        calls[f] += v
+    for f, v in meter["sns"].items():
+        calls[f] += v
+    for f, _, v in meter["sfn_starts"]:
+        calls[f] += v
+
+    cpu_seconds: dict[str, list[float]] = meter.get("cpu_s", {})
     fn_rows: dict[str, dict[str, float]] = {}
     for fn, spec in decl.items():
         inv = invocations.get(fn, 0)
         durs = durations.get(fn, [])
+        cpus = cpu_seconds.get(fn, [])
         mem_gb = spec.memory_mb / 1024
+        cpu_share = min(1.0, spec.memory_mb / LAMBDA_MB_PER_VCPU)
+        # billed seconds on AWS: our CPU at this memory's vCPU share, plus the calls' round trips
+        aws_s = sum(cpus) / cpu_share + calls.get(fn, 0) * AWS_CALL_MS / 1000
         fn_rows[fn] = {
             "invocations": inv,
             "records": raw["records"].get(fn, 0),
@@ -457,22 +480,12 @@ def model(raw: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
             "mean_ms": 1000 * statistics.fmean(durs) if durs else 0.0,
             "p50_ms": 1000 * _pct(durs, 0.5),
             "p99_ms": 1000 * _pct(durs, 0.99),
-            "gb_s": sum(durs) * mem_gb,
+            "cpu_mean_ms": 1000 * statistics.fmean(cpus) if cpus else 0.0,
+            "calls_per_invocation": calls.get(fn, 0) / inv if inv else 0.0,
+            "aws_mean_ms": 1000 * aws_s / inv if inv else 0.0,
+            "gb_s": aws_s * mem_gb,
+            "gb_s_local_wall": sum(durs) * mem_gb,
         }
-
-    def ddb(kind: str) -> dict[tuple[str, str, str], float]:
-        return {(f, o, t): v for f, o, t, v in meter[kind] if f not in NOT_BILLED}
-
-    rru, wru = ddb("rru"), ddb("wru")
-    calls: dict[str, float] = defaultdict(float)
-    for f, _, v in meter["ddb_calls"]:
-        calls[f] += v
-    for f, _, _, v in meter["sqs"]:
-        calls[f] += v
-    for f, v in meter["sns"].items():
-        calls[f] += v
-    for f, _, v in meter["sfn_starts"]:
-        calls[f] += v
 
     # --- per-order totals for the run's mix (frontend-normalised)
     per_fn_rru: dict[str, float] = defaultdict(float)
@@ -493,6 +506,7 @@ def model(raw: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
     lambda_inv = {fn: per_order_fn(fn, r["invocations"]) for fn, r in fn_rows.items() if fn != "sweeper"}
     lambda_records = {fn: per_order_fn(fn, r["records"]) for fn, r in fn_rows.items() if fn != "sweeper"}
     lambda_gbs = {fn: per_order_fn(fn, r["gb_s"]) for fn, r in fn_rows.items() if fn != "sweeper"}
+    lambda_gbs_wall = {fn: per_order_fn(fn, r["gb_s_local_wall"]) for fn, r in fn_rows.items() if fn != "sweeper"}
     rru_fn = {fn: per_order_fn(fn, v) for fn, v in per_fn_rru.items()}
     wru_fn = {fn: per_order_fn(fn, v) for fn, v in per_fn_wru.items()}
 
@@ -583,19 +597,12 @@ def model(raw: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
     }
     hot_per_million = {line: v * price_of[line] * 1_000_000 for line, v in hot.items()}
 
-    # AWS-duration alternative: Lambda GB-s and Express duration at the assumed AWS p99 durations.
-    aws_ms = {
-        fn: AWS_BASE_MS + AWS_PER_CALL_MS * calls.get(fn, 0) / max(1, fn_rows[fn]["invocations"])
-        for fn in fn_rows
-    }
-    aws_gbs = sum(lambda_inv[fn] * aws_ms[fn] / 1000 * fn_rows[fn]["memory_mb"] / 1024 for fn in lambda_inv)
-    aws_express_s = 0.2  # Risk/Reserve or Review/Deliver: 2 tasks x 60 ms + 3 states x 20 ms -> 100-200 ms
-    aws_alt = dict(per_million)
-    aws_alt["lambda_gb_s"] = (aws_gbs * price_of["lambda_gb_s"] * 1e6,) * 3
-    aws_alt["express_gb_s"] = (
-        starts / n * aws_express_s * EXPRESS_MEMORY_GB * price_of["express_gb_s"] * 1e6,
-    ) * 3
-    aws_total_mix = sum(v[0] for v in aws_alt.values())
+    # Upper bound: Lambda GB-s at the local wall time in each handler (moto, the gateway and 8 clients share
+    # the interpreter and 2 cores with it, so every AWS call and every GIL wait is in there).
+    wall_gbs = split(lambda_gbs_wall)
+    local_wall = dict(per_million)
+    local_wall["lambda_gb_s"] = tuple(v * price_of["lambda_gb_s"] * 1e6 for v in wall_gbs)
+    local_wall_total = tuple(sum(local_wall[line][i] for line in local_wall) for i in range(3))
 
     # Standard-workflow-per-order design: the same lifecycle as one Standard execution per order.
     standard_states = [
@@ -658,11 +665,10 @@ def model(raw: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
         "hot_per_order": hot,
         "hot_per_million": hot_per_million,
         "hot_total_per_million": sum(hot_per_million.values()),
-        "aws_duration_alternative": {
-            "per_million": aws_alt,
-            "total_mix": aws_total_mix,
-            "aws_ms": aws_ms,
-            "express_s": aws_express_s,
+        "local_wall_upper_bound": {
+            "lambda_gb_s_per_order": wall_gbs,
+            "per_million": local_wall,
+            "total": {"mix": local_wall_total[0], "digital": local_wall_total[1], "physical": local_wall_total[2]},
         },
         "functions": fn_rows,
         "lambda_invocations_per_order": lambda_inv,
@@ -754,15 +760,18 @@ def report(raw: dict[str, Any], res: dict[str, Any], prices: dict[str, Any], com
         f"| **total** | | | | **{_f(tot['mix'], 2)}** | **{_f(tot['digital'], 2)}** | **{_f(tot['physical'], 2)}** |\n"
     )
     w(
-        "Lambda GB-s and Express duration above are priced at the **local** measured durations: Lambda at the "
-        "time spent inside each handler, Express at each execution's start-to-stop time less the time its tasks "
-        "queued for the runtime's one environment per function (on AWS every concurrent invocation gets its own "
-        "environment, so that wait is not billed there; the queueing itself is in the latency table of "
-        "`docs/benchmarks.md`). moto answers in-process, on the same interpreter and 2 cores as the handlers, "
-        "so these are still an upper bound. At the AWS p99 assumptions (Lambda: "
-        f"{AWS_BASE_MS} ms + {AWS_PER_CALL_MS} ms per measured AWS call per invocation; Express: "
-        f"{res['aws_duration_alternative']['express_s']} s per execution) the mix costs "
-        f"**${_f(res['aws_duration_alternative']['total_mix'], 2)} per million**.\n"
+        "**Durations.** Lambda GB-s is priced at what each invocation would be billed on AWS, from two things "
+        "the run measures per function: the CPU time of the handler's own thread (our code: pydantic, "
+        "Powertools, botocore serialisation, signatures), divided by the vCPU share its memory size buys "
+        f"(Lambda gives one vCPU at {LAMBDA_MB_PER_VCPU} MB and CPU in proportion below that, so 256 MB runs "
+        f"CPU-bound code at {256 / LAMBDA_MB_PER_VCPU:.3f} of a core), plus the AWS calls it made times "
+        f"{AWS_CALL_MS} ms each (DynamoDB's single-digit milliseconds in-region; SQS/SNS/SFN alike). Locally a "
+        "handler's wall time is far longer, because moto, the gateway and the 8 clients share its interpreter "
+        "and the machine's 2 cores: priced at that wall time (an upper bound, not what AWS bills) the mix "
+        f"would cost **${_f(res['local_wall_upper_bound']['total']['mix'], 2)} per million**. Express duration "
+        "is priced at each execution's local start-to-stop time less the time its tasks queued for the "
+        "runtime's one environment per function (AWS gives each concurrent invocation its own), still an "
+        "upper bound.\n"
     )
 
     w("## Hot path (until AWAITING_PAYMENT)\n")
@@ -791,14 +800,16 @@ def report(raw: dict[str, Any], res: dict[str, Any], prices: dict[str, Any], com
 
     w("## Lambda per order\n")
     w(
-        "| function | phase | memory MB | invocations/order (priced) | records/order | handler mean ms (local) | handler p99 ms (local) | GB-s/order (local) |"
+        "| function | phase | memory MB | invocations/order (priced) | records/order | local wall mean ms | "
+        "local wall p99 ms | CPU mean ms | AWS calls/invocation | billed mean ms (AWS) | GB-s/order (priced) |"
     )
-    w("|---|---|---:|---:|---:|---:|---:|---:|")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for fn, row in res["functions"].items():
         w(
             f"| {fn} | {PHASE.get(fn, '-')} | {row['memory_mb']} | {_f(res['lambda_invocations_per_order'].get(fn, 0))} | "
             f"{_f(res['lambda_records_per_order'].get(fn, 0))} | {_f(row['mean_ms'], 1)} | {_f(row['p99_ms'], 1)} | "
-            f"{_f(res['lambda_gb_s_per_order'].get(fn, 0), 4)} |"
+            f"{_f(row.get('cpu_mean_ms', 0), 1)} | {_f(row.get('calls_per_invocation', 0), 2)} | "
+            f"{_f(row.get('aws_mean_ms', 0), 1)} | {_f(res['lambda_gb_s_per_order'].get(fn, 0), 4)} |"
         )
     w(
         f"\nThe sweeper ran {raw['invocations'].get('sweeper', 0)} times (every 1 s locally; every 60 s on AWS: "
@@ -965,7 +976,7 @@ def main(argv: list[str] | None = None) -> int:
     tot = res["total_per_million"]
     say(
         f"full lifecycle: digital ${tot['digital']:.2f}, physical ${tot['physical']:.2f}, mix ${tot['mix']:.2f} "
-        f"per million (AWS-duration estimate ${res['aws_duration_alternative']['total_mix']:.2f}); "
+        f"per million (Lambda at local wall time: ${res['local_wall_upper_bound']['total']['mix']:.2f}); "
         f"Standard-per-order design ${res['standard_design']['total_usd_per_million']:.2f}"
     )
     say(f"wrote {args.doc.relative_to(ROOT) if args.doc.is_relative_to(ROOT) else args.doc} and {args.json}")

@@ -194,6 +194,7 @@ class Meter:
     invocations: Counter[str] = field(default_factory=Counter)
     # Lambda's billed duration: time in the handler, not time queued for the one local environment.
     seconds: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    cpu_seconds: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     queued: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     # (order id, function) -> seconds its workflow tasks queued for a local environment (AWS has no such wait)
     task_queued: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -286,14 +287,15 @@ class Meter:
                     return original(invoker, function, event, **kwargs)
                 finally:
                     set_caller(before)
-                    queued_s, handler_s = invoker.last_timing()
+                    timing = invoker.last_timing()
                     if meter.active:
                         with meter._lock:
                             meter.invocations[function] += 1
-                            meter.seconds[function].append(handler_s)
-                            meter.queued[function].append(queued_s)
+                            meter.seconds[function].append(timing.handler_s)
+                            meter.cpu_seconds[function].append(timing.cpu_s)
+                            meter.queued[function].append(timing.queued_s)
                             if kwargs.get("source") == "lambda" and isinstance(event, dict) and event.get("order_id"):
-                                meter.task_queued[(str(event["order_id"]), function)] += queued_s
+                                meter.task_queued[(str(event["order_id"]), function)] += timing.queued_s
 
             return _invoke
 

@@ -72,6 +72,22 @@ class LambdaContext:
         return max(0, int(left * 1000))
 
 
+@dataclass(frozen=True)
+class Timing:
+    """One invocation, measured by the invoker.
+
+    queued_s: waiting for the function's one local environment (AWS would give it its own: not billed).
+    handler_s: wall time in the handler, which Lambda bills; locally it includes moto and the other threads
+        sharing the interpreter and the 2 cores.
+    cpu_s: CPU time of the handler's own thread: our code's work, without moto's (moto answers on its
+        server threads) and without waiting for the GIL.
+    """
+
+    queued_s: float = 0.0
+    handler_s: float = 0.0
+    cpu_s: float = 0.0
+
+
 @dataclass
 class FaultPlan:
     rate: float = 0.0
@@ -119,8 +135,7 @@ class Invoker:
         self.records: Counter[str] = Counter()  # per function, batch records (cost counts per message)
         self.errors: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
-        # The calling thread's last invocation: (seconds waiting for the environment, seconds in the
-        # handler). Lambda bills only the second; the first is an artefact of one local environment.
+        # The calling thread's last invocation (see Timing).
         self._timing = threading.local()
         self._known = {f.name: f for f in decl.functions}
         # Local-only routes (never deployed) name functions that live under infra/local/.
@@ -166,13 +181,13 @@ class Invoker:
             timeout_s=spec.timeout_s,
         )
 
-    def last_timing(self) -> tuple[float, float]:
-        """(queued_s, handler_s) of this thread's last `invoke`; (0, 0) when no handler ran."""
-        return getattr(self._timing, "queued_s", 0.0), getattr(self._timing, "handler_s", 0.0)
+    def last_timing(self) -> Timing:
+        """The timing of this thread's last `invoke`; all zero when no handler ran."""
+        return getattr(self._timing, "last", Timing())
 
     def invoke(self, function: str, event: Any, *, source: str, records: int = 1) -> Any:
         """Call the handler; exceptions propagate so each caller can shape them as AWS would."""
-        self._timing.queued_s = self._timing.handler_s = 0.0
+        self._timing.last = Timing()
         with self._lock:
             self.invocations[function] += 1
             self.records[function] += records
@@ -186,12 +201,13 @@ class Invoker:
         requested = time.perf_counter()
         try:
             with environment:
-                acquired = time.perf_counter()
+                acquired, cpu = time.perf_counter(), time.thread_time()
                 try:
                     return handler(event, self.context(function))
                 finally:
-                    self._timing.queued_s = acquired - requested
-                    self._timing.handler_s = time.perf_counter() - acquired
+                    self._timing.last = Timing(queued_s=acquired - requested,
+                                               handler_s=time.perf_counter() - acquired,
+                                               cpu_s=time.thread_time() - cpu)
         except Exception:
             with self._lock:
                 self.errors[function] += 1

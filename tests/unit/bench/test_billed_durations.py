@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from infra.bench.meter import Meter
 from infra.declaration import DECLARATION
-from infra.local.invoker import Invoker
+from infra.local.invoker import Invoker, Timing
 
 
 def _invoker(handler_s: float) -> Invoker:
@@ -30,10 +30,12 @@ def test_a_second_invocation_waits_for_the_environment_and_that_wait_is_not_hand
     # when a second invocation arrives meanwhile
     invoker.invoke("deliver", {}, source="lambda")
     first.join()
-    queued_s, handler_s = invoker.last_timing()
-    # then it queued for the rest of the first one, and its own handler time is its 0.2 s alone
-    assert 0.1 <= queued_s < 0.2
-    assert 0.19 <= handler_s < 0.3
+    timing = invoker.last_timing()
+    # then it queued for the rest of the first one, and its own handler time is its 0.2 s alone,
+    # of which almost none was CPU (it slept, as a handler waiting on DynamoDB does)
+    assert 0.1 <= timing.queued_s < 0.2
+    assert 0.19 <= timing.handler_s < 0.3
+    assert timing.cpu_s < 0.05
 
 
 def test_an_injected_fault_records_no_handler_time() -> None:
@@ -44,7 +46,7 @@ def test_an_injected_fault_records_no_handler_time() -> None:
         invoker.invoke("deliver", {}, source="lambda")
     except Exception as error:
         assert type(error).__name__ == "InjectedFault"
-    assert invoker.last_timing() == (0.0, 0.0)
+    assert invoker.last_timing() == Timing()
 
 
 def test_an_executions_billed_time_leaves_out_its_tasks_queueing_shared_over_its_runs() -> None:
@@ -66,3 +68,15 @@ def test_an_executions_billed_time_leaves_out_its_tasks_queueing_shared_over_its
     # then each of A's runs carries half of A's fulfil queueing, and B none
     assert [(name, round(s or 0, 3), round(q, 3)) for name, s, q in rows] == [
         ("order24-fulfil", 1.0, 0.3), ("order24-fulfil", 0.5, 0.3), ("order24-fulfil", 0.3, 0.0)]
+
+
+def test_cpu_time_counts_the_handlers_own_work() -> None:
+    def busy(event: object, context: object) -> int:
+        deadline = time.thread_time() + 0.1
+        while time.thread_time() < deadline:
+            pass
+        return 1
+
+    invoker = Invoker(DECLARATION, arns={}, resolver=lambda name: busy)
+    invoker.invoke("deliver", {}, source="lambda")
+    assert invoker.last_timing().cpu_s >= 0.1
