@@ -39,6 +39,11 @@ TITLES = {
 }
 
 
+def _completed_on_delivery(events: list[dict[str, Any]], index: int, first_new: int) -> bool:
+    return (events[index].get("to_status") == "COMPLETED" and index > first_new
+            and events[index - 1].get("to_status") == "DELIVERED")
+
+
 def _refund_event(event: dict[str, Any]) -> bool:
     # the payments context appends refund_requested, then refunded (money moved) or refund_failed
     return event.get("type") == "refunded"
@@ -54,6 +59,8 @@ def notifications(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[
     for index in range(len(old_events), len(events)):
         event = events[index]
         kind = None
+        if _completed_on_delivery(events, index, len(old_events)):
+            continue  # a digital order completes in the write that delivers it: "delivered" says it all
         if event.get("to_status") and event.get("to_status") != event.get("from_status"):
             kind = BY_STATUS.get(str(event["to_status"]))
         elif _refund_event(event):

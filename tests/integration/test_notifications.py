@@ -82,22 +82,18 @@ def published(url: str) -> list[dict[str, Any]]:
         found += [json.loads(m["Body"]) for m in batch]
 
 
-def test_digital_journey_notifies_paid_approved_delivered_completed(
+def test_digital_journey_notifies_paid_approved_delivered(
     aws: dict[str, str], sns_inbox: str
 ) -> None:
     order = fulfilling_order()
     deliver_order(order["order_id"])
     assert notify(stream_event()) == {"batchItemFailures": []}
     page = my_notifications()
-    assert [n["type"] for n in page["items"]] == ["completed", "delivered", "approved", "paid"]
+    # completion comes in the same write as delivery, so "delivered" is the shopper's last word
+    assert [n["type"] for n in page["items"]] == ["delivered", "approved", "paid"]
     assert {n["order_id"] for n in page["items"]} == {order["order_id"]}
     messages = published(sns_inbox)
-    assert sorted(m["MessageAttributes"]["type"]["Value"] for m in messages) == [
-        "approved",
-        "completed",
-        "delivered",
-        "paid",
-    ]
+    assert sorted(m["MessageAttributes"]["type"]["Value"] for m in messages) == ["approved", "delivered", "paid"]
     assert {m["MessageAttributes"]["order_id"]["Value"] for m in messages} == {order["order_id"]}
 
 
@@ -118,8 +114,8 @@ def test_redelivered_stream_records_never_duplicate(aws: dict[str, str], sns_inb
     event = stream_event()
     notify(event)
     notify(event)  # the event-source mapping hands the same batch over again
-    assert len(my_notifications()["items"]) == 4
-    assert len(published(sns_inbox)) == 4
+    assert len(my_notifications()["items"]) == 3
+    assert len(published(sns_inbox)) == 3
 
 
 def test_refund_notifies_the_shopper(logistics: dict[str, str]) -> None:
@@ -160,13 +156,13 @@ def test_read_marker_moves_forward_only_and_shoppers_see_only_their_own(aws: dic
     deliver_order(order["order_id"])
     notify(stream_event())
     items = my_notifications()["items"]
-    middle = items[1]["id"]  # "delivered"
+    middle = items[1]["id"]  # "approved"
     status, body, _ = call(orders_api, "POST", "/me/notifications/read", user=SHOPPER, body={"up_to": middle})
     assert status == 200 and body == {"read_up_to": middle}
-    assert [n["read"] for n in my_notifications()["items"]] == [False, True, True, True]
+    assert [n["read"] for n in my_notifications()["items"]] == [False, True, True]
     # an older marker never moves it back
     status, body, _ = call(
-        orders_api, "POST", "/me/notifications/read", user=SHOPPER, body={"up_to": items[3]["id"]}
+        orders_api, "POST", "/me/notifications/read", user=SHOPPER, body={"up_to": items[2]["id"]}
     )
     assert body == {"read_up_to": middle}
     # a bare time marks everything at that time
@@ -179,14 +175,14 @@ def test_notifications_page_with_a_cursor(aws: dict[str, str]) -> None:
     from shared.notifications import store as notes
 
     monkey_size = notes.PAGE_SIZE
-    notes.PAGE_SIZE = 3
+    notes.PAGE_SIZE = 2
     try:
         order = fulfilling_order()
         deliver_order(order["order_id"])
         notify(stream_event())
         first = my_notifications()
         second = my_notifications(cursor=first["cursor"])
-        assert len(first["items"]) == 3 and [n["type"] for n in second["items"]] == ["paid"]
+        assert len(first["items"]) == 2 and [n["type"] for n in second["items"]] == ["paid"]
     finally:
         notes.PAGE_SIZE = monkey_size
 
@@ -194,8 +190,8 @@ def test_notifications_page_with_a_cursor(aws: dict[str, str]) -> None:
 def test_a_stream_batch_publishes_ten_notifications_per_request(
     aws: dict[str, str], sns_inbox: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given three delivered orders: 12 notifications in one stream batch
-    for n in range(3):
+    # given four delivered orders: 12 notifications (paid, approved, delivered) in one stream batch
+    for n in range(4):
         deliver_order(fulfilling_order(key=f"key-batch-{n:04d}")["order_id"])
     sns = client("sns")
     requests: list[int] = []
