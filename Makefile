@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CDK_CLI_VERSION := 2.1148.0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint synth deploy bench cost soak capacity openapi clean
+.PHONY: run test lint synth deploy bench journey cost soak capacity openapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ deploy: $(STAMP)
 ## e.g. make bench BENCH_ARGS="--orders 400 --runs 3 --repeats 7"
 bench: $(STAMP)
 	$(PY) -m infra.bench $(BENCH_ARGS)
+
+## Digital orders over HTTP against a running `RISK_MODE=shadow make run` (another terminal): PAID -> COMPLETED p99.
+## e.g. make journey JOURNEY_ARGS="--orders 200 --clients 8"
+journey: $(STAMP)
+	$(PY) -m infra.bench.journey $(JOURNEY_ARGS)
 
 ## Regenerate docs/openapi.json from the routes.
 openapi: $(STAMP)
