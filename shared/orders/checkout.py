@@ -94,8 +94,8 @@ def reserve(order_id: str) -> dict[str, Any]:
         )})
         try:
             ddb.dynamodb().transact_write_items(TransactItems=writes)
-            order = store.require(order_id, consistent=True)
-            return _result(order)
+            # the transaction's condition pinned status and version, so the result is known without a read
+            return _result({**order, "status": OrderStatus.AWAITING_PAYMENT.value, "version": order["version"] + 1})
         except Exception as error:
             if not ddb.is_conditional_failure(error):
                 raise
