@@ -183,11 +183,10 @@ def skus_for_pricing(skus: list[str]) -> dict[str, dict[str, Any]]:
         else:
             missing.append(sku)
     if missing:
-        reply = ddb.dynamodb().batch_get_item(RequestItems={ddb.table(): {
-            "Keys": [ddb.key(sku_pk(sku), META) for sku in missing],
-            "ProjectionExpression": "sku, shop_id, title, kind, category, price_fen, currency, buckets",
-        }})
-        rows = {row["sku"]: row for row in map(ddb.from_item, reply["Responses"].get(ddb.table(), []))}
+        rows = {row["sku"]: row for row in ddb.batch_get(
+            [ddb.key(sku_pk(sku), META) for sku in missing],
+            projection="sku, shop_id, title, kind, category, price_fen, currency, buckets",
+        )}
         for sku, row in rows.items():  # misses are not cached: a SKU created a second ago must sell
             _cache[sku] = (clock, row)
             found[sku] = row

@@ -5,6 +5,7 @@ Numbers come back as Decimal; we hold money and counts as int, never float.
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -74,6 +75,32 @@ def table() -> str:
 def get(pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
     reply = dynamodb().get_item(TableName=table(), Key=key(pk, sk), ConsistentRead=consistent)
     return from_item(reply["Item"]) if "Item" in reply else None
+
+
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
+BATCH_GET_ATTEMPTS = 5
+
+
+def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None) -> list[dict[str, Any]]:
+    """Every item of `keys` that exists, as plain dicts. BatchGetItem refuses duplicate keys and more than 100
+    per request, and under throttling hands keys back unprocessed: de-duplicate, chunk, and follow them."""
+    unique = list({(k["PK"]["S"], k["SK"]["S"]): k for k in keys}.values())
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(unique), BATCH_GET_LIMIT):
+        spec: dict[str, Any] = {"Keys": unique[start : start + BATCH_GET_LIMIT]}
+        if projection:
+            spec["ProjectionExpression"] = projection
+        request: dict[str, Any] = {table(): spec}
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            reply = dynamodb().batch_get_item(RequestItems=request)
+            found.extend(from_item(item) for item in reply.get("Responses", {}).get(table(), []))
+            request = reply.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(0.02 * 2**attempt)
+        else:
+            raise RuntimeError("BatchGetItem left keys unprocessed after 5 attempts")
+    return found
 
 
 def is_conditional_failure(error: Exception) -> bool:

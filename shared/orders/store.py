@@ -171,15 +171,7 @@ def list_for_shopper(shopper_id: str, cursor: str | None) -> tuple[list[dict[str
 
 
 def batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    pending = keys
-    for _ in range(5):
-        if not pending:
-            break
-        reply = ddb.dynamodb().batch_get_item(RequestItems={ddb.table(): {"Keys": pending}})
-        found.extend(ddb.from_item(item) for item in reply["Responses"].get(ddb.table(), []))
-        pending = reply.get("UnprocessedKeys", {}).get(ddb.table(), {}).get("Keys", [])
-    return found
+    return ddb.batch_get(keys)
 
 
 def query_due(kind: str, shard: int, before_iso: str, limit: int = 100) -> list[str]:

@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 from shared.core import clock
-from shared.core.ddb import dynamodb, from_item, is_conditional_failure, key, table, to_attr
+from shared.core.ddb import batch_get, dynamodb, from_item, is_conditional_failure, key, table, to_attr
 from shared.risk.models import BlockKind, OrderFacts, RiskSignals, VelocityDim
 
 _DIMS: tuple[VelocityDim, ...] = get_args(VelocityDim)
@@ -177,7 +177,7 @@ def blocked_kinds(
             hits.add(kind)
     keys = [key(f"BLOCK#{kind}", value) for kind, value in by_key.items()]
     keys.extend(extra_keys)
-    items = [from_item(raw) for raw in _batch_get(keys)] if keys else []
+    items = batch_get(keys) if keys else []
     rest: list[dict[str, Any]] = []
     for item in items:
         pk = str(item["PK"])

@@ -11,6 +11,7 @@ from functions.api_catalog.handler import handler as catalog_handler
 from functions.api_merchant.handler import handler as merchant_handler
 from functions.intake.handler import handler as intake_handler
 from shared.core import ddb
+from shared.orders import store
 from tests.support import MERCHANT, OTHER_MERCHANT, SHOPPER, call
 
 AD_SLOT = {"sku": "ad-slot-home-1d", "title": "首页广告位 1 天", "category": "ad_placement", "kind": "digital",
@@ -159,3 +160,16 @@ def test_accepted_order_is_enqueued_for_checkout(aws: dict[str, str]) -> None:
     _, accepted, _ = place(order_body())
     messages = client("sqs").receive_message(QueueUrl=aws["INTAKE_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"])["order_id"] for m in messages] == [accepted["order_id"]]
+
+
+def test_the_same_sku_on_two_lines_is_one_line_and_unknown_duplicates_are_a_422(aws: dict[str, str]) -> None:
+    # found by `make soak`'s fuzz: DynamoDB's BatchGetItem refuses duplicate keys, which answered 500
+    create(AD_SLOT)
+    status, accepted, _ = place(order_body(items=[{"sku": AD_SLOT["sku"], "quantity": 1},
+                                                  {"sku": AD_SLOT["sku"], "quantity": 2}]))
+    assert status == 202, accepted
+    order = store.require(accepted["order_id"], consistent=True)
+    assert [(line["sku"], line["quantity"]) for line in order["items"]] == [(AD_SLOT["sku"], 3)]
+    status, problem, _ = place(order_body(items=[{"sku": "no-such-sku", "quantity": 1},
+                                                 {"sku": "no-such-sku", "quantity": 5}]), key="key-00000002")
+    assert status == 422 and problem["code"] == "unknown_sku"
