@@ -31,6 +31,16 @@ def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
 
+RESULTS_DIR = ROOT / "build" / "test-results"
+
+
+def report_result(name: str, lines: list[str]) -> None:
+    """Print a run's summary and keep it in build/test-results/<name>.txt (xdist swallows -s output)."""
+    print("\n" + "\n".join(lines))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 class Stack:
     """One running local stack: HTTP with real Cognito tokens, and boto3 on its moto endpoint."""
 

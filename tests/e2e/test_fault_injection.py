@@ -18,13 +18,12 @@ from typing import Any
 import pytest
 
 from infra.declaration import DECLARATION
-from tests.e2e.helpers import FINAL, HOLDING, KEPT, SOLD, Stack, env_int, start_stack, stop_stack
+from tests.e2e.helpers import FINAL, HOLDING, KEPT, SOLD, Stack, env_int, report_result, start_stack, stop_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("faults")]
 
 ORDERS = env_int("FAULT_ORDERS", 100)  # make soak: 300
 SETTLE_TIMEOUT_S = env_int("FAULT_SETTLE_SECONDS", 240)
-RESULTS = Path(__file__).resolve().parents[2] / "build" / "test-results" / "fault_injection.txt"
 
 # Every function no route points at: the SQS consumers, the Step Functions tasks, the stream consumer and
 # the sweeper. Faults fire for asynchronous sources only (sqs, stream, lambda): see infra/local/invoker.py.
@@ -188,6 +187,4 @@ def test_ten_percent_faults_every_order_ends_final_or_in_a_dlq_and_stock_and_mon
         f"kept goods {kept_value} fen",
         f"injected faults: {stats['functions'].get('injected_faults')}",
     ]
-    print("\n" + "\n".join(report))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(report) + "\n", encoding="utf-8")
+    report_result("fault_injection", report)

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.helpers import Stack, env_int
+from tests.e2e.helpers import Stack, env_int, report_result
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -93,5 +93,6 @@ def test_every_operation_answers_below_500_and_as_documented(local_stack: dict[s
                 failures.append(failure)
 
         run()
-    print(f"\nfuzz: {operations} operations, {TALLY['cases']} cases, answers {dict(TALLY)}")
+    report_result("fuzz", [f"fuzz: {operations} operations, {EXAMPLES} examples each, {TALLY['cases']} cases, "
+                           f"answers {dict(TALLY)}, {len(failures)} failures kept"])
     assert not failures, "\n\n".join(dict.fromkeys(failures))

@@ -24,7 +24,7 @@ import requests
 from infra.local.sandbox_courier import STEPS
 from shared.logistics.adapters import kuaidi100
 from shared.payments.adapters import alipay, wechatpay
-from tests.e2e.helpers import Stack, env_int
+from tests.e2e.helpers import Stack, env_int, report_result
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -154,8 +154,10 @@ def test_callbacks_delivered_three_times_shuffled_end_as_a_clean_run(
     clean = [outcome(stack, o) for o in run_batch(stack, skus, storm=False, rng=rng).values()]
     stormed_orders = run_batch(stack, skus, storm=True, rng=rng)
     storm = [outcome(stack, o) for o in stormed_orders.values()]
-    print(f"\nreplay storm: {len(storm)} orders, {sum(s['kind'] == 'physical' for s in storm)} physical, "
-          f"callbacks x{COPIES} shuffled; clean and storm batches in {time.monotonic() - started:.1f}s")
+    report_result("replay_storm", [
+        f"replay storm: {len(storm)} orders, {sum(s['kind'] == 'physical' for s in storm)} physical, "
+        f"callbacks x{COPIES} shuffled; clean and storm batches in {time.monotonic() - started:.1f}s",
+        "final statuses: " + ", ".join(f"{k}={v}" for k, v in sorted(Counter(s["status"] for s in storm).items()))])
 
     for index, (expected, got) in enumerate(zip(clean, storm, strict=True)):
         # A push that overtakes an earlier step (签收 before 派件) makes the earlier step's informational
