@@ -259,7 +259,8 @@ def run_once(orders: int, clients: int, skus: int, *, first_call_repeats: int = 
             return _measure(rt, orders, clients, skus, first_call_repeats, report)
         finally:
             # moto's backends are process-wide and outlive the server: wipe them, or the next run's runtime
-            # finds the table (and pools, queues) of this one.
+            # finds the table (and pools, queues) of this one. Pollers first, or they poll a wiped stream.
+            rt.quiesce()
             with contextlib.suppress(requests.RequestException):
                 requests.post(f"{rt.endpoint}/moto-api/reset", timeout=30)
             rt.stop()

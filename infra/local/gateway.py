@@ -324,11 +324,14 @@ class Gateway:
         return int(self._server.server_port)
 
     def stop(self) -> None:
+        """Idempotent: a runtime quiesced before it stops calls it twice."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
+            self._thread = None
 
 
 def _drain(request: Request, cap: int = 8 * MAX_BODY_BYTES) -> None:

@@ -115,13 +115,17 @@ class Runtime:
             self._env_before.setdefault(name, os.environ.get(name))
             os.environ[name] = value
 
-    def stop(self) -> None:
-        """Stop the gateway, pollers, timers and moto; restore the environment. Idempotent."""
+    def quiesce(self) -> None:
+        """Stop the gateway, pollers and timers, leaving moto up (e.g. to reset it). Idempotent."""
         self.stop_event.set()
         if self.gateway is not None:
             self.gateway.stop()
         for worker in self.workers:
             worker.join(timeout=3)
+
+    def stop(self) -> None:
+        """Stop the gateway, pollers, timers and moto; restore the environment. Idempotent."""
+        self.quiesce()
         if self.invoker is not None:
             lambda_hook.uninstall(self.invoker)
         if self._moto is not None:
