@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from shared.core import ddb, paging
-from shared.orders import store
 from shared.orders.models import OrderStatus
 
 PAGE_SIZE = 50
@@ -25,7 +24,7 @@ def _day_page(shop_id: str, day: str, start: dict[str, Any] | None, limit: int) 
         request["ExclusiveStartKey"] = start
     reply = ddb.dynamodb().query(**request)
     keys = [{"PK": item["PK"], "SK": item["SK"]} for item in reply.get("Items", [])]
-    found = {order["order_id"]: order for order in store.batch_get(keys)}
+    found = {order["order_id"]: order for order in ddb.batch_get(keys)}
     ordered = [found[key["PK"]["S"].split("#", 1)[1]] for key in keys if key["PK"]["S"].split("#", 1)[1] in found]
     return ordered, reply.get("LastEvaluatedKey")
 

@@ -164,14 +164,11 @@ def list_for_shopper(shopper_id: str, cursor: str | None) -> tuple[list[dict[str
         request["ExclusiveStartKey"] = start
     reply = ddb.dynamodb().query(**request)
     keys = [{"PK": item["PK"], "SK": item["SK"]} for item in reply.get("Items", [])]
-    orders = batch_get(keys)
+    orders = ddb.batch_get(keys)
     by_id = {order["order_id"]: order for order in orders}
     ordered = [by_id[key["PK"]["S"].split("#", 1)[1]] for key in keys if key["PK"]["S"].split("#", 1)[1] in by_id]
     return ordered, paging.encode(reply.get("LastEvaluatedKey"))
 
-
-def batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return ddb.batch_get(keys)
 
 
 def query_due(kind: str, shard: int, before_iso: str, limit: int = 100) -> list[str]:

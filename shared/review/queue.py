@@ -80,7 +80,7 @@ def page(
     taken = merged[:size]
     more = len(merged) > size or any(more for _, more in per_shard)
     ids = [key.rsplit("#", 1)[1] for key in taken]
-    found = {order["order_id"]: order for order in orders.batch_get([orders.order_key(i) for i in ids])}
+    found = {order["order_id"]: order for order in ddb.batch_get([orders.order_key(i) for i in ids])}
     now_iso = clock.iso(now or clock.now())
     entries = [
         _entry(found[order_id], key, now_iso)
@@ -103,7 +103,7 @@ def oldest_age_seconds(now: datetime | None = None) -> int:
     if not candidates:
         return 0
     ids = [key.rsplit("#", 1)[1] for key in candidates]
-    found = {order["order_id"]: order for order in orders.batch_get([orders.order_key(i) for i in ids])}
+    found = {order["order_id"]: order for order in ddb.batch_get([orders.order_key(i) for i in ids])}
     for key, order_id in zip(candidates, ids, strict=True):
         order = found.get(order_id)
         if order is not None and order["status"] == OrderStatus.IN_REVIEW.value:
