@@ -81,13 +81,14 @@ BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 BATCH_GET_ATTEMPTS = 5
 
 
-def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None) -> list[dict[str, Any]]:
+def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None,
+              consistent: bool = False) -> list[dict[str, Any]]:
     """Every item of `keys` that exists, as plain dicts. BatchGetItem refuses duplicate keys and more than 100
     per request, and under throttling hands keys back unprocessed: de-duplicate, chunk, and follow them."""
     unique = list({(k["PK"]["S"], k["SK"]["S"]): k for k in keys}.values())
     found: list[dict[str, Any]] = []
     for start in range(0, len(unique), BATCH_GET_LIMIT):
-        spec: dict[str, Any] = {"Keys": unique[start : start + BATCH_GET_LIMIT]}
+        spec: dict[str, Any] = {"Keys": unique[start : start + BATCH_GET_LIMIT], "ConsistentRead": consistent}
         if projection:
             spec["ProjectionExpression"] = projection
         request: dict[str, Any] = {table(): spec}

@@ -1,10 +1,11 @@
 """The outbox consumer's work for one batch of stream records.
 
-`prepare` decides every record's notifications, drops the ones already stored (consistent read) and
-publishes the rest in PublishBatch requests; `finish` then stores one record's published notifications
-(conditional put) or raises for a record whose decision or publish failed, so only that record is retried
-(batchItemFailures) and nothing of it is stored yet. A redelivered record finds its notifications stored
-and does nothing.
+`prepare` decides every record's notifications, drops the ones already stored (one consistent BatchGetItem
+for the whole batch) and publishes the rest in PublishBatch requests; `finish` then stores one record's
+published notifications (conditional put) or raises for a record whose decision or publish failed, so only
+that record is retried (batchItemFailures) and nothing of it is stored yet. A redelivered record finds its
+notifications stored and does nothing. If the stored-check itself fails, the invocation fails and the whole
+batch comes again, which is safe for the same reason.
 """
 
 from __future__ import annotations
@@ -42,18 +43,21 @@ def sequence(record: dict[str, Any]) -> str:
 
 def prepare(records: list[dict[str, Any]]) -> Prepared:
     prepared = Prepared()
-    pending: list[tuple[str, dict[str, Any]]] = []
+    decided: list[tuple[str, dict[str, Any]]] = []
     for record in records:
         key = sequence(record)
         try:
             old, new = images(record)
             notes = logic.notifications(old, new) if new is not None else []
-            fresh = [note for note in notes if not store.exists(note)]
         except Exception as error:  # this record alone is retried
             prepared.failed[key] = type(error).__name__
             continue
-        prepared.notes[key] = fresh
-        pending += [(key, note) for note in fresh]
+        prepared.notes[key] = []
+        decided += [(key, note) for note in notes]
+    stored = store.already_stored([note for _, note in decided]) if decided else set()
+    pending = [(key, note) for key, note in decided if note["sk"] not in stored]
+    for key, note in pending:
+        prepared.notes[key].append(note)
     not_taken = publisher.publish_batch([note for _, note in pending]) if pending else set()
     for key, note in pending:
         if note["sk"] in not_taken:

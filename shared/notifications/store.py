@@ -19,8 +19,11 @@ def pk(shopper_id: str) -> str:
     return f"NOTIFY#{shopper_id}"
 
 
-def exists(note: dict[str, Any]) -> bool:
-    return ddb.get(pk(note["shopper_id"]), note["sk"], consistent=True) is not None
+def already_stored(notes: list[dict[str, Any]]) -> set[str]:
+    """The `sk` of each note that is stored already: one consistent BatchGetItem per 100 notes."""
+    found = ddb.batch_get([ddb.key(pk(note["shopper_id"]), note["sk"]) for note in notes], projection="SK",
+                          consistent=True)
+    return {str(item["SK"]) for item in found}
 
 
 def put_once(note: dict[str, Any]) -> bool:
