@@ -82,7 +82,7 @@ LOGISTICS_ROUTE = "POST /logistics/kuaidi100/notify"
 EXPRESS_MEMORY_GB = 64 / 1024  # billed in 64 MB chunks; our payloads are < 4 KB, so one chunk
 # AWS-side assumptions (not measured here): see docs/cost.md and docs/capacity.md.
 # Lambda's billed duration on AWS, from what the run measures per invocation (see docs/cost.md):
-#   our CPU time (the handler thread's, measured) x the share of a vCPU the memory size buys
+#   our CPU time (the handler thread's, measured) / the share of a vCPU the memory size buys
 #   + the AWS calls it made (counted) x the in-region latency of one call.
 LAMBDA_MB_PER_VCPU = 1769  # Lambda docs (configuration-memory): "At 1,769 MB, a function has ... one vCPU"
 AWS_CALL_MS = 8  # one DynamoDB/SQS/SNS/SFN call from Lambda in-region: DynamoDB's "single-digit ms", p50-p90
@@ -525,8 +525,8 @@ def model(raw: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
     starts = sum(v for _, _, v in meter["sfn_starts"])
     # Express bills start to stop; locally that includes its tasks' wait for the one environment per
     # function, which AWS does not have (each invocation gets an environment), so that wait comes off.
-    finished = [(sm, s, queued) for sm, s, *rest in meter["executions"] if s is not None
-                for queued in [float(rest[0]) if rest else 0.0]]
+    finished = [(row[0], row[1], float(row[2]) if len(row) > 2 else 0.0)  # older runs carry no queueing
+                for row in meter["executions"] if row[1] is not None]
     execs = [s for _, s, _ in finished]
     served = [max(0.0, s - queued) for _, s, queued in finished]
     billed_s = [max(1, math.ceil(s / 0.1 - 1e-9)) * 0.1 for s in served]

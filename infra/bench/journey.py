@@ -25,7 +25,8 @@ from typing import Any
 import boto3
 import requests
 
-from infra.bench.latency import _between_ms, summary
+from infra.bench.latency import Client, _between_ms, summary
+from infra.local.seed import login
 
 WAIT_S = 60.0
 
@@ -36,23 +37,17 @@ class Frontend:
         self.local = threading.local()
         idp = boto3.client("cognito-idp", endpoint_url=stack["aws_endpoint_url"], region_name=stack["region"],
                            aws_access_key_id="testing", aws_secret_access_key="testing")
-        self.tokens = {
-            user["username"]: idp.initiate_auth(
-                ClientId=stack["user_pool_client_id"], AuthFlow="USER_PASSWORD_AUTH",
-                AuthParameters={"USERNAME": user["username"], "PASSWORD": user["password"]},
-            )["AuthenticationResult"]["IdToken"]
-            for user in stack["users"]
-        }
+        self.tokens = {user["username"]: login(idp, stack["user_pool_client_id"], user["username"], user["password"])
+                       for user in stack["users"]}
 
     def users(self, role: str) -> list[str]:
         return [user["username"] for user in self.stack["users"] if user["role"] == role]
 
     def call(self, method: str, path: str, user: str, **kwargs: Any) -> requests.Response:
-        if not hasattr(self.local, "http"):
-            self.local.http = requests.Session()
-        http: requests.Session = self.local.http
-        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self.tokens[user]}"}
-        return http.request(method, self.stack["api_url"] + path, headers=headers, timeout=30, **kwargs)
+        if not hasattr(self.local, "client"):
+            self.local.client = Client(self.stack["api_url"])  # one HTTP session per client thread
+        client: Client = self.local.client
+        return client.call(method, path, self.tokens[user], **kwargs)
 
     def wait_for(self, order_id: str, user: str, wanted: set[str]) -> list[dict[str, Any]]:
         deadline = time.monotonic() + WAIT_S

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import math
 import threading
 from collections import Counter, defaultdict
@@ -192,7 +193,8 @@ class Meter:
     sfn_starts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (fn, state machine) -> starts
     executions: list[Any] = field(default_factory=list)
     invocations: Counter[str] = field(default_factory=Counter)
-    # Lambda's billed duration: time in the handler, not time queued for the one local environment.
+    # Per invocation (infra.local.invoker.Timing): wall time in the handler, the handler thread's CPU time,
+    # and time queued for the one local environment. docs/cost.md prices Lambda from CPU time and AWS calls.
     seconds: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     cpu_seconds: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     queued: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -625,8 +627,6 @@ class Meter:
 
 
 def _order_id(execution_input: Any) -> str:
-    import json
-
     try:
         found = json.loads(execution_input or "{}").get("order_id")
     except (ValueError, AttributeError):
