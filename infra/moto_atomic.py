@@ -97,10 +97,16 @@ def apply() -> None:
     import moto.dynamodb.models as models
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
     # moto's request layer also reads and deep-copies items around the backend call (e.g. UpdateItem's
     # old image); under concurrency that iterates an item while a write changes it. Serialise whole requests.
     DynamoHandler.call_action = _serialised(DynamoHandler.call_action)  # type: ignore[method-assign]
+    # Stream reads too: a transaction appends its records as it writes and trims them if it is cancelled.
+    # A reader between the two would deliver records that never committed, and the next real commit
+    # would reuse their sequence numbers behind the reader's iterator: lost.
+    DynamoDBStreamsHandler.call_action = _serialised(  # type: ignore[method-assign]
+        DynamoDBStreamsHandler.call_action)
 
     for name in _WRITE_METHODS:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
