@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CDK_CLI_VERSION := 2.1148.0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint synth deploy bench journey cost soak capacity openapi clean
+.PHONY: run test lint synth deploy bench journey cost soak capacity openapi stress clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,12 @@ soak: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} FAULT_ORDERS=$${FAULT_ORDERS:-300} FAULT_SETTLE_SECONDS=$${FAULT_SETTLE_SECONDS:-600} \
 	STORM_ORDERS=$${STORM_ORDERS:-60} $(PY) -m pytest -n 2 --dist loadgroup -s \
 	  tests/e2e/test_fuzz.py tests/e2e/test_fault_injection.py tests/e2e/test_replay_storm.py
+
+## 100 orders against 20 units, 20 times, both cores hogged, with cancels, expiries and stock edits:
+## oversold = 0 and conserved = true per run (bounded; starts and stops its own stack and hog by PID).
+## e.g. make stress STRESS_ARGS="--runs 3 --no-mix"
+stress: $(STAMP)
+	$(PY) -m infra.bench.stress $(STRESS_ARGS)
 
 clean:
 	rm -rf .local cdk.out
