@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payment-timeout", type=int, default=5, help="PAYMENT_TIMEOUT_SECONDS of the stack")
     parser.add_argument("--no-mix", action="store_true", help="orders only: no cancels, no stock edits")
     parser.add_argument("--run-seconds", type=float, default=300, help="deadline of one run")
-    parser.add_argument("--max-seconds", type=float, default=3000, help="deadline of the whole command")
+    parser.add_argument("--max-seconds", type=float, default=3600, help="deadline of the whole command")
     parser.add_argument("--snapshot", action="store_true",
                         help="also read every order once, in order, as the old e2e test did (slow: it polls)")
     parser.add_argument("--json", type=Path, default=ROOT / ".local" / "stress.json")
