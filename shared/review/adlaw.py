@@ -292,14 +292,20 @@ class AdCopyChecker:
     def _confirmed_absolute(
         self, folded: Folded, candidates: list[_Candidate], benign: list[_Candidate]
     ) -> list[_Candidate]:
-        tokens = [(start, end) for _word, start, end in _jieba().tokenize(folded.seg)]
+        tokens = [(start, end) for _word, start, end in _jieba().tokenize(folded.seg, HMM=False)]
         starts = {start for start, _ in tokens}
         ends = {end for _, end in tokens}
         token_at: dict[int, tuple[int, int]] = {}
         for start, end in tokens:
             for index in range(start, end):
                 token_at[index] = (start, end)
-        aligned_benign = [hit for hit in benign if hit.start in starts and hit.end in ends]
+        # A benign compound counts when it starts a token and ends one, or lies inside the token it starts
+        # (最终 in the dictionary word 最终幻想); 最多 in 最/多功能 does neither, so it excuses nothing.
+        aligned_benign = [
+            hit
+            for hit in benign
+            if hit.start in starts and (hit.end in ends or token_at[hit.start][1] >= hit.end)
+        ]
         confirmed: list[_Candidate] = []
         for hit in candidates:
             if any(b.start <= hit.start and hit.end <= b.end for b in aligned_benign):

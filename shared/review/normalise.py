@@ -3,9 +3,10 @@
 Evasions of the ad-law lists write a listed term so that a plain substring match misses it: 全 网 第 一,
 全网第1 / 第壹 / 第①, ＮＯ．１, 國家級, 最\u200b佳, b e s t. `fold` undoes them in one pass over the copy:
 
-1. per character (memoised): a few numeral forms NFKC leaves alone (❶ ➀ Ⅰ), then NFKC (full-width and
-   compatibility forms, ① -> 1, № -> No, Kangxi radicals ⼀ -> 一), ASCII lower-case, traditional ->
-   simplified for the characters our lists use (data/traditional.txt);
+1. per character (memoised): a few numeral forms NFKC leaves alone (❶ ➀ Ⅰ), then NFKD, the compatibility
+   decomposition (full-width and compatibility forms, ① -> 1, № -> No, Kangxi radicals ⼀ -> 一) with the
+   accents split off and dropped below (zuì -> zui), ASCII lower-case, traditional -> simplified for the
+   characters our lists use (data/traditional.txt);
 2. separators are dropped: invisible ones (zero-width, soft hyphen, BOM, combining marks) always; visible ones
    (spaces, punctuation, ★ ♥ ~ ...) too, except that a run between two ASCII letters or digits becomes one
    space so English words stay words ("number one", "no. 1" -> "no 1");
@@ -98,7 +99,7 @@ def _fold_char(char: str) -> tuple[str, ...]:
         return cached
     t2s = traditional_map()
     out: list[str] = []
-    for folded in unicodedata.normalize("NFKC", _PRE_FOLD.get(char, char)):
+    for folded in unicodedata.normalize("NFKD", _PRE_FOLD.get(char, char)):
         if unicodedata.category(folded) in _INVISIBLE_CATEGORIES:
             continue
         if _is_separator(folded):
