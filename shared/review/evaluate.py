@@ -1,6 +1,6 @@
 """Precision and recall of the absolute-term matcher on the labelled phrases in data/adlaw_labelled.tsv.
 
-    python -m shared.review.evaluate [--tsv PATH] [--misses]
+    python -m shared.review.evaluate [--tsv PATH] [--misses]      (or: make adlaw-eval)
 
 Two scores:
 * phrase level: a phrase is flagged when the checker reports any absolute term; a phrase labelled `none`
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,6 +118,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("per category (rows, scored wrong):")
     for category, count in per_category.items():
         print(f"  {category:<20} {count:>4}  {wrong_per_category[category]:>3}")
+    # Warm check time per phrase: the median of 7 runs of each phrase (this machine is shared; the median
+    # keeps scheduler pauses out), then percentiles across phrases.
+    checker = default_checker()
+    per_phrase: list[float] = []
+    for row in rows:
+        runs = []
+        for _ in range(7):
+            t0 = time.perf_counter_ns()
+            checker.check(row.phrase)
+            runs.append((time.perf_counter_ns() - t0) / 1000)
+        per_phrase.append(sorted(runs)[3])
+    per_phrase.sort()
+    print(
+        f"check time per phrase, warm (median of 7 runs each): p50 {per_phrase[len(per_phrase) // 2]:.1f} us, "
+        f"p99 {per_phrase[int(len(per_phrase) * 0.99)]:.1f} us, max {per_phrase[-1]:.1f} us"
+    )
     if args.misses or len(wrong) <= 20:
         for o in wrong:
             expected = "|".join(sorted(o.row.expected)) or "none"
