@@ -9,12 +9,15 @@ How a hit is found (all lists are data files in `data/`, so policy changes need 
 2. One Aho-Corasick automaton (pyahocorasick) holds every term of every list and finds all candidates in one
    pass over the folded copy.
 3. ASCII terms (best, No.1, buy followers) must stand as whole words: "bestseller" is not "best". A term that
-   ends in a digit must not run on into a longer number: 第1 in 第10名 / 第1.5 / 第一百 is not 第一.
+   ends in a digit must not run on into a longer number: 第1 in 第10名 / 第1.5 / 第一百 is not 第一. A term
+   must not straddle clause punctuation unless every character is split off (覆盖全网，第一时间 is not
+   全网第一; 全，网，第，一 is).
 4. Absolute-term candidates are then checked against jieba's segmentation (`jieba.tokenize` gives offsets):
    * a candidate inside a benign compound (最终, 第一次, 唯一性 ...) is dropped, but only when that compound
      lines up with token boundaries, so a compound that jieba splits differently in context cannot excuse
      a real claim;
-   * 第一 followed by a counter (`data/ordinals.txt`: 第一天, 第1期, 第一单) is an ordinal and is dropped;
+   * 第一 followed by a counter (`data/ordinals.txt`: 第一天, 第1期, 第一单) is an ordinal and is dropped,
+     unless clause punctuation stands between them (排名第一，天天特价);
    * a single-character term (最) counts only as its own token (最 便宜, 最适合) or as the first character
      of a token (最好, 最强); inside a word it is not a claim;
    * a candidate contained in a longer candidate is reported once, as the longer term (全网第一, not 第一).
@@ -278,6 +281,8 @@ class AdCopyChecker:
                 continue
             if entry.key[-1].isdigit() and not _number_ends(folded, end):
                 continue
+            if folded.breaks and folded.joins_clauses(start, end):
+                continue  # 覆盖全网，第一时间发货: two clauses, not 全网第一
             for role in entry.roles:
                 found[role.role].append(_Candidate(role, start, end))
         return found
@@ -287,6 +292,7 @@ class AdCopyChecker:
             candidate.role.term == _ORDINAL_TERM
             and candidate.end < len(folded.norm)
             and folded.norm[candidate.end] in self._ordinal_counters
+            and candidate.end not in folded.breaks  # 排名第一，天天特价: the counter starts the next clause
         )
 
     def _confirmed_absolute(

@@ -66,6 +66,9 @@ _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
 _VISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "So", "Sk"})
 _VISIBLE_EXTRA = frozenset("~|^`¦")  # Sm / Sk look-alikes used as spacers
 
+# Clause punctuation: a run of separators holding one of these is a break between clauses.
+_CLAUSE_BREAKS = frozenset("，。！？；：、,.!?;:．｡")
+
 _SEP = "\x00"  # a visible separator, in the per-character table
 _DROP = ""  # an invisible one
 
@@ -122,6 +125,8 @@ class Folded:
     norm: str  # what the automaton reads
     base: str  # norm before Chinese numerals become digits
     src: tuple[int, ...]  # src[i]: index in the original text of norm[i]
+    gaps: frozenset[int] = frozenset()  # i: separators were dropped between norm[i-1] and norm[i]
+    breaks: frozenset[int] = frozenset()  # the gaps that held clause punctuation (，。！？ ...)
 
     @property
     def seg(self) -> str:
@@ -132,37 +137,66 @@ class Folded:
         """The original characters behind norm[start:end] (end exclusive)."""
         return self.src[start], self.src[end - 1] + 1
 
+    def joins_clauses(self, start: int, end: int) -> bool:
+        """norm[start:end] runs across clause punctuation without being spelled out character by character.
+
+        覆盖全网，第一时间发货 is two clauses, not 全网第一; 全，网，第，一 (a separator between every
+        character) is an evasion and still counts.
+        """
+        inside = range(start + 1, end)
+        return any(i in self.breaks for i in inside) and not all(i in self.gaps for i in inside)
+
 
 def fold(text: str) -> Folded:
     chars: list[str] = []
     src: list[int] = []
-    pending_sep = False
+    gaps: set[int] = set()
+    breaks: set[int] = set()
+    pending_sep = pending_break = False
     for index, char in enumerate(text):
         for folded in _fold_char(char):
             if folded == _SEP:
                 pending_sep = bool(chars)
+                pending_break = pending_break or (pending_sep and char in _CLAUSE_BREAKS)
                 continue
-            if pending_sep and is_ascii_word(chars[-1]) and is_ascii_word(folded):
-                chars.append(" ")
-                src.append(index)
-            pending_sep = False
+            if pending_sep:
+                if is_ascii_word(chars[-1]) and is_ascii_word(folded):
+                    chars.append(" ")  # English words stay apart; the space itself marks the gap
+                    src.append(index)
+                else:
+                    gaps.add(len(chars))
+                    if pending_break:
+                        breaks.add(len(chars))
+            pending_sep = pending_break = False
             chars.append(folded)
             src.append(index)
     base = "".join(chars)
     if " " in base:
-        base, src = _join_single_chains(base, src)
-    return Folded(norm=base.translate(_TO_DIGITS), base=base, src=tuple(src))
+        base, src, gaps, breaks = _join_single_chains(base, src, gaps, breaks)
+    return Folded(
+        norm=base.translate(_TO_DIGITS), base=base, src=tuple(src), gaps=frozenset(gaps), breaks=frozenset(breaks)
+    )
 
 
-def _join_single_chains(base: str, src: list[int]) -> tuple[str, list[int]]:
+def _join_single_chains(
+    base: str, src: list[int], gaps: set[int], breaks: set[int]
+) -> tuple[str, list[int], set[int], set[int]]:
     """b e s t -> best: drop the spaces inside chains of three or more single ASCII characters."""
     drop: set[int] = set()
     for match in _SINGLE_CHAIN.finditer(base):
         drop.update(i for i in range(match.start(), match.end()) if base[i] == " ")
     if not drop:
-        return base, src
+        return base, src, gaps, breaks
     keep = [i for i in range(len(base)) if i not in drop]
-    return "".join(base[i] for i in keep), [src[i] for i in keep]
+    new_index = {old: new for new, old in enumerate(keep)}
+    # a dropped space was a gap between the characters it separated
+    joined = {new_index[i + 1] for i in drop if i + 1 in new_index}
+    return (
+        "".join(base[i] for i in keep),
+        [src[i] for i in keep],
+        {new_index[i] for i in gaps if i in new_index} | joined,
+        {new_index[i] for i in breaks if i in new_index},
+    )
 
 
 def normalise(text: str) -> str:

@@ -204,3 +204,29 @@ def test_clean_copy_with_evasion_characters_never_loads_jieba() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
 
     assert out.stdout.strip() == "[True, True, True, True] False"
+
+
+@pytest.mark.parametrize(
+    ("copy", "expected"),
+    [
+        ("我们覆盖全网，第一时间发货", []),  # two clauses: not 全网第一
+        ("服务全国，第一时间响应", []),
+        ("全，网，第，一", ["全网第一"]),  # a separator after every character: an evasion
+        ("最、佳", ["最佳"]),
+        ("排名第一，天天特价", ["第一"]),  # the counter 天 starts the next clause, so 第一 is a rank
+        ("排名第一 天天特价", []),  # a space is no clause break: reads as 第一天 (accepted)
+    ],
+)
+def test_clause_punctuation_separates_words_but_spelled_out_terms_still_count(
+    checker: AdCopyChecker, copy: str, expected: list[str]
+) -> None:
+    assert terms(checker, copy) == expected
+
+
+def test_fold_records_gaps_and_clause_breaks() -> None:
+    folded = fold("全网，第 一")
+
+    assert folded.norm == "全网第1"
+    assert folded.gaps == {2, 3} and folded.breaks == {2}
+    assert folded.joins_clauses(0, 4)  # 全网|第一 across the comma
+    assert not fold("全，网，第，一").joins_clauses(0, 4)
