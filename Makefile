@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CDK_CLI_VERSION := 2.1148.0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint synth deploy bench journey cost soak capacity openapi stress clean
+.PHONY: run test lint synth deploy bench journey cost soak capacity openapi stress clean adlaw-eval
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench: $(STAMP)
 ## e.g. make journey JOURNEY_ARGS="--orders 200 --clients 8"
 journey: $(STAMP)
 	$(PY) -m infra.bench.journey $(JOURNEY_ARGS)
+
+## Precision / recall of the ad-law matcher on shared/review/data/adlaw_labelled.tsv (add --misses to list errors).
+adlaw-eval: $(STAMP)
+	$(PY) -m shared.review.evaluate $(ADLAW_ARGS)
 
 ## Regenerate docs/openapi.json from the routes.
 openapi: $(STAMP)

@@ -1,19 +1,28 @@
 """Ad-copy checks under China's Advertising Law: absolute terms, banned goods, licensed industries.
 
 How a hit is found (all lists are data files in `data/`, so policy changes need no code change):
-1. One Aho-Corasick automaton (pyahocorasick) holds every term of every list and finds all candidates in one
-   pass. Text is normalised per character (NFKC when it maps to one character, ASCII lower-case), so
-   offsets in the normalised text are offsets in the original copy.
-2. ASCII terms (best, No.1, buy followers) must stand as whole words: "bestseller" is not "best".
-3. Absolute-term candidates are then checked against jieba's segmentation (`jieba.tokenize` gives offsets):
+1. The copy is folded (`shared.review.normalise.fold`): NFKC, ASCII lower-case, separators and zero-width
+   characters dropped, numeral forms as digits (第壹 / 第① / 第１ -> 第1), traditional -> simplified. The fold
+   keeps a map back to the original characters, so a hit highlights the copy as written (【全 网 第 一】).
+   The list terms are folded the same way, and mixed pinyin spellings of the Chinese absolute terms
+   (zui佳, 全网di一) are added from `data/pinyin.txt`.
+2. One Aho-Corasick automaton (pyahocorasick) holds every term of every list and finds all candidates in one
+   pass over the folded copy.
+3. ASCII terms (best, No.1, buy followers) must stand as whole words: "bestseller" is not "best". A term that
+   ends in a digit must not run on into a longer number: 第1 in 第10名 / 第1.5 / 第一百 is not 第一. A term
+   must not straddle clause punctuation unless every character is split off (覆盖全网，第一时间 is not
+   全网第一; 全，网，第，一 is).
+4. Absolute-term candidates are then checked against jieba's segmentation (`jieba.tokenize` gives offsets):
    * a candidate inside a benign compound (最终, 第一次, 唯一性 ...) is dropped, but only when that compound
      lines up with token boundaries, so a compound that jieba splits differently in context cannot excuse
      a real claim;
+   * 第一 followed by a counter (`data/ordinals.txt`: 第一天, 第1期, 第一单) is an ordinal and is dropped,
+     unless clause punctuation stands between them (排名第一，天天特价);
    * a single-character term (最) counts only as its own token (最 便宜, 最适合) or as the first character
      of a token (最好, 最强); inside a word it is not a claim;
    * a candidate contained in a longer candidate is reported once, as the longer term (全网第一, not 第一).
    Copy with no absolute candidate never touches jieba: the common clean order pays for the automaton only.
-4. Banned terms and industry keywords count wherever they appear (no benign list: we would rather ask a
+5. Banned terms and industry keywords count wherever they appear (no benign list: we would rather ask a
    human than sell 刷粉).
 
 jieba and ahocorasick are imported on first use and the built checker is cached per container:
@@ -22,9 +31,9 @@ jieba's dictionary takes about a second to load, and the cold-start import time 
 
 from __future__ import annotations
 
+import itertools
 import logging
-import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -32,14 +41,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-DATA_DIR = Path(__file__).parent / "data"
+from shared.review.normalise import DATA_DIR, NUMBER_UNITS, Folded, fold, is_ascii_word, normalise
+
+__all__ = ["DATA_DIR", "AdCopyChecker", "AdCopyFindings", "Hit", "default_checker", "highlight", "normalise"]
 
 
 class Hit(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    term: str  # the list entry that matched (normalised: NFKC, ASCII lower-case)
-    text: str = ""  # the matched text as written in the copy
+    term: str  # the list entry that matched, as the list writes it (第一 for 第1, 最佳 for zui佳)
+    text: str = ""  # the matched text as written in the copy (separators inside included)
     start: int  # offsets into the original text, end exclusive
     end: int
     category: str | None = None  # banned category or industry, when the list has one
@@ -89,32 +100,54 @@ def read_sections(path: Path) -> dict[str, list[str]]:
     return sections
 
 
-# ---------------------------------------------------------------- normalisation
+# ---------------------------------------------------------------- matching helpers
 
 
-def _normalise_char(char: str) -> str:
-    folded = unicodedata.normalize("NFKC", char)
-    if len(folded) != 1:
-        folded = char  # keep offsets: only one-to-one foldings (full-width Ａ -> A, １ -> 1)
-    return folded.lower() if folded.isascii() else folded
-
-
-def normalise(text: str) -> str:
-    """Same length as `text`, so offsets carry over."""
-    if text.isascii():
-        return text.lower()
-    return "".join(_normalise_char(char) for char in text)
-
-
-def _is_word_char(char: str) -> bool:
-    return char.isascii() and char.isalnum()
-
-
-def _whole_word(text: str, start: int, end: int) -> bool:
-    """ASCII terms must not sit inside a longer ASCII word."""
-    if _is_word_char(text[start]) and start > 0 and _is_word_char(text[start - 1]):
+def _whole_word(base: str, start: int, end: int) -> bool:
+    """ASCII terms must not sit inside a longer ASCII word (checked on the folded copy)."""
+    if is_ascii_word(base[start]) and start > 0 and is_ascii_word(base[start - 1]):
         return False
-    return not (_is_word_char(text[end - 1]) and end < len(text) and _is_word_char(text[end]))
+    return not (is_ascii_word(base[end - 1]) and end < len(base) and is_ascii_word(base[end]))
+
+
+def _number_ends(folded: Folded, end: int) -> bool:
+    """A term ending in a digit must not continue into a longer number (第1 in 第10, 第1.5, 第一百)."""
+    base = folded.base
+    if end >= len(base):
+        return True
+    after = base[end]
+    if after in NUMBER_UNITS or (after.isascii() and after.isdigit()):
+        return False
+    # "第1 0" / "第1.5": a separator between ASCII digits folds to one space
+    return not (after == " " and end + 1 < len(base) and base[end + 1].isascii() and base[end + 1].isdigit())
+
+
+def pinyin_variants(term: str, pinyin: dict[str, str]) -> Iterator[str]:
+    """Mixed spellings of a Chinese term: some characters (not none, not all) in pinyin.
+
+    Adjacent pinyin syllables come joined and spaced (全网diyi, 全网di yi); other separators fold away.
+    """
+    if not 2 <= len(term) <= 4 or not all(char in pinyin for char in term):
+        return
+    for mask in itertools.product((False, True), repeat=len(term)):
+        if all(mask) or not any(mask):
+            continue
+        gaps = [i for i in range(1, len(term)) if mask[i - 1] and mask[i]]
+        for joins in itertools.product(("", " "), repeat=len(gaps)):
+            glue = dict(zip(gaps, joins, strict=True))
+            yield "".join(
+                glue.get(i, "") + (pinyin[char] if mask[i] else char) for i, char in enumerate(term)
+            )
+
+
+def read_pairs(path: Path) -> dict[str, str]:
+    """`key value` a line, `#` comments."""
+    pairs: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) == 2:
+            pairs[fields[0]] = fields[1]
+    return pairs
 
 
 def _drop_contained(hits: list[Hit]) -> list[Hit]:
@@ -150,9 +183,26 @@ def highlight(text: str, hits: Iterable[Hit]) -> str:
 
 
 @dataclass(frozen=True)
+class _Role:
+    role: str  # "absolute" | "benign" | "banned" | "industry"
+    category: str | None  # banned category or industry
+    term: str  # the list entry as written (reported in Hit.term)
+
+
+@dataclass(frozen=True)
 class _Entry:
-    term: str
-    roles: tuple[tuple[str, str | None], ...]  # ("absolute"|"benign"|"banned"|"industry", category)
+    key: str  # the folded term the automaton matches
+    roles: tuple[_Role, ...]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    role: _Role
+    start: int  # offsets into the folded copy
+    end: int
+
+
+_ORDINAL_TERM = "第一"
 
 
 @cache
@@ -173,27 +223,39 @@ class AdCopyChecker:
         benign_compounds: Iterable[str],
         banned: dict[str, list[str]],
         industries: dict[str, list[str]],
+        pinyin: dict[str, str] | None = None,
+        ordinal_counters: Iterable[str] = (),
     ) -> None:
         import ahocorasick  # lazy: keeps the module import cheap
 
-        roles: dict[str, list[tuple[str, str | None]]] = {}
+        roles: dict[str, list[_Role]] = {}
+
+        def add(term: str, role: _Role) -> None:
+            key = normalise(term)
+            if key and role not in roles.setdefault(key, []):
+                roles[key].append(role)
+
         for term in absolute_terms:
-            roles.setdefault(normalise(term), []).append(("absolute", None))
+            add(term, _Role("absolute", None, term))
+            for variant in pinyin_variants(term, pinyin or {}):
+                add(variant, _Role("absolute", None, term))
         for term in benign_compounds:
-            roles.setdefault(normalise(term), []).append(("benign", None))
+            add(term, _Role("benign", None, term))
         for category, terms in banned.items():
             for term in terms:
-                roles.setdefault(normalise(term), []).append(("banned", category))
+                add(term, _Role("banned", category, term))
         for industry, terms in industries.items():
             for term in terms:
-                roles.setdefault(normalise(term), []).append(("industry", industry))
+                add(term, _Role("industry", industry, term))
         automaton = ahocorasick.Automaton()
-        for term, term_roles in roles.items():
-            automaton.add_word(term, _Entry(term, tuple(term_roles)))
+        for key, key_roles in roles.items():
+            automaton.add_word(key, _Entry(key, tuple(key_roles)))
         automaton.make_automaton()
         self._automaton = automaton
+        self._ordinal_counters = frozenset(normalise(counter) for counter in ordinal_counters)
         self.industry_names = frozenset(industries)
         self.banned_category_names = frozenset(banned)
+        self.size = len(roles)
 
     @classmethod
     def from_data_dir(cls, data_dir: Path = DATA_DIR) -> AdCopyChecker:
@@ -202,54 +264,95 @@ class AdCopyChecker:
             benign_compounds=read_terms(data_dir / "benign_compounds.txt"),
             banned=read_sections(data_dir / "banned_categories.txt"),
             industries=read_sections(data_dir / "special_industries.txt"),
+            pinyin=read_pairs(data_dir / "pinyin.txt"),
+            ordinal_counters=read_terms(data_dir / "ordinals.txt"),
         )
 
     def warm(self) -> None:
         """Load jieba now (e.g. in a Lambda's init phase), not on the first absolute-term candidate."""
         _jieba()
 
-    def _candidates(self, text: str, norm: str) -> dict[str, list[Hit]]:
-        found: dict[str, list[Hit]] = {"absolute": [], "benign": [], "banned": [], "industry": []}
-        for last, entry in self._automaton.iter(norm):
+    def _candidates(self, folded: Folded) -> dict[str, list[_Candidate]]:
+        found: dict[str, list[_Candidate]] = {"absolute": [], "benign": [], "banned": [], "industry": []}
+        for last, entry in self._automaton.iter(folded.norm):
             end = last + 1
-            start = end - len(entry.term)
-            if not _whole_word(norm, start, end):
+            start = end - len(entry.key)
+            if not _whole_word(folded.base, start, end):
                 continue
-            for role, category in entry.roles:
-                found[role].append(
-                    Hit(term=entry.term, text=text[start:end], start=start, end=end, category=category)
-                )
+            if entry.key[-1].isdigit() and not _number_ends(folded, end):
+                continue
+            if folded.breaks and folded.joins_clauses(start, end):
+                continue  # 覆盖全网，第一时间发货: two clauses, not 全网第一
+            for role in entry.roles:
+                found[role.role].append(_Candidate(role, start, end))
         return found
 
-    def _confirmed_absolute(self, norm: str, candidates: list[Hit], benign: list[Hit]) -> list[Hit]:
-        tokens = [(start, end) for _word, start, end in _jieba().tokenize(norm)]
+    def _is_ordinal(self, folded: Folded, candidate: _Candidate) -> bool:
+        return (
+            candidate.role.term == _ORDINAL_TERM
+            and candidate.end < len(folded.norm)
+            and folded.norm[candidate.end] in self._ordinal_counters
+            and candidate.end not in folded.breaks  # 排名第一，天天特价: the counter starts the next clause
+        )
+
+    def _confirmed_absolute(
+        self, folded: Folded, candidates: list[_Candidate], benign: list[_Candidate]
+    ) -> list[_Candidate]:
+        tokens = [(start, end) for _word, start, end in _jieba().tokenize(folded.seg, HMM=False)]
         starts = {start for start, _ in tokens}
         ends = {end for _, end in tokens}
         token_at: dict[int, tuple[int, int]] = {}
         for start, end in tokens:
             for index in range(start, end):
                 token_at[index] = (start, end)
-        aligned_benign = [hit for hit in benign if hit.start in starts and hit.end in ends]
-        confirmed: list[Hit] = []
+        # A benign compound counts when it starts a token and ends one, or lies inside the token it starts
+        # (最终 in the dictionary word 最终幻想); 最多 in 最/多功能 does neither, so it excuses nothing.
+        aligned_benign = [
+            hit
+            for hit in benign
+            if hit.start in starts and (hit.end in ends or token_at[hit.start][1] >= hit.end)
+        ]
+        confirmed: list[_Candidate] = []
         for hit in candidates:
             if any(b.start <= hit.start and hit.end <= b.end for b in aligned_benign):
                 continue
+            if self._is_ordinal(folded, hit):
+                continue
             # A one-character term is a claim only at the head of its token (最好, 最 便宜).
-            if hit.end - hit.start == 1 and not hit.term.isascii() and token_at[hit.start][0] != hit.start:
+            single = hit.end - hit.start == 1 and not hit.role.term.isascii()
+            if single and token_at[hit.start][0] != hit.start:
                 continue
             confirmed.append(hit)
-        return _drop_contained(confirmed)
+        return confirmed
+
+    @staticmethod
+    def _hits(text: str, folded: Folded, candidates: Iterable[_Candidate]) -> list[Hit]:
+        hits = []
+        for candidate in candidates:
+            start, end = folded.original_span(candidate.start, candidate.end)
+            hits.append(
+                Hit(
+                    term=candidate.role.term,
+                    text=text[start:end],
+                    start=start,
+                    end=end,
+                    category=candidate.role.category,
+                )
+            )
+        return _drop_contained(hits)
 
     def check(self, text: str | None) -> AdCopyFindings:
         if not text:
             return AdCopyFindings(absolute_terms=[], banned=[], industries=set(), highlighted=text or "")
-        norm = normalise(text)
-        found = self._candidates(text, norm)
+        folded = fold(text)
+        found = self._candidates(folded)
         absolute = (
-            self._confirmed_absolute(norm, found["absolute"], found["benign"]) if found["absolute"] else []
+            self._hits(text, folded, self._confirmed_absolute(folded, found["absolute"], found["benign"]))
+            if found["absolute"]
+            else []
         )
-        banned = _drop_contained(found["banned"])
-        industries = {hit.category for hit in found["industry"] if hit.category}
+        banned = self._hits(text, folded, found["banned"])
+        industries = {hit.role.category for hit in found["industry"] if hit.role.category}
         return AdCopyFindings(
             absolute_terms=absolute,
             banned=banned,
@@ -261,13 +364,13 @@ class AdCopyChecker:
         """Banned terms and industries only (for targets and categories: no ad-copy absolute terms)."""
         if not text:
             return AdCopyFindings(absolute_terms=[], banned=[], industries=set(), highlighted=text or "")
-        norm = normalise(text)
-        found = self._candidates(text, norm)
-        banned = _drop_contained(found["banned"])
+        folded = fold(text)
+        found = self._candidates(folded)
+        banned = self._hits(text, folded, found["banned"])
         return AdCopyFindings(
             absolute_terms=[],
             banned=banned,
-            industries={hit.category for hit in found["industry"] if hit.category},
+            industries={hit.role.category for hit in found["industry"] if hit.role.category},
             highlighted=highlight(text, banned),
         )
 

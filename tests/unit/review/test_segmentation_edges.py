@@ -20,7 +20,8 @@ EDGE_CASES: list[tuple[str, list[str]]] = [
     ("在设置的首选项里开启通知", []),
     # the same characters as real claims
     ("荣获第一名", ["第一"]),
-    ("世界第一", ["第一"]),
+    ("世界第一", ["世界第一"]),  # a listed scope claim, reported whole
+    ("天下第一", ["第一"]),
     ("首选品牌", ["首选"]),
     ("最高级会员专享", ["最高级"]),
     ("唯一的选择", ["唯一"]),
