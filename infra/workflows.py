@@ -23,18 +23,20 @@ TIMEOUT_ERRORS = ["States.Timeout", "Sandbox.Timedout"]  # the task's TimeoutSec
 TRANSIENT_LAMBDA_ERRORS = THROTTLE_ERRORS + TIMEOUT_ERRORS  # what ends in a requeue instead of FAILED
 
 # Deployed timings. Worst case per Lambda step: the throttle retrier waits at most
-#   1 + 2 + 4 + 8 + 16 + 20 + 20 + 20 = 91 s (8 retries, full jitter: 45 s on average),
-# the timeout retrier adds one retry: 2 attempts x TASK_TIMEOUT_S + 2 s = 26 s, so a step gives up after at
-# most 117 s (throttled attempts answer at once). The longest path of each workflow stays under Express's
-# 5 minutes: checkout Risk + Reserve + requeue bookkeeping = 2 x 117 + 8 = 242 s; fulfil uses
-# FULFIL_THROTTLE_ATTEMPTS (see there). tests/infra/test_workflow_timings.py computes these from the ASL.
+#   1 + 2 + 4 + 8 + 16 + 20 + 20 + 20 = 91 s (8 retries; full jitter draws each wait from 0 to that: ~45 s on
+# average), the timeout retrier adds one retry: 2 attempts x TASK_TIMEOUT_S + 2 s = 26 s, so a step gives up
+# after at most 117 s (a throttled call answers at once). The requeue bookkeeping (a DynamoDB update and an
+# SQS send, 1 + 2 + 4 s of retries each) adds 14 s. Longest path of checkout: Risk + Reserve + requeue =
+# 2 x 117 + 14 = 248 s, under Express's 300 s; fulfil: see FULFIL_THROTTLE_ATTEMPTS.
+# tests/infra/test_workflow_timings.py computes these figures from the deployed template.
 THROTTLE_INTERVAL_S = 1
 THROTTLE_BACKOFF = 2.0
 THROTTLE_MAX_DELAY_S = 20
 THROTTLE_ATTEMPTS = 8
 TASK_TIMEOUT_S = 12  # our functions time out at 10 s; Lambda's own timeout error is retried the same way
-# Fulfil has up to three Lambda steps in a row (Review, Deliver with its provider retries, GiveUpDelivery):
-# 6 retries wait at most 1 + 2 + 4 + 8 + 16 + 20 = 51 s each; longest path 3 x (51 + 26) + 30 + 8 = 269 s.
+# Fulfil has up to three Lambda steps in a row (Review, Deliver with its provider retries of 30 s,
+# GiveUpDelivery): 6 throttle retries wait at most 1 + 2 + 4 + 8 + 16 + 20 = 51 s per step, so the longest
+# path is Review 77 + Deliver 107 + GiveUpDelivery 77 + requeue 14 = 275 s.
 FULFIL_THROTTLE_ATTEMPTS = 6
 # After a step gives up, the order goes back to its queue with this delay, at most MAX_REQUEUES times
 # (counted on the order), then to the queue's DLQ, whose alarm pages ops. Patience before the DLQ:
