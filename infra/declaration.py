@@ -94,6 +94,8 @@ class Workflow:
     functions: tuple[str, ...]
     kind: Literal["EXPRESS", "STANDARD"] = "EXPRESS"
     direct_table_access: bool = False  # the ASL itself updates the table (DynamoDB integration)
+    # Queues the ASL sends to (sqs:sendMessage), each with its DLQ: ${<Name>QueueUrl}, ${<Name>DlqUrl}.
+    queues: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -290,12 +292,15 @@ WORKFLOWS = (
         definition=workflows.checkout,
         functions=("risk", "reserve"),
         direct_table_access=True,
+        queues=("intake",),  # a throttled order goes back to the intake queue (infra/workflows.py requeue)
     ),
     Workflow(
         "fulfil",
         "FULFIL_STATE_MACHINE_ARN",
         definition=workflows.fulfil,
         functions=("review_auto", "deliver", "ship"),
+        direct_table_access=True,  # the requeue counter on the order
+        queues=("paid",),
     ),
 )
 
@@ -324,6 +329,12 @@ DECLARATION = Declaration(
 def function_arn_placeholder(function: str) -> str:
     """The ${...} name a workflow definition uses for a function's ARN."""
     return "Fn" + "".join(part.title() for part in function.split("_")) + "Arn"
+
+
+def queue_url_placeholders(queue: str) -> tuple[str, str]:
+    """The ${...} names a workflow definition uses for a queue's URL and its DLQ's URL."""
+    stem = "".join(part.title() for part in queue.split("_"))
+    return stem + "QueueUrl", stem + "DlqUrl"
 
 
 def create_table_request(table: Table, table_name: str) -> dict[str, Any]:

@@ -50,7 +50,7 @@ from constructs import Construct, IConstruct
 
 from infra.constructs.grants import check_declaration, parse_grant
 from infra.constructs.layer_asset import layer_code
-from infra.declaration import Declaration, Function, Workflow, function_arn_placeholder
+from infra.declaration import Declaration, Function, Workflow, function_arn_placeholder, queue_url_placeholders
 from infra.local import plan
 
 REPO = Path(__file__).resolve().parent.parent
@@ -454,6 +454,8 @@ class Order24Stack(Stack):
         allowed = {function_arn_placeholder(n) for n in w.functions}
         if w.direct_table_access:
             allowed.add("TableName")
+        for queue in w.queues:
+            allowed.update(queue_url_placeholders(queue))
         used = set(_PLACEHOLDER.findall(text))
         # A placeholder outside its declared functions would deploy an ASL whose role cannot invoke it.
         if used - allowed:
@@ -474,6 +476,9 @@ class Order24Stack(Stack):
         substitutions |= {
             function_arn_placeholder(f.name): self.function_arn(f.name) for f in self.decl.functions
         }
+        for q in self.decl.queues:
+            queue_key, dlq_key = queue_url_placeholders(q.name)
+            substitutions |= {queue_key: self.queues[q.name].queue_url, dlq_key: self.dlqs[q.name].queue_url}
         machine = sfn.StateMachine(
             self,
             cid + "StateMachine",
@@ -489,6 +494,9 @@ class Order24Stack(Stack):
         )
         for name in w.functions:
             self.functions[name].grant_invoke(machine)
+        for queue in w.queues:  # a throttled order goes back to its queue, or (given up) to the DLQ
+            self.queues[queue].grant_send_messages(machine)
+            self.dlqs[queue].grant_send_messages(machine)
         if w.direct_table_access:
             # Item actions on the table itself; TableV2.grant() would add index/* the ASL never needs.
             machine.add_to_role_policy(

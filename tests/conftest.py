@@ -34,7 +34,7 @@ def _state_machines() -> dict[str, str]:
     """The declared workflows, created (not executed: in-process tests call the steps directly)."""
     import json
 
-    from infra.declaration import DECLARATION, function_arn_placeholder
+    from infra.declaration import DECLARATION, function_arn_placeholder, queue_url_placeholders
     from infra.local.plan import state_machine_definitions
     from shared.core.aws import client
 
@@ -42,6 +42,10 @@ def _state_machines() -> dict[str, str]:
     subs = {"TableName": os.environ.get("TABLE_NAME", "order24-test")}
     subs |= {function_arn_placeholder(f.name): f"arn:aws:lambda:us-east-1:123456789012:function:{f.name}"
              for f in DECLARATION.functions}
+    for queue in DECLARATION.queues:  # the requeue states send to the queue and its DLQ
+        subs |= dict(zip(queue_url_placeholders(queue.name),
+                         (f"https://sqs.us-east-1.amazonaws.com/123456789012/order24-{queue.name}",
+                          f"https://sqs.us-east-1.amazonaws.com/123456789012/order24-{queue.name}-dlq"), strict=True))
     arns = {}
     for name, definition in state_machine_definitions(DECLARATION, subs).items():
         workflow = DECLARATION.workflow(name)

@@ -3,7 +3,7 @@
 Every path into a handler goes through `Invoker.invoke`: the gateway, the SQS and stream pollers,
 the schedules and moto's Lambda (SDK `Invoke` and Step Functions tasks, see `lambda_hook`).
 That one choke point gives a realistic context object, per-function counters for the cost
-benchmark and local fault injection (`LOCAL_FAULT_RATE`, never deployed).
+benchmark and local fault injection (`LOCAL_FAULT_RATE`, `LOCAL_THROTTLE_RATE`, never deployed).
 """
 
 from __future__ import annotations
@@ -29,6 +29,25 @@ ASYNC_SOURCES = frozenset({"sqs", "stream", "lambda"})
 
 class InjectedFault(Exception):
     """Raised instead of calling a handler when local fault injection fires (never deployed)."""
+
+
+class InjectedThrottle(Exception):
+    """Lambda refused the invocation (local throttle injection): `kind` is the AWS error code.
+
+    The Lambda hook answers it as the Lambda API would (HTTP 429 TooManyRequestsException, HTTP 500
+    ServiceException), so Step Functions sees `Lambda.<code>`; the pollers retry the batch as the ESM does.
+    """
+
+    def __init__(self, kind: str, source: str, function: str) -> None:
+        super().__init__(f"local throttle injection ({source} -> {function}): {kind}")
+        self.kind = kind
+
+
+# LOCAL_THROTTLE_KINDS names -> the Lambda API error code and HTTP status it answers with.
+THROTTLE_KINDS: dict[str, tuple[str, int]] = {
+    "TooManyRequests": ("TooManyRequestsException", 429),
+    "ServiceUnavailable": ("ServiceException", 500),
+}
 
 
 def import_handler(function: str) -> Handler:
@@ -90,23 +109,46 @@ class Timing:
 
 @dataclass
 class FaultPlan:
+    """LOCAL_FAULT_RATE: the handler raises (a bug); LOCAL_THROTTLE_RATE: Lambda refuses the call (a throttle
+    or an unavailable service, LOCAL_THROTTLE_KINDS, default both, picked at random). Both hit only the
+    functions listed in LOCAL_FAULT_FUNCTIONS (default: every function no route points at), asynchronously."""
+
     rate: float = 0.0
     functions: frozenset[str] = frozenset()
     rng: random.Random = field(default_factory=random.Random)
+    throttle_rate: float = 0.0
+    throttle_kinds: tuple[str, ...] = tuple(THROTTLE_KINDS)
 
     @classmethod
     def from_env(cls, env: dict[str, str], decl: Declaration) -> FaultPlan:
         rate = float(env.get("LOCAL_FAULT_RATE") or 0)
+        throttle_rate = float(env.get("LOCAL_THROTTLE_RATE") or 0)
+        kinds = tuple(k.strip() for k in (env.get("LOCAL_THROTTLE_KINDS") or "").split(",") if k.strip())
+        unknown = set(kinds) - set(THROTTLE_KINDS)
+        if unknown:
+            raise ValueError(f"LOCAL_THROTTLE_KINDS: unknown {sorted(unknown)}; known {sorted(THROTTLE_KINDS)}")
         listed = [f.strip() for f in (env.get("LOCAL_FAULT_FUNCTIONS") or "").split(",") if f.strip()]
         if not listed:  # default: every function no route points at
             api = {r.function for r in (*decl.routes, *decl.local_only_routes)}
             listed = [f.name for f in decl.functions if f.name not in api]
-        return cls(rate=max(0.0, min(1.0, rate)), functions=frozenset(listed))
+        return cls(rate=max(0.0, min(1.0, rate)), functions=frozenset(listed),
+                   throttle_rate=max(0.0, min(1.0, throttle_rate)), throttle_kinds=kinds or tuple(THROTTLE_KINDS))
+
+    def _applies(self, function: str, source: str) -> bool:
+        return source in ASYNC_SOURCES and function in self.functions
 
     def fires(self, function: str, source: str) -> bool:
-        if self.rate <= 0 or source not in ASYNC_SOURCES or function not in self.functions:
+        if self.rate <= 0 or not self._applies(function, source):
             return False
         return self.rng.random() < self.rate
+
+    def throttles(self, function: str, source: str) -> str | None:
+        """The throttle kind to answer instead of running the handler, or None."""
+        if self.throttle_rate <= 0 or not self._applies(function, source):
+            return None
+        if self.rng.random() >= self.throttle_rate:
+            return None
+        return self.rng.choice(self.throttle_kinds)
 
 
 class Invoker:
@@ -135,6 +177,7 @@ class Invoker:
         self.records: Counter[str] = Counter()  # per function, batch records (cost counts per message)
         self.errors: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()  # per function and kind, "risk:TooManyRequests"
         # The calling thread's last invocation (see Timing).
         self._timing = threading.local()
         self._known = {f.name: f for f in decl.functions}
@@ -195,6 +238,11 @@ class Invoker:
             with self._lock:
                 self.injected[function] += 1
             raise InjectedFault(f"local fault injection ({source} -> {function})")
+        kind = self.faults.throttles(function, source)
+        if kind is not None:
+            with self._lock:
+                self.throttled[f"{function}:{kind}"] += 1
+            raise InjectedThrottle(kind, source, function)
         handler = self.handler(function)
         with self._lock:
             environment = self._environments.setdefault(function, threading.Lock())
@@ -220,4 +268,5 @@ class Invoker:
                 "records": dict(self.records),
                 "errors": dict(self.errors),
                 "injected_faults": dict(self.injected),
+                "injected_throttles": dict(self.throttled),
             }

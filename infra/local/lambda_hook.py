@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import traceback
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
+from moto.core.exceptions import JsonRESTError
 
-from infra.local.invoker import Invoker
+from infra.local.invoker import THROTTLE_KINDS, InjectedThrottle, Invoker
 
 log = logging.getLogger("infra.local.lambda")
 
@@ -35,9 +37,20 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
     }
 
 
+class LambdaRefused(JsonRESTError):
+    """The Lambda API's own error reply (not the function's): moto's server answers it with its status."""
+
+    def __init__(self, throttle: InjectedThrottle) -> None:
+        error_type, status = THROTTLE_KINDS[throttle.kind]
+        super().__init__(error_type, str(throttle))
+        self.code = status
+
+
 def _run(invoker: Invoker, name: str, event: Any) -> tuple[bytes, bool]:
     try:
         result = invoker.invoke(name, event, source="lambda")
+    except InjectedThrottle:
+        raise  # not the function's error: the Invoke call itself fails (see _invoke)
     except Exception as exc:
         return json.dumps(error_payload(exc)).encode(), True
     try:
@@ -58,13 +71,24 @@ def _invoke(self: LambdaFunction, body: str, request_headers: Any, response_head
     if invocation_type == "Event":
         # Asynchronous: answer 202 now and run the handler on its own thread, as Lambda does.
         def background() -> None:
-            _, failed = _run(invoker, self.function_name, event)
+            for attempt in range(20):  # Lambda's async queue retries a throttled event for up to 6 hours
+                try:
+                    _, failed = _run(invoker, self.function_name, event)
+                    break
+                except InjectedThrottle:
+                    time.sleep(min(0.1 * 2**attempt, 2.0))
+            else:
+                log.error("async invocation of %s throttled 20 times in a row; dropped", self.function_name)
+                return
             if failed:
                 log.warning("async invocation of %s failed", self.function_name)
 
         threading.Thread(target=background, name=f"lambda-{self.function_name}", daemon=True).start()
         return b""
-    payload, failed = _run(invoker, self.function_name, event)
+    try:
+        payload, failed = _run(invoker, self.function_name, event)
+    except InjectedThrottle as throttle:
+        raise LambdaRefused(throttle) from None  # HTTP 429/500 from the Lambda API -> Lambda.<code> in ASL
     if failed:
         response_headers["x-amz-function-error"] = "Unhandled"
     return payload

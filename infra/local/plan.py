@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from infra.declaration import Declaration, function_arn_placeholder
+from infra.declaration import Declaration, function_arn_placeholder, queue_url_placeholders
 
 # ${Name} as CloudFormation DefinitionSubstitutions writes it (letters, digits, underscore).
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -48,8 +48,10 @@ def queue_plan(decl: Declaration) -> dict[str, dict[str, Any]]:
 
 
 def substitution_keys(decl: Declaration) -> set[str]:
-    """Every ${Key} the deployment provides to the state machines: the table and each function's ARN."""
-    return {"TableName"} | {function_arn_placeholder(f.name) for f in decl.functions}
+    """Every ${Key} the deployment provides to the state machines: the table, each function's ARN and each
+    queue's (and its DLQ's) URL."""
+    return ({"TableName"} | {function_arn_placeholder(f.name) for f in decl.functions}
+            | {key for q in decl.queues for key in queue_url_placeholders(q.name)})
 
 
 def substitute(text: str, substitutions: dict[str, str]) -> str:

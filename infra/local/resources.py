@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.declaration import Declaration, create_table_request, function_arn_placeholder
+from infra import workflows
+from infra.declaration import Declaration, create_table_request, function_arn_placeholder, queue_url_placeholders
 from infra.local import plan
 
 PREFIX = "order24"
@@ -122,15 +124,22 @@ def create_functions(lam: Any, iam: Any, decl: Declaration, res: Resources) -> s
 def substitutions(decl: Declaration, res: Resources) -> dict[str, str]:
     subs = {"TableName": res.table_name}
     subs.update({function_arn_placeholder(name): arn for name, arn in res.functions.items()})
+    for name, url in res.queues.items():
+        queue_key, dlq_key = queue_url_placeholders(name)
+        subs[queue_key], subs[dlq_key] = url, res.dlqs[name]
     return subs
 
 
 def create_state_machines(sfn: Any, decl: Declaration, res: Resources, role_arn: str) -> None:
     definitions = plan.state_machine_definitions(decl, substitutions(decl, res))
+    # Throttle retries and requeue delays last minutes in AWS; locally they are cut to a second unless
+    # LOCAL_WORKFLOW_TIMINGS=deployed (same states and attempt counts, see infra/workflows.local_timings).
+    fast = os.environ.get("LOCAL_WORKFLOW_TIMINGS", "fast") != "deployed"
     for wf in decl.workflows:
+        definition = workflows.local_timings(definitions[wf.name]) if fast else definitions[wf.name]
         res.state_machines[wf.name] = sfn.create_state_machine(
             name=f"{res.prefix}-{wf.name}",
-            definition=json.dumps(definitions[wf.name]),
+            definition=json.dumps(definition),
             roleArn=role_arn,
             type=wf.kind,
         )["stateMachineArn"]

@@ -237,6 +237,9 @@ def start(
         faults = rt.invoker.faults
         if faults.rate > 0:
             say(f"FAULT INJECTION: rate {faults.rate} on {', '.join(sorted(faults.functions))}")
+        if faults.throttle_rate > 0:
+            say(f"THROTTLE INJECTION: rate {faults.throttle_rate} ({', '.join(faults.throttle_kinds)}) on "
+                f"{', '.join(sorted(faults.functions))}")
         resources.create_state_machines(rt.client("stepfunctions"), decl, res, role_arn)
         say(f"step functions {', '.join(res.state_machines) or '-'}")
         resources.create_cognito(rt.client("cognito-idp"), res)

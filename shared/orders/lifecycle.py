@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,9 +42,32 @@ def expire_unpaid(order: dict[str, Any], moment: datetime) -> str:
     return "expired"
 
 
+DEFAULT_REQUEUE_PATIENCE_S = 420  # requeue delay (120 s) + an Express execution (at most 300 s)
+
+
+def requeue_patience() -> timedelta:
+    """How long after a throttled workflow handed an order back to its queue the order counts as moving.
+    Env REQUEUE_PATIENCE_SECONDS lets the local tests shorten it."""
+    return timedelta(seconds=int_env("REQUEUE_PATIENCE_SECONDS", DEFAULT_REQUEUE_PATIENCE_S))
+
+
+def _waiting_in_queue(order: dict[str, Any], kind: str, moment: datetime) -> str | None:
+    """A throttled workflow requeued this order recently (infra/workflows.py `requeue` sets `requeued_at`):
+    it is waiting in its queue, not stuck. Push the timer past the patience window instead of re-driving
+    (a re-drive would start a second execution into the same throttle) or counting towards FAILED."""
+    at = order.get("requeued_at")
+    if not at or parse_iso(at) + requeue_patience() <= moment:
+        return None
+    due = logic.due_key(kind, order["order_id"], iso(parse_iso(at) + requeue_patience()))
+    return "waiting" if store.move_timer(order, due) else "raced"
+
+
 def redrive_placed(order: dict[str, Any], moment: datetime) -> str:
     if order["status"] != OrderStatus.PLACED.value:
         return "skipped"
+    waiting = _waiting_in_queue(order, "PLACED", moment)
+    if waiting:
+        return waiting
     count = int(order.get("redrives", 0))
     if count >= MAX_REDRIVES:
         try:
@@ -70,6 +96,9 @@ def redrive_paid(order: dict[str, Any], moment: datetime) -> str:
     refund it, so money is never held for an order nobody will fulfil."""
     if order["status"] not in (OrderStatus.PAID.value, OrderStatus.FULFILLING.value):
         return "skipped"
+    waiting = _waiting_in_queue(order, "PAID", moment)
+    if waiting:
+        return waiting
     count = int(order.get("redrives", 0))
     if count >= MAX_REDRIVES:
         from shared.payments import refunds  # only this rare path needs the payment adapters
@@ -98,22 +127,60 @@ TIMERS: dict[str, Callable[[dict[str, Any], datetime], str]] = {
 }
 
 
-def sweep(moment: datetime | None = None, *, kinds: tuple[str, ...] | None = None) -> dict[str, int]:
-    """Run every due timer once. Reads the sharded index, never scans the table."""
+def sweep_threads() -> int:
+    """Orders processed at once (each expiry is one transaction: the sweep is I/O-bound). Env SWEEP_THREADS."""
+    return max(1, int_env("SWEEP_THREADS", DEFAULT_SWEEP_THREADS))
+
+
+DEFAULT_SWEEP_THREADS = 32
+DEFAULT_SWEEP_BUDGET_S = 50.0  # of the sweeper's 60 s timeout: stop taking new pages, finish in-flight ones
+PAGE = 100
+
+
+def sweep(moment: datetime | None = None, *, kinds: tuple[str, ...] | None = None,
+          shards: range | None = None, budget_s: float | None = None) -> dict[str, int]:
+    """Run every due timer once. Reads the sharded index, never scans the table.
+
+    Every (kind, shard) is paged to its end (or until `budget_s` runs out; the next sweep continues), its
+    orders read with one consistent BatchGetItem per page, and their actions run on a pool of
+    `sweep_threads()` threads, so a flash sale's abandoned carts expire at the rate the table can take
+    rather than one transaction at a time. Each action is still one conditional write (an expiry is one
+    transaction that releases the stock: `checkout.release`), so two sweeps racing on an order cannot
+    release it twice.
+    """
     moment = moment or now()
-    outcomes: dict[str, int] = {}
-    for kind in kinds or tuple(TIMERS):
-        action = TIMERS[kind]
-        for shard in range(logic.DUE_SHARDS):
-            for order_id in store.query_due(kind, shard, iso(moment + timedelta(milliseconds=1))):
-                order = store.get(order_id, consistent=True)
-                if order is None:
-                    continue
-                try:
-                    outcome = action(order, moment)
-                except Exception:
-                    logger.exception("timer failed", extra={"order_id": order_id, "kind": kind})
-                    outcome = "error"
-                key = f"{kind.lower()}_{outcome}"
-                outcomes[key] = outcomes.get(key, 0) + 1
-    return outcomes
+    before = iso(moment + timedelta(milliseconds=1))
+    deadline = time.monotonic() + (budget_s if budget_s is not None else DEFAULT_SWEEP_BUDGET_S)
+    outcomes: Counter[str] = Counter()
+    work = [(kind, shard) for kind in kinds or tuple(TIMERS) for shard in (shards or range(logic.DUE_SHARDS))]
+
+    def run(kind: str, order_id: str, order: dict[str, Any] | None) -> str:
+        if order is None:
+            return f"{kind.lower()}_missing"
+        try:
+            outcome = TIMERS[kind](order, moment)
+        except Exception:
+            logger.exception("timer failed", extra={"order_id": order_id, "kind": kind})
+            outcome = "error"
+        return f"{kind.lower()}_{outcome}"
+
+    with ThreadPoolExecutor(max_workers=sweep_threads(), thread_name_prefix="sweep") as pool:
+        # Pages are read one after another while earlier pages' orders run on the pool: the queries are
+        # cheap (100 keys each), the per-order writes are what costs.
+        pending: list[Future[str]] = []
+        for kind, shard in work:
+            start: dict[str, Any] | None = None
+            while time.monotonic() < deadline:
+                ids, start = store.query_due_page(kind, shard, before, limit=PAGE, start=start)
+                if ids:
+                    orders = store.get_many(ids, consistent=True)
+                    pending += [pool.submit(run, kind, order_id, orders.get(order_id)) for order_id in ids]
+                if len(pending) > 4 * PAGE:  # bound the backlog, keep the pool busy
+                    for future in pending[: 2 * PAGE]:
+                        outcomes[future.result()] += 1
+                    del pending[: 2 * PAGE]
+                if not start:
+                    break
+        for future in pending:
+            outcomes[future.result()] += 1
+    return {key: count for key, count in outcomes.items() if not key.endswith("_missing")}

@@ -172,10 +172,44 @@ def list_for_shopper(shopper_id: str, cursor: str | None) -> tuple[list[dict[str
 
 
 def query_due(kind: str, shard: int, before_iso: str, limit: int = 100) -> list[str]:
-    """Order ids whose timer of this kind is due, oldest first (keys-only index)."""
-    reply = ddb.dynamodb().query(
-        TableName=ddb.table(), IndexName="by_due", Limit=limit,
-        KeyConditionExpression="GSI3PK = :pk AND GSI3SK < :before",
-        ExpressionAttributeValues=ddb.values(pk=f"DUE#{kind}#{shard:02d}", before=before_iso),
-    )
-    return [item["PK"]["S"].split("#", 1)[1] for item in reply.get("Items", [])]
+    """Order ids whose timer of this kind is due, oldest first (keys-only index): the first page."""
+    return query_due_page(kind, shard, before_iso, limit=limit)[0]
+
+
+def query_due_page(kind: str, shard: int, before_iso: str, *, limit: int = 100,
+                   start: dict[str, Any] | None = None) -> tuple[list[str], dict[str, Any] | None]:
+    """One page of due order ids and the key to continue from (None after the last page)."""
+    request: dict[str, Any] = {
+        "TableName": ddb.table(), "IndexName": "by_due", "Limit": limit,
+        "KeyConditionExpression": "GSI3PK = :pk AND GSI3SK < :before",
+        "ExpressionAttributeValues": ddb.values(pk=f"DUE#{kind}#{shard:02d}", before=before_iso),
+    }
+    if start:
+        request["ExclusiveStartKey"] = start
+    reply = ddb.dynamodb().query(**request)
+    ids = [item["PK"]["S"].split("#", 1)[1] for item in reply.get("Items", [])]
+    return ids, reply.get("LastEvaluatedKey")
+
+
+def get_many(order_ids: list[str], *, consistent: bool = False) -> dict[str, dict[str, Any]]:
+    """Orders by id with one BatchGetItem per 100 (missing ones are absent)."""
+    items = ddb.batch_get([order_key(order_id) for order_id in order_ids], consistent=consistent)
+    return {item["order_id"]: item for item in items}
+
+
+def move_timer(order: dict[str, Any], due: dict[str, str]) -> bool:
+    """Re-arm the order's timer (`logic.due_key`) if its status is still the one read; not a state change,
+    so the version stays. False when the order moved on meanwhile."""
+    try:
+        ddb.dynamodb().update_item(
+            TableName=ddb.table(), Key=order_key(order["order_id"]),
+            UpdateExpression="SET GSI3PK = :pk, GSI3SK = :sk",
+            ConditionExpression="#status = :expected",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=ddb.values(pk=due["GSI3PK"], sk=due["GSI3SK"], expected=order["status"]),
+        )
+    except Exception as error:
+        if ddb.is_conditional_failure(error):
+            return False
+        raise
+    return True

@@ -1,12 +1,19 @@
-"""Fault injection: a separate local stack where 10% of every asynchronous step fails (LOCAL_FAULT_RATE).
+"""Fault injection on separate local stacks.
 
-Orders are driven through pay (sandbox provider) and, for physical goods, the sandbox courier; unpaid,
-cancelled and out-of-stock orders are in the mix. Every order must end in a final state or sit in a DLQ whose
-depth metric (the alarm's) is raised, and stock and money must add up exactly.
+1. 10% of every asynchronous step fails (LOCAL_FAULT_RATE: the handler raises). Orders are driven through pay
+   (sandbox provider) and, for physical goods, the sandbox courier; unpaid, cancelled and out-of-stock orders
+   are in the mix. Every order must end in a final state or sit in a DLQ whose depth metric (the alarm's) is
+   raised, and stock and money must add up exactly.
+2. 30% of every asynchronous step is throttled (LOCAL_THROTTLE_RATE: Lambda answers TooManyRequests or
+   ServiceUnavailable instead of running the handler). A throttle is not a failure: every order must end
+   exactly where a clean run ends it (the plan decides: paid -> COMPLETED, unpaid -> CANCELLED by the payment
+   timeout, cancelled -> CANCELLED, the scarce SKU's first units COMPLETED and the rest REJECTED), none
+   FAILED, none in a DLQ, stock and money conserved.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import Counter
@@ -24,6 +31,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("faults
 
 ORDERS = env_int("FAULT_ORDERS", 100)  # make soak: 300
 SETTLE_TIMEOUT_S = env_int("FAULT_SETTLE_SECONDS", 240)
+THROTTLE_ORDERS = env_int("THROTTLE_ORDERS", 30)  # make soak: 200
+THROTTLE_RATE = float(os.environ.get("THROTTLE_RATE") or 0.3)
 
 # Every function no route points at: the SQS consumers, the Step Functions tasks, the stream consumer and
 # the sweeper. Faults fire for asynchronous sources only (sqs, stream, lambda): see infra/local/invoker.py.
@@ -52,11 +61,12 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stop_stack(proc)
 
 
-def drive(stack: Stack, n: int, plan: str, sku: str, shopper: str, rng: random.Random) -> str:
+def drive(stack: Stack, n: int, plan: str, sku: str, shopper: str, rng: random.Random,
+          patience_s: float = 60) -> str:
     """One order down its planned path; faults may divert it (FAILED, re-driven, refunded)."""
     physical = plan.startswith("physical")
     order_id = stack.place(shopper, sku, physical=physical)
-    order = stack.wait_status(order_id, {"AWAITING_PAYMENT"}, 60)
+    order = stack.wait_status(order_id, {"AWAITING_PAYMENT"}, patience_s)
     if order["status"] != "AWAITING_PAYMENT" or plan == "unpaid":
         return order_id  # rejected / failed in checkout, or left to expire
     if plan == "cancel":
@@ -68,15 +78,16 @@ def drive(stack: Stack, n: int, plan: str, sku: str, shopper: str, rng: random.R
         return order_id  # expired meanwhile: counted as it ends
     stack.call("POST", f"/sandbox/pay/{order_id}?provider={provider}&outcome=success", shopper)
     if physical:
-        order = stack.wait_status(order_id, {"SHIPPED"}, 90)
+        order = stack.wait_status(order_id, {"SHIPPED"}, patience_s + 30)
         if order["status"] == "SHIPPED":
             stack.call("POST", f"/sandbox/ship/{order_id}?to=delivered", shopper)
     return order_id
 
 
-def settle(stack: Stack, ids: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, set[str]]]:
+def settle(stack: Stack, ids: list[str], timeout_s: float = SETTLE_TIMEOUT_S,
+           ) -> tuple[dict[str, dict[str, Any]], dict[str, set[str]]]:
     """Wait until every order is final or in a DLQ; meanwhile act as the reviewer for IN_REVIEW ones."""
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     couriered: set[str] = set()
     while True:
         orders = stack.orders(ids)
@@ -188,3 +199,109 @@ def test_ten_percent_faults_every_order_ends_final_or_in_a_dlq_and_stock_and_mon
         f"injected faults: {stats['functions'].get('injected_faults')}",
     ]
     report_result("fault_injection", report)
+
+
+# A clean run's timings, except that Lambda refuses 30% of the calls. The placed re-drive and the payment
+# timeout are longer than in the 10% run: a throttled order is slower, never different.
+THROTTLE_ENV = {
+    "LOCAL_THROTTLE_RATE": str(THROTTLE_RATE),
+    "LOCAL_FAULT_FUNCTIONS": ",".join(FAULTED),
+    "LOCAL_VISIBILITY_TIMEOUT_SECONDS": "1",
+    "SWEEP_INTERVAL_SECONDS": "1",
+    "PLACED_REDRIVE_AFTER_SECONDS": "20",
+    "FULFIL_REDRIVE_AFTER_SECONDS": "30",
+    "REQUEUE_PATIENCE_SECONDS": "30",  # production: 7 min (requeue delay + one Express execution)
+    "RETURN_WINDOW_SECONDS": "1",
+    "PAYMENT_TIMEOUT_SECONDS": "30",
+    "RISK_MODE": "shadow",
+}
+
+
+@pytest.fixture(scope="module")
+def throttle_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    proc, stack = start_stack(THROTTLE_ENV, tmp_path_factory.mktemp("throttle-stack"))
+    try:
+        yield Stack(stack)
+    finally:
+        stop_stack(proc)
+
+
+def clean_outcome(plans: dict[str, str], scarce_units: int) -> dict[str, tuple[str, str | None]]:
+    """Where a clean run (no faults) ends each order: the plan decides, and the scarce SKU's units go to
+    `scarce_units` of its orders (which ones is a race, how many is not: compared as counts)."""
+    clean = {"digital": ("COMPLETED", None), "physical": ("COMPLETED", None),
+             "unpaid": ("CANCELLED", "payment_timeout"), "cancel": ("CANCELLED", "cancelled_by_shopper")}
+    return {order_id: clean[plan] for order_id, plan in plans.items() if plan != "scarce"} | {
+        f"scarce-{i}": ("COMPLETED", None) if i < scarce_units else ("REJECTED", "out_of_stock")
+        for i in range(sum(plan == "scarce" for plan in plans.values()))}
+
+
+def test_thirty_percent_throttles_end_every_order_where_a_clean_run_does(throttle_stack: Stack) -> None:
+    stack = throttle_stack
+    started = time.monotonic()
+    log = Path(stack.stack["_log"]).read_text()
+    assert "THROTTLE INJECTION" in log and f"rate {THROTTLE_RATE}" in log, log[-2000:]
+    rng = random.Random(11)
+    initial = {"digital": 10_000, "physical": 10_000, "scarce": max(2, THROTTLE_ORDERS // 10)}
+    skus = {kind: stack.new_sku(stock=units, kind="physical" if kind == "physical" else "digital")
+            for kind, units in initial.items()}
+    sku_kind = {sku: kind for kind, sku in skus.items()}
+    mix = ["digital"] * 45 + ["physical"] * 25 + ["unpaid"] * 8 + ["cancel"] * 7 + ["scarce"] * 15
+    jobs = [(n, rng.choice(mix)) for n in range(THROTTLE_ORDERS)]
+
+    def run(job: tuple[int, str]) -> tuple[str, str]:
+        n, plan = job
+        sku = skus["scarce" if plan == "scarce" else "physical" if plan == "physical" else "digital"]
+        return drive(stack, n, plan, sku, f"shopper{1 + n % 2}", rng, patience_s=180), plan
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        placed = list(pool.map(run, jobs))
+    plans = dict(placed)
+    driven_s = time.monotonic() - started
+    orders, dlq = settle(stack, list(plans), timeout_s=SETTLE_TIMEOUT_S + 120)
+    depths = stack.dlq_depths()
+    stats = stack.call("GET", "/_local/stats").json()["functions"]
+    elapsed = time.monotonic() - started
+
+    def outcome(order: dict[str, Any]) -> tuple[str, str | None]:
+        reason = order.get("status_reason")
+        if reason and reason.startswith("out_of_stock"):
+            reason = "out_of_stock"
+        return order["status"], reason if order["status"] != "COMPLETED" else None
+
+    got = Counter(outcome(order) for order in orders.values())
+    want = Counter(clean_outcome(plans, initial["scarce"]).values())
+    statuses = Counter(order["status"] for order in orders.values())
+    requeued = sum(1 for order in orders.values() if int(order.get("requeues", 0)) > 0)
+    report = [
+        f"throttle injection: {THROTTLE_ORDERS} orders, rate {THROTTLE_RATE} on {len(FAULTED)} functions; "
+        f"driven in {driven_s:.0f}s, settled in {elapsed:.0f}s",
+        "final statuses: " + ", ".join(f"{k}={v}" for k, v in sorted(statuses.items())),
+        "outcomes (status, reason): " + ", ".join(f"{k}={v}" for k, v in sorted(got.items(), key=str)),
+        "clean run (the plan):      " + ", ".join(f"{k}={v}" for k, v in sorted(want.items(), key=str)),
+        f"requeued orders: {requeued} (last reasons "
+        f"{dict(Counter(str(o.get('requeue_reason')) for o in orders.values() if o.get('requeues')))}); "
+        "redriven orders: "
+        f"{sum(1 for o in orders.values() if int(o.get('redrives', 0)) > 0)}",
+        f"in a DLQ: {sum(len(v) for v in dlq.values())}; DLQ depths {depths}",
+        f"injected throttles: {sum(stats.get('injected_throttles', {}).values())} "
+        f"{stats.get('injected_throttles')}",
+    ]
+    report_result("throttle_injection", report)
+
+    # 1. A throttle never fails an order: every order ends where the clean run ends it, none in a DLQ.
+    assert got == want, report
+    assert not statuses.get("FAILED"), report
+    assert sum(depths.values()) == 0, report
+    assert sum(stats.get("injected_throttles", {}).values()) > THROTTLE_ORDERS, report  # they did fire
+
+    # 2. Stock and money, as in the 10% run.
+    for sku, kind in sku_kind.items():
+        sold = sum(int(line["quantity"]) for order in orders.values() for line in order["items"]
+                   if line["sku"] == sku and order["status"] in SOLD)
+        assert stack.available(sku) + sold == initial[kind], (kind, stack.available(sku), sold)
+    captured = sum(int(o["payment"]["amount_fen"]) for o in orders.values() if o.get("payment"))
+    refunded = sum(int(r["amount_fen"]) for o in orders.values() if o.get("payment")
+                   for r in (o["payment"].get("refunds") or {}).values())
+    kept = sum(int(o["total_fen"]) for o in orders.values() if o["status"] in KEPT)
+    assert captured - refunded == kept, (captured, refunded, kept)

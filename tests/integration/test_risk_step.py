@@ -93,7 +93,10 @@ def test_checkout_workflow_scores_before_reserving_and_stops_on_anything_but_pla
     states = definition["States"]
     assert definition["StartAt"] == "Risk"
     assert states["Risk"]["Next"] == "RiskGate"
-    assert states["Risk"]["Catch"][0]["Next"] == "MarkFailed"
+    # a throttle or timeout goes back to the queue; anything else fails the order
+    assert states["Risk"]["Catch"][0]["Next"] == "Throttled"
+    assert states["Risk"]["Catch"][-1] == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                                           "Next": "MarkFailed"}
     assert states["RiskGate"]["Choices"] == [
         {"Variable": "$.status", "StringEquals": "PLACED", "Next": "Reserve"}
     ]
