@@ -112,6 +112,9 @@ class Secret:
     name: str
     env_var: str
     description: str
+    # True: a key we own, generated as {"key": <64 random chars>} by Secrets Manager (CDK) or the local
+    # runtime; False: a partner's credentials, which ops paste in (runbook: 'Fill the secrets').
+    generated: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,8 +163,10 @@ QUEUES = (
 TOPICS = (Topic("notifications", "NOTIFICATIONS_TOPIC_ARN"),)
 
 FUNCTIONS = (
-    Function("api_catalog", "Public catalog, health and the OpenAPI document", grants=("table:read",)),
-    Function("api_merchant", "Merchant SKU management", grants=("table:read", "table:write")),
+    Function("api_catalog", "Public catalog, health and the OpenAPI document",
+             grants=("table:read", "secret:cursor:read")),
+    Function("api_merchant", "Merchant SKU management",
+             grants=("table:read", "table:write", "secret:cursor:read")),
     Function(
         "intake",
         "POST /orders: validate, price, one conditional write, enqueue",
@@ -171,7 +176,7 @@ FUNCTIONS = (
     Function(
         "api_orders",
         "Order reads, timeline and cancellation",
-        grants=("table:read", "table:write", "queue:intake:send"),
+        grants=("table:read", "table:write", "queue:intake:send", "secret:cursor:read"),
     ),
     Function(
         "checkout_starter",
@@ -220,7 +225,7 @@ FUNCTIONS = (
         "api_review",
         "Human review queue: list, claim (lease), approve, reject with refund",
         grants=("table:read", "table:write", "workflow:fulfil:start", "secret:wechatpay:read",
-                "secret:alipay:read"),
+                "secret:alipay:read", "secret:cursor:read"),
     ),
     Function(
         "deliver",
@@ -243,7 +248,7 @@ FUNCTIONS = (
         grants=("table:read", "table:write", "topic:notifications:publish"),
     ),
     Function("api_ops", "Ops views: callbacks stored for inspection, trouble flags, rejected orders",
-             grants=("table:read",)),
+             grants=("table:read", "secret:cursor:read")),
 )
 
 ROUTES = (
@@ -308,6 +313,8 @@ SECRETS = (
     Secret("wechatpay", "WECHATPAY_SECRET_ARN", "WeChat Pay v3 merchant keys and platform certificates"),
     Secret("alipay", "ALIPAY_SECRET_ARN", "Alipay app private key and Alipay public key"),
     Secret("logistics", "LOGISTICS_SECRET_ARN", "Kuaidi100 key and salt, KDNiao business id and app key"),
+    Secret("cursor", "CURSOR_SECRET_ARN", "HMAC-SHA256 key that signs page cursors (shared/core/paging.py)",
+           generated=True),
 )
 
 STREAM_CONSUMERS = (StreamConsumer("notifier"),)

@@ -107,7 +107,7 @@ class Order24Stack(Stack):
         self.user_pool, self.user_pool_client = self._cognito()
         self.queues, self.dlqs = self._queues()
         self.topics = {t.name: self._topic(pascal(t.name) + "Topic") for t in declaration.topics}
-        self.secrets = {s.name: self._secret(s.name, s.description) for s in declaration.secrets}
+        self.secrets = {s.name: self._secret(s.name, s.description, s.generated) for s in declaration.secrets}
         self.layer = self._layer()
         self.feature_flag_envs: dict[str, appconfig.Environment] = {}
         self.feature_flag_env: dict[str, dict[str, str]] = {}
@@ -247,25 +247,31 @@ class Order24Stack(Stack):
             )
         return queues, dlqs
 
-    def _secret(self, name: str, description: str) -> sm.Secret:
+    def _secret(self, name: str, description: str, generated: bool = False) -> sm.Secret:
+        if generated:  # our own key: Secrets Manager generates it, so no value is ever in the template
+            generator = sm.SecretStringGenerator(
+                secret_string_template="{}", generate_string_key="key", password_length=64,
+                exclude_punctuation=True,
+            )
+            why = ("The cursor key only signs page cursors; rotating it ends live cursors (clients restart "
+                   "from page one), so ops rotate it by hand (runbook).")
+        else:
+            # No value in the template: a random marker that ops overwrite (runbook: 'Fill the secrets').
+            generator = sm.SecretStringGenerator(
+                secret_string_template=json.dumps({"status": "UNSET: put-secret-value per docs/runbook.md"}),
+                generate_string_key="unset_marker",
+                exclude_punctuation=True,
+            )
+            why = ("Provider credentials are rotated in the provider's console and pasted by ops (runbook); "
+                   "Secrets Manager cannot rotate third-party keys on its own.")
         secret = sm.Secret(
             self,
             pascal(name) + "Secret",
             description=description,
-            # No value in the template: a random marker that ops overwrite (runbook: 'Fill the secrets').
-            generate_secret_string=sm.SecretStringGenerator(
-                secret_string_template=json.dumps({"status": "UNSET: put-secret-value per docs/runbook.md"}),
-                generate_string_key="unset_marker",
-                exclude_punctuation=True,
-            ),
+            generate_secret_string=generator,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        ack(
-            secret,
-            "AwsSolutions-SMG4",
-            "Provider credentials are rotated in the provider's console and pasted by ops (runbook); "
-            "Secrets Manager cannot rotate third-party keys on its own.",
-        )
+        ack(secret, "AwsSolutions-SMG4", why)
         return secret
 
     # ---------------------------------------------------------------- compute

@@ -77,6 +77,11 @@ def aws() -> Iterator[dict[str, str]]:
         for topic in DECLARATION.topics:
             names[topic.env_var] = client("sns").create_topic(Name=f"order24-{topic.name}")["TopicArn"]
         names.update(_state_machines())
+        for secret in DECLARATION.secrets:
+            if secret.generated:  # our own keys (the cursor key): created with a value, as CDK generates one
+                names[secret.env_var] = client("secretsmanager").create_secret(
+                    Name=f"order24/{secret.name}", SecretString='{"key": "test-key-0123456789abcdef0123456789abcdef"}',
+                )["ARN"]
         previous = {key: os.environ.get(key) for key in names}
         os.environ.update(names)
         try:

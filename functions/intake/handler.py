@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 
 from shared.core.observability import instrumented
-from shared.core.problems import too_large
+from shared.core.problems import screened
 from shared.orders.intake_http import answer
 
 
@@ -30,5 +30,5 @@ def __getattr__(name: str) -> Any:
 
 @instrumented(correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    reply = too_large(event) or answer(event)
+    reply = screened(event) or answer(event)
     return reply if reply is not None else _app().resolve(event, context)

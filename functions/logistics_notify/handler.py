@@ -9,9 +9,9 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from shared.core.api import http_app, serve
 from shared.core.observability import instrumented
-from shared.logistics.routes import router
+from shared.logistics.routes import ACCEPTS, failure, router
 
-app = http_app(router)
+app = http_app(router, accepts=ACCEPTS, failure=failure)  # the partners' failure bodies, never problems
 
 
 @instrumented(correlation_paths.API_GATEWAY_HTTP)

@@ -4,6 +4,13 @@ Routing follows HTTP API: path templates with `{param}` and greedy `{proxy+}`, t
 route wins, and an unknown path or method answers 404. Where AWS answers with its own bodies
 (`{"message":"Not Found"}`, `{"message":"Unauthorized"}`, `{"message":"Internal Server Error"}`),
 we answer RFC 9457 problem+json with a stable `code`, so clients see one error shape locally.
+
+Limits, as HTTP API's quotas: a body over 10 MB is a 413; a request line and header values over 10,240 bytes
+together are a 414 (the request line alone is over) or a 431. API Gateway itself answers those before any
+authorizer or function runs, with its own body (not problem+json; see docs/testing.md). Lines past what the
+HTTP server parses at all (64 KiB, 100 headers) get the same problem+json from `_QuietHandler.send_error`.
+A body whose bytes are not UTF-8 goes to the function base64-encoded whatever its content type, and the
+function's screen (shared/core/problems.py) answers 400.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -30,6 +38,7 @@ from infra.local.jwt_auth import CognitoJwtAuthorizer, Unauthorized
 log = logging.getLogger("infra.local.gateway")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_LINE_AND_HEADERS = 10_240  # HTTP API: "total combined size of request line and header values"
 ACCOUNT_ID = "123456789012"
 API_ID = "local"
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
@@ -121,12 +130,12 @@ def find_route(
 
 
 def is_text(content_type: str | None, body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False  # whatever the type says: such bytes only travel base64-encoded
     if not content_type:
-        try:
-            body.decode("utf-8")
-            return True
-        except UnicodeDecodeError:
-            return False
+        return True
     ctype = content_type.split(";")[0].strip().lower()
     return any(ctype.startswith(t) or ctype.endswith(t) for t in TEXT_TYPES)
 
@@ -232,6 +241,21 @@ class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:  # one line per request is noise here
         pass
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a line over 64 KiB, over 100 headers, bad syntax) as problem+json."""
+        status = HTTPStatus(code)
+        name = {414: "uri_too_long", 431: "headers_too_large"}.get(code, "bad_request" if code < 500 else "http_error")
+        body = json.dumps({"type": "about:blank", "title": status.phrase, "status": code,
+                           "detail": message or status.description, "code": name}).encode()
+        self.close_connection = True
+        self.send_response(code, status.phrase)
+        self.send_header("Content-Type", "application/problem+json")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if getattr(self, "command", "") != "HEAD":
+            self.wfile.write(body)
+
 
 class Gateway:
     """The WSGI app and its threaded server. `invoke(function, event)` calls the handler."""
@@ -285,6 +309,17 @@ class Gateway:
             self._count("413")
             _drain(request)
             return problem(413, "Payload Too Large", "the request body exceeds 10 MB", "payload_too_large")
+        # After reading the body, so the client gets this answer rather than a reset connection.
+        line = len(request.method) + len(raw_uri) + len(request.environ.get("SERVER_PROTOCOL", "HTTP/1.1")) + 2
+        if line > MAX_LINE_AND_HEADERS:
+            self._count("414")
+            return problem(414, "URI Too Long", f"the request line exceeds {MAX_LINE_AND_HEADERS} bytes",
+                           "uri_too_long")
+        if line + sum(len(value) for value in request.headers.values()) > MAX_LINE_AND_HEADERS:
+            self._count("431")
+            return problem(431, "Request Header Fields Too Large",
+                           f"the request line and header values exceed {MAX_LINE_AND_HEADERS} bytes",
+                           "headers_too_large")
         found = find_route(self.routes, request.method, raw_path)
         if found is None:
             self._count("404")
@@ -304,8 +339,8 @@ class Gateway:
                 return problem(401, "Unauthorized", str(exc), "unauthorized")
             authorizer_ctx = {"jwt": {"claims": claims, "scopes": scopes}}
 
-        event = build_event(request, body, route, params, authorizer_ctx)
         try:
+            event = build_event(request, body, route, params, authorizer_ctx)
             reply = self.invoke(route.function, event)
             return to_response(reply)
         except Exception:

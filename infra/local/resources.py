@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,8 +84,10 @@ def create_topics(sns: Any, decl: Declaration, res: Resources) -> None:
 
 def create_secrets(sm: Any, decl: Declaration, res: Resources) -> None:
     for secret in decl.secrets:
+        # A generated secret gets its key now, as Secrets Manager generates one in AWS; partners' stay "{}".
+        value = json.dumps({"key": secrets.token_urlsafe(48)}) if secret.generated else "{}"
         res.secrets[secret.name] = sm.create_secret(
-            Name=f"{res.prefix}/{secret.name}", Description=secret.description, SecretString="{}"
+            Name=f"{res.prefix}/{secret.name}", Description=secret.description, SecretString=value
         )["ARN"]
 
 

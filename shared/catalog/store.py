@@ -3,6 +3,7 @@ spreads its reservations over N partitions' worth of write capacity (see docs/ca
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from typing import Any
@@ -137,10 +138,19 @@ def get_sku(sku: str) -> Sku:
     return Sku.model_validate({**meta, "stock": available(sku)})
 
 
+PUBLIC = "public"  # the catalog has no caller: its cursors are bound to the search instead
+
+
+def catalog_listing(q: str | None, category: str | None) -> str:
+    # A cursor from one search resumes only that search: another filter's key would skip or repeat items.
+    return "catalog?" + json.dumps([q or "", category or ""], ensure_ascii=False)
+
+
 def list_catalog(*, q: str | None, category: str | None, cursor: str | None) -> tuple[list[Sku], str | None]:
     """Keyword search over title and category. Fine for a demo-sized catalog; at scale the catalog is
     served from a CDN and searched by OpenSearch (docs/capacity.md)."""
-    start = paging.decode(cursor, allowed_keys={"PK", "SK", "GSI4PK", "GSI4SK"})
+    listing = catalog_listing(q, category)
+    start = paging.decode(cursor, listing=listing, caller=PUBLIC, allowed_keys={"PK", "SK", "GSI4PK", "GSI4SK"})
     condition = "GSI4PK = :pk" + (" AND begins_with(GSI4SK, :prefix)" if category else "")
     names: dict[str, str] = {}
     expression_values: dict[str, Any] = {"pk": CATALOG_PARTITION}
@@ -167,7 +177,7 @@ def list_catalog(*, q: str | None, category: str | None, cursor: str | None) -> 
         last_key = reply.get("LastEvaluatedKey")
         if not last_key or len(found) >= PAGE_SIZE:
             break
-    return found, paging.encode(last_key)
+    return found, paging.encode(last_key, listing=listing, caller=PUBLIC)
 
 
 def skus_for_pricing(skus: list[str]) -> dict[str, dict[str, Any]]:

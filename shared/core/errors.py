@@ -54,3 +54,21 @@ class Unavailable(DomainError):
     """A dependency is briefly unavailable; the client retries with the same Idempotency-Key."""
 
     status, code, title = 503, "temporarily_unavailable", "Temporarily unavailable"
+
+
+class UnsupportedMediaType(DomainError):
+    """The request's Content-Type is not one the route reads."""
+
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class MalformedBody(DomainError):
+    """The body cannot be read at all: not UTF-8, not JSON, or not the JSON object the route reads."""
+
+    status, code, title = 400, "malformed_body", "Malformed body"
+
+
+class ValidationFailed(DomainError):
+    """The body or parameters do not match the route's schema; `extra["errors"]` lists the fields."""
+
+    status, code, title = 422, "validation_failed", "Validation failed"

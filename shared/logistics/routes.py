@@ -10,16 +10,30 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from shared.core.errors import DomainError
+from shared.core.problems import FORM
 from shared.logistics.adapters import kdniao, kuaidi100
 from shared.logistics.adapters.errors import CallbackRejected
 
 router = Router()  # Powertools leaves __init__ unannotated
 logger = logging.getLogger("order24.logistics.notify")
+ACCEPTS = (FORM,)  # both partners post forms
+# A sign we cannot even compare (hmac.compare_digest raises TypeError on non-ASCII text) is a bad signature.
+_UNREADABLE = (CallbackRejected, ValueError, TypeError)
+
+
+def failure(event: Mapping[str, Any], error: DomainError) -> tuple[int, str, str]:
+    """The function's failure format for `http_app`: the partner's own failure body, with the status of `error`."""
+    if str(event.get("rawPath") or "").endswith("/kdniao/notify"):
+        return error.status, kdniao.CONTENT_TYPE, kdniao.ack_body("", False, error.code)
+    return error.status, kuaidi100.CONTENT_TYPE, kuaidi100.failure_body(error.code, str(error.status))
 
 
 def _form() -> dict[str, str]:
@@ -56,9 +70,10 @@ def kuaidi100_notify() -> Response[str]:
     param, sign = form.get("param", ""), form.get("sign", "")
     if not param or not sign:  # unsigned: refused before the secret is even loaded
         return Response(400, kuaidi100.CONTENT_TYPE, kuaidi100.failure_body("签名错误", "400"))
+    salt = secrets.config().kuaidi100_salt.get_secret_value()
     try:
-        kuaidi100.verify(param, sign, secrets.config().kuaidi100_salt.get_secret_value())
-    except CallbackRejected:
+        kuaidi100.verify(param, sign, salt)
+    except _UNREADABLE:
         logger.warning("kuaidi100 push rejected: bad signature")
         return Response(400, kuaidi100.CONTENT_TYPE, kuaidi100.failure_body("签名错误", "400"))
     try:
@@ -85,7 +100,7 @@ def kdniao_notify() -> Response[str]:
     request_data = form.get("RequestData", "")
     try:
         kdniao.verify(request_data, form.get("DataSign", ""), config.kdniao_app_key.get_secret_value())
-    except CallbackRejected:
+    except _UNREADABLE:
         logger.warning("kdniao push rejected: bad signature")
         return Response(400, kdniao.CONTENT_TYPE, kdniao.ack_body(business_id, False, "bad signature"))
     try:

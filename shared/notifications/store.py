@@ -40,7 +40,7 @@ def put_once(note: dict[str, Any]) -> bool:
 
 
 def page(shopper_id: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    start = paging.decode(cursor, allowed_keys={"PK", "SK"})
+    start = paging.decode(cursor, listing="notifications", caller=shopper_id, allowed_keys={"PK", "SK"})
     request: dict[str, Any] = {
         "TableName": ddb.table(),
         "KeyConditionExpression": "PK = :pk AND SK < :mark",
@@ -52,7 +52,7 @@ def page(shopper_id: str, cursor: str | None) -> tuple[list[dict[str, Any]], str
         request["ExclusiveStartKey"] = start
     reply = ddb.dynamodb().query(**request)
     return [ddb.from_item(item) for item in reply.get("Items", [])], paging.encode(
-        reply.get("LastEvaluatedKey")
+        reply.get("LastEvaluatedKey"), listing="notifications", caller=shopper_id
     )
 
 

@@ -31,8 +31,9 @@ def record(kind: str, ref: str, payload: dict[str, Any], *, summary: str) -> boo
         raise
 
 
-def list_kind(kind: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    start = paging.decode(cursor, allowed_keys={"PK", "SK"})
+def list_kind(kind: str, cursor: str | None, *, viewer: str) -> tuple[list[dict[str, Any]], str | None]:
+    listing = f"ops-inbox/{kind}"
+    start = paging.decode(cursor, listing=listing, caller=viewer, allowed_keys={"PK", "SK"})
     request: dict[str, Any] = {
         "TableName": ddb.table(), "KeyConditionExpression": "PK = :pk",
         "ExpressionAttributeValues": ddb.values(pk=f"INBOX#{kind}"), "Limit": PAGE_SIZE,
@@ -43,4 +44,4 @@ def list_kind(kind: str, cursor: str | None) -> tuple[list[dict[str, Any]], str 
     rows = [ddb.from_item(item) for item in reply.get("Items", [])]
     entries = [{"ref": row["ref"], "at": row["at"], "summary": row["summary"],
                 "payload": json.loads(row["payload"])} for row in rows]
-    return entries, paging.encode(reply.get("LastEvaluatedKey"))
+    return entries, paging.encode(reply.get("LastEvaluatedKey"), listing=listing, caller=viewer)

@@ -33,8 +33,8 @@ class InboxPage(BaseModel):
 
 @router.get("/ops/inbox/<kind>", summary="Callbacks and flags stored for ops", tags=["ops"])
 def list_inbox(kind: InboxKind, cursor: Annotated[str | None, Query(max_length=2048)] = None) -> InboxPage:
-    require_role(router, "ops")
-    items, next_cursor = inbox.list_kind(kind, cursor)
+    caller = require_role(router, "ops")
+    items, next_cursor = inbox.list_kind(kind, cursor, viewer=caller.sub)
     return InboxPage(kind=kind, items=[InboxEntry.model_validate(item) for item in items], cursor=next_cursor)
 
 

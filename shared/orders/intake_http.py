@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.core.errors import DomainError
-from shared.core.problems import PROBLEM_JSON, domain_error_reply, jwt_claims, problem_body, proxy_reply
+from shared.core.problems import PROBLEM_JSON, domain_error_reply, jwt_claims, loads_json, problem_body, proxy_reply
 from shared.orders import intake
 from shared.orders.models import PlaceOrder
 
@@ -40,8 +40,9 @@ def _valid(event: Mapping[str, Any], headers: Mapping[str, str]) -> PlaceOrder |
     if not text:
         return None
     try:
-        # Python-mode validation of the parsed JSON, exactly as the resolver's validation middleware does it.
-        return PlaceOrder.model_validate(json.loads(text), from_attributes=True)
+        # Python-mode validation of the parsed JSON, exactly as the resolver's validation middleware does it
+        # (with the resolver's deserializer, so deep nesting or a huge number falls through to its 400).
+        return PlaceOrder.model_validate(loads_json(text), from_attributes=True)
     except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
         return None
 

@@ -30,9 +30,10 @@ def _day_page(shop_id: str, day: str, start: dict[str, Any] | None, limit: int) 
 
 
 def orders_of_day(shop_id: str, day: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    start = paging.decode(cursor, allowed_keys={"PK", "SK", "GSI2PK", "GSI2SK"})
+    listing = f"merchant-orders/{day}"
+    start = paging.decode(cursor, listing=listing, caller=shop_id, allowed_keys={"PK", "SK", "GSI2PK", "GSI2SK"})
     orders, last = _day_page(shop_id, day, start, PAGE_SIZE)
-    return orders, paging.encode(last)
+    return orders, paging.encode(last, listing=listing, caller=shop_id)
 
 
 def sales_of_day(shop_id: str, day: str) -> dict[str, Any]:

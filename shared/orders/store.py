@@ -154,7 +154,7 @@ def append_event(order_id: str, *, type_: str, actor: str, reason: str | None = 
 
 def list_for_shopper(shopper_id: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first: a keys-only index page, then one BatchGetItem for the page."""
-    start = paging.decode(cursor, allowed_keys={"PK", "SK", "GSI1PK", "GSI1SK"})
+    start = paging.decode(cursor, listing="orders", caller=shopper_id, allowed_keys={"PK", "SK", "GSI1PK", "GSI1SK"})
     request: dict[str, Any] = {
         "TableName": ddb.table(), "IndexName": "by_shopper", "KeyConditionExpression": "GSI1PK = :pk",
         "ExpressionAttributeValues": ddb.values(pk=f"SHOPPER#{shopper_id}"), "ScanIndexForward": False,
@@ -167,7 +167,7 @@ def list_for_shopper(shopper_id: str, cursor: str | None) -> tuple[list[dict[str
     orders = ddb.batch_get(keys)
     by_id = {order["order_id"]: order for order in orders}
     ordered = [by_id[key["PK"]["S"].split("#", 1)[1]] for key in keys if key["PK"]["S"].split("#", 1)[1] in by_id]
-    return ordered, paging.encode(reply.get("LastEvaluatedKey"))
+    return ordered, paging.encode(reply.get("LastEvaluatedKey"), listing="orders", caller=shopper_id)
 
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +24,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from shared.core.clock import iso, now
-from shared.core.errors import Unavailable
+from shared.core.errors import DomainError, Unavailable
+from shared.core.problems import FORM
 from shared.payments.adapters.errors import (
     BadSignature,
     CallbackRejected,
@@ -39,6 +41,17 @@ logger = logging.getLogger("order24.payments.notify")
 ALIPAY_MAX_AGE = timedelta(hours=25)
 ALIPAY_MAX_AHEAD = timedelta(minutes=5)
 _WECHAT_HEADERS = ("Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature", "Wechatpay-Serial")
+ACCEPTS = ("application/json", FORM)  # WeChat Pay posts JSON, Alipay a form
+# What a provider sends that our parsers cannot read. Raised while parsing and verifying (before any state is
+# read) it is the sender's fault, so a 4xx: a 5xx would make the provider retry a forgery for a day.
+_UNREADABLE = (ValueError, TypeError, KeyError, OverflowError, ArithmeticError)
+
+
+def failure(event: Mapping[str, Any], error: DomainError) -> tuple[int, str, str]:
+    """The function's failure format for `http_app`: each provider's own, with the status of `error`."""
+    if str(event.get("rawPath") or "").endswith("/alipay/notify"):
+        return error.status, "text/plain; charset=utf-8", "failure"
+    return error.status, "application/json", json.dumps({"code": "FAIL", "message": error.code})
 
 
 def _raw_body() -> bytes:
@@ -113,7 +126,10 @@ def handle_wechatpay(headers: dict[str, str], body: bytes) -> Outcome:
     if missing:  # junk is refused before the secret is even loaded
         raise MissingHeader(f"missing header {missing[0]}")
     config = wechatpay_config()
-    notification = wechatpay.parse_notification(headers, body, config, now=now())
+    try:
+        notification = wechatpay.parse_notification(headers, body, config, now=now())
+    except _UNREADABLE:  # e.g. a 5,000-digit Wechatpay-Timestamp: int() refuses it with ValueError
+        raise MalformedNotification("notification headers or body are unreadable") from None
     resource = notification.resource
     if isinstance(resource, wechatpay.WechatTransaction):
         if resource.appid != config.appid:
@@ -177,7 +193,10 @@ def handle_alipay(body: bytes) -> Outcome:
     form = alipay.parse_form(body)
     if not form.get("sign"):
         raise BadSignature("notification has no sign")
-    notification = alipay.verify_notification(form, alipay_config())
+    try:
+        notification = alipay.verify_notification(form, alipay_config())
+    except _UNREADABLE:
+        raise MalformedNotification("notification form is unreadable") from None
     _alipay_fresh(notification.notify_time)
     status = notification.trade_status
     key = f"alipay:{notification.trade_no}:{status.value}"

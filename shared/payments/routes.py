@@ -60,7 +60,7 @@ def refuse_card_data(event: dict[str, Any]) -> dict[str, Any] | None:
         return None
     try:
         reason = find_card_data(json.loads(text))
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting or a 5,000-digit number: not JSON either
         reason = None  # not JSON: the raw-text check below still runs
     if reason is None and contains_card_number(text):
         reason = "card number in the request body"

@@ -70,10 +70,10 @@ def _entry(order: dict[str, Any], queue_key: str, now_iso: str) -> dict[str, Any
 
 
 def page(
-    cursor: str | None, *, now: datetime | None = None, size: int = PAGE_SIZE
+    cursor: str | None, *, viewer: str, now: datetime | None = None, size: int = PAGE_SIZE
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the queue, oldest first, and the cursor of the next page (None at the end)."""
-    start = paging.decode(cursor, allowed_keys={"GSI3SK"})
+    start = paging.decode(cursor, listing="review-queue", caller=viewer, allowed_keys={"GSI3SK"})
     after = start["GSI3SK"]["S"] if start else None
     per_shard = [_shard_keys(shard, after, size) for shard in range(logic.DUE_SHARDS)]
     merged = list(heapq.merge(*(keys for keys, _ in per_shard)))
@@ -88,7 +88,8 @@ def page(
         # The index is eventually consistent: skip an order that has just left review.
         if order_id in found and found[order_id]["status"] == OrderStatus.IN_REVIEW.value
     ]
-    next_cursor = paging.encode({"GSI3SK": {"S": taken[-1]}}) if more and taken else None
+    next_cursor = (paging.encode({"GSI3SK": {"S": taken[-1]}}, listing="review-queue", caller=viewer)
+                   if more and taken else None)
     return entries, next_cursor
 
 

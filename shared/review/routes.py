@@ -67,8 +67,8 @@ class RejectBody(BaseModel):
 
 @router.get("/review/queue", summary="Orders waiting for a reviewer, oldest first", tags=["review"])
 def list_queue(cursor: Annotated[str | None, Query(max_length=2048)] = None) -> QueuePage:
-    require_role(router, "reviewer")
-    entries, next_cursor = queue.page(cursor)
+    caller = require_role(router, "reviewer")
+    entries, next_cursor = queue.page(cursor, viewer=caller.sub)
     return QueuePage(items=[QueueEntry.model_validate(entry) for entry in entries], cursor=next_cursor)
 
 

@@ -247,7 +247,7 @@ def test_unknown_tracking_number_is_stored_for_ops_and_acknowledged(
 ) -> None:
     ghost = {"shipment": {"carrier": "yuantong", "tracking_number": "YT0000000000001"}}
     assert acked(push, *push(ghost, "IN_TRANSIT"))
-    entries, _ = inbox.list_kind("unmatched_tracking", None)
+    entries, _ = inbox.list_kind("unmatched_tracking", None, viewer="ops-1")
     assert [e["payload"]["tracking_number"] for e in entries] == ["YT0000000000001"]
 
 
@@ -289,7 +289,7 @@ def test_kdniao_unsupported_request_type_is_stored_and_acknowledged(logistics: d
     )
     status, body = post_form(KDN, raw=kdniao.encode_form(fields))
     assert status == 200 and json.loads(body)["Success"] is True
-    assert [e["payload"]["code"] for e in inbox.list_kind("unmatched_tracking", None)[0]] == [
+    assert [e["payload"]["code"] for e in inbox.list_kind("unmatched_tracking", None, viewer="ops-1")[0]] == [
         "unsupported_request_type"
     ]
 

@@ -225,7 +225,7 @@ def test_queue_lists_oldest_first_across_shards_and_pages_with_a_cursor(aws: dic
     seen: list[str] = []
     cursor: str | None = None
     for _ in range(5):
-        entries, cursor = queue.page(cursor, size=2)
+        entries, cursor = queue.page(cursor, viewer="reviewer-1", size=2)
         seen.extend(entry["order_id"] for entry in entries)
         if cursor is None:
             break
