@@ -18,6 +18,7 @@ Summary per route in build/test-results/byte_fuzz.txt.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
@@ -313,7 +314,9 @@ def send(api_url: str, case: Case) -> tuple[int, dict[str, str], bytes]:
             conn.putheader(name, value)
         if case.body or case.method.upper() in ("POST", "PUT", "PATCH"):
             conn.putheader(b"Content-Length", str(len(case.body)).encode())
-        conn.endheaders(case.body or None)
+        # The server may answer 414/431 and close before we finish sending: read that answer.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.endheaders(case.body or None)
         reply = conn.getresponse()
         data = b"" if case.method.upper() == "HEAD" else reply.read()
         return reply.status, {k.lower(): v for k, v in reply.getheaders()}, data
