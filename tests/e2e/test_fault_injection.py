@@ -52,13 +52,18 @@ STACK_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
-def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    proc, stack = start_stack(STACK_ENV, tmp_path_factory.mktemp("fault-stack"))
+def running_stack(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Stack]:
+    """A local stack with `env` for one module's tests, stopped by its PID afterwards."""
+    proc, stack = start_stack(env, tmp_path_factory.mktemp(name))
     try:
         yield Stack(stack)
     finally:
         stop_stack(proc)
+
+
+@pytest.fixture(scope="module")
+def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from running_stack(STACK_ENV, tmp_path_factory, "fault-stack")
 
 
 def drive(stack: Stack, n: int, plan: str, sku: str, shopper: str, rng: random.Random,
@@ -219,11 +224,7 @@ THROTTLE_ENV = {
 
 @pytest.fixture(scope="module")
 def throttle_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    proc, stack = start_stack(THROTTLE_ENV, tmp_path_factory.mktemp("throttle-stack"))
-    try:
-        yield Stack(stack)
-    finally:
-        stop_stack(proc)
+    yield from running_stack(THROTTLE_ENV, tmp_path_factory, "throttle-stack")
 
 
 def clean_outcome(plans: dict[str, str], scarce_units: int) -> dict[str, tuple[str, str | None]]:
