@@ -62,11 +62,12 @@ cost: $(STAMP)
 capacity: $(STAMP)
 	$(PY) -m infra.bench.capacity
 
-## The long fuzz, fault-injection and replay-storm runs (make test runs the same tests, smaller).
+## The long fuzz, byte-fuzz, fault/throttle-injection and replay-storm runs (make test runs the same tests, smaller).
 soak: $(STAMP)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} FAULT_ORDERS=$${FAULT_ORDERS:-300} FAULT_SETTLE_SECONDS=$${FAULT_SETTLE_SECONDS:-600} \
-	STORM_ORDERS=$${STORM_ORDERS:-60} $(PY) -m pytest -n 2 --dist loadgroup -s \
-	  tests/e2e/test_fuzz.py tests/e2e/test_fault_injection.py tests/e2e/test_replay_storm.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} BYTE_FUZZ_CASES=$${BYTE_FUZZ_CASES:-20000} \
+	FAULT_ORDERS=$${FAULT_ORDERS:-300} FAULT_SETTLE_SECONDS=$${FAULT_SETTLE_SECONDS:-600} \
+	THROTTLE_ORDERS=$${THROTTLE_ORDERS:-200} STORM_ORDERS=$${STORM_ORDERS:-60} $(PY) -m pytest -n 2 --dist loadgroup -s \
+	  tests/e2e/test_fuzz.py tests/e2e/test_byte_fuzz.py tests/e2e/test_fault_injection.py tests/e2e/test_replay_storm.py
 
 ## 100 orders against 20 units, 20 times, both cores hogged, with cancels, expiries and stock edits:
 ## oversold = 0 and conserved = true per run (bounded; starts and stops its own stack and hog by PID).

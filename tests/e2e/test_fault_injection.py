@@ -42,7 +42,7 @@ FAULTED = sorted(f.name for f in DECLARATION.functions if f.name not in API_FUNC
 STACK_ENV = {
     "LOCAL_FAULT_RATE": "0.1",
     "LOCAL_FAULT_FUNCTIONS": ",".join(FAULTED),
-    "LOCAL_VISIBILITY_TIMEOUT_SECONDS": "1",  # a failed batch comes back after 1 s (5 receives -> DLQ)
+    "LOCAL_VISIBILITY_TIMEOUT_SECONDS": "1",  # a failed batch comes back after 1 s (10 receives -> DLQ)
     "SWEEP_INTERVAL_SECONDS": "1",
     "PLACED_REDRIVE_AFTER_SECONDS": "6",  # production: 90 s
     "FULFIL_REDRIVE_AFTER_SECONDS": "12",  # production: 5 min
