@@ -105,7 +105,9 @@ def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]]) -> dict[str, Any
         {"sku": sku, "title": catalog[sku]["title"], "kind": catalog[sku]["kind"],
          "category": catalog[sku]["category"], "quantity": quantity,
          "unit_price_fen": int(catalog[sku]["price_fen"]),
-         "line_total_fen": int(catalog[sku]["price_fen"]) * quantity}
+         "line_total_fen": int(catalog[sku]["price_fen"]) * quantity,
+         # what one unit grants is fixed at the sale: a later catalog edit never changes a paid order
+         **({"entitlement": catalog[sku]["entitlement"]} if catalog[sku].get("entitlement") else {})}
         for sku, quantity in quantities.items()
     ]
     return {
