@@ -12,14 +12,17 @@ What a refund of `r` of the `q` units of a delivered item revokes (at refund tim
 
 * credits: min(units granted for the r units, what that grant has not had revoked yet, the balance now),
   i.e. the unspent remainder, capped at what was granted; exact, as a grant is units-per-unit x q;
-* membership: the grant ran from `start` for D seconds, so U = D - clamp(t - start, 0, D) seconds of it are
-  unused at t. The revoke is floor(U x r / q) seconds, capped at what the grant has not had revoked yet and
-  at what is left of the membership after t. Rounding: floor to the whole second, so the shopper keeps at
-  most one second more than the exact share; r = q revokes U exactly.
+* membership: the grant ran from `start` for D seconds, so U = D - clamp(floor(t - start), 0, D) seconds of
+  it are unused at t. The revoke is floor(U x r / q) seconds, capped at what the grant has not had revoked
+  yet and at ceil(end - t), what is left of the membership. Rounding: elapsed time counts in whole seconds
+  rounded down and the share is floored to the second, so a partial refund leaves the shopper at most one
+  second more than the exact share; r = q ends the grant's part exactly at t (the fold never moves the end
+  before a revoke's own time, so the sub-second rest of the membership goes too).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -86,5 +89,5 @@ def revoke_amount(entries: list[Entry], grant: Entry, at: datetime, units: int) 
     start = starts.get((grant.order_id, grant.sku), parse_iso(grant.at))
     used = min(max(0, int((at - start).total_seconds())), grant.amount)
     share = (grant.amount - used) * units // quantity
-    left_of_membership = max(0, int((until - at).total_seconds())) if until is not None else 0
+    left_of_membership = max(0, math.ceil((until - at).total_seconds())) if until is not None else 0
     return max(0, min(share, left_of_grant, left_of_membership))
