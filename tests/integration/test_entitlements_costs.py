@@ -6,8 +6,6 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -21,6 +19,7 @@ from tests.integration.test_fulfilment_helpers import (  # noqa: F401
     fulfilling_order,
     get,
 )
+from tests.integration.test_payments_costs import dynamodb_calls  # noqa: F401
 from tests.support import SHOPPER
 
 ORDERS = 10
@@ -31,23 +30,8 @@ def _sandbox(fresh_sandbox: None) -> None:
     return None
 
 
-@pytest.fixture
-def dynamodb_calls() -> Iterator[Counter[str]]:
-    seen: Counter[str] = Counter()
-
-    def count(event_name: str, **_: Any) -> None:
-        seen[event_name.rsplit(".", 1)[-1]] += 1
-
-    events = ddb.dynamodb().meta.events
-    events.register("before-call.dynamodb.*", count)
-    try:
-        yield seen
-    finally:
-        events.unregister("before-call.dynamodb.*", count)
-
-
 def test_delivering_a_membership_is_one_ledger_put_beside_the_one_order_write(
-    aws: dict[str, str], dynamodb_calls: Counter[str]
+    aws: dict[str, str], dynamodb_calls: Counter[str]  # noqa: F811 (the fixture imported above)
 ) -> None:
     times = []
     for n in range(ORDERS):
