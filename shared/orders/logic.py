@@ -98,7 +98,8 @@ def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]]) -> dict[str, Any
                             code="mixed_kinds")
     if "physical" in kinds and body.shipping_address is None:
         raise Unprocessable("Physical items need a shipping_address.", code="shipping_address_required")
-    if "digital" in kinds and body.target is None:
+    # entitlements (memberships, credits) go to the buyer's own ledger: only provider-run services need a target
+    if body.target is None and any(row["kind"] == "digital" and not row.get("entitlement") for row in rows):
         raise Unprocessable("Digital services need a target (the account or link they act on).",
                             code="target_required")
     lines = [

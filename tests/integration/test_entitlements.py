@@ -108,6 +108,13 @@ def test_a_membership_bought_twice_stacks_after_the_first(aws: dict[str, str]) -
     assert until - parse_iso(grants[0].at) == 90 * DAY  # 30 days, then 2 x 30 from the end, not from day 5
 
 
+def test_a_membership_needs_no_target_as_it_goes_to_the_buyer(aws: dict[str, str]) -> None:
+    order = fulfilling_order(MEMBERSHIP, target=None)
+    assert "target" not in order
+    assert deliver_order(order["order_id"])["status"] == "COMPLETED"
+    assert mine()["membership"]["active"] is True
+
+
 def test_credits_are_added_per_unit_bought(aws: dict[str, str]) -> None:
     delivered(CREDITS, quantity=3)
     delivered(CREDITS, key="key-00000002")
