@@ -35,7 +35,7 @@ from shared.entitlements import service as entitlements
 from shared.fulfilment import logic
 from shared.fulfilment.providers import DeliveryResult, DigitalProvider, ProviderRefused, ProviderUnavailable
 from shared.orders import store
-from shared.orders.models import OrderStatus
+from shared.orders.models import FINAL_STATUSES, OrderStatus
 
 logger = logging.getLogger("order24.delivery")
 ACTOR = "system:deliver"
@@ -158,7 +158,7 @@ def deliver(order_id: str, provider: DigitalProvider) -> dict[str, Any]:
     if not any(int(rec["delivered_units"]) > 0 for rec in items.values()):
         return _fail(order_id, "nothing_delivered")
     try:
-        return _state(_finish(order, items))
+        return _state(_revoke_if_exited(_finish(order, items)))  # _finish leaves an order that left alone
     except Conflict:
         return _state(_revoke_if_exited(_load(order_id)))  # a concurrent replay finished it, or an exit
 
@@ -171,10 +171,11 @@ def _grant(order: dict[str, Any], line: dict[str, Any]) -> DeliveryResult:
 def _revoke_if_exited(order: dict[str, Any]) -> dict[str, Any]:
     """The order was failed/rejected/cancelled and refunded while this step granted: take it back under the
     exit's refund key (the exit's own revoke may have run before the grant existed; the key makes it once)."""
-    if order.get("payment") and any(entitlements.is_entitlement(line) for line in order["items"]):
-        key = _refunds().EXIT_REFUND_KEYS.get(OrderStatus(order["status"]))
-        if key is not None:
-            entitlements.revoke_order(order, key)
+    status = OrderStatus(order["status"])
+    if status in FINAL_STATUSES and status is not OrderStatus.COMPLETED and order.get("payment") and any(
+        entitlements.is_entitlement(line) for line in order["items"]
+    ):
+        entitlements.revoke_order(order, _refunds().EXIT_REFUND_KEYS[status])
     return order
 
 

@@ -163,25 +163,29 @@ def test_refund_takes_back_the_unspent_credits_but_never_more_than_granted(
     assert [e.amount for e in entries(order["order_id"]) if e.action is EntryAction.REVOKE] == [-2000]
 
 
+@pytest.mark.parametrize("also", [(), ((CREDITS, 2),)], ids=["one item", "two items"])
 def test_an_order_failed_while_its_grant_was_written_takes_the_grant_back(
-    aws: dict[str, str], logistics: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    aws: dict[str, str], logistics: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    also: tuple[tuple[dict[str, Any], int], ...],
 ) -> None:
     from shared.entitlements import service
 
-    order = fulfilling_order(MEMBERSHIP)
+    order = fulfilling_order(MEMBERSHIP, also=also)
     real_grant = service.grant
 
     def grant_while_the_sweeper_fails_it(current: dict[str, Any], line: dict[str, Any]) -> Entry:
-        # the sweeper fails and refunds the order first: its revoke finds nothing granted yet
-        refunds.fail_and_refund(store.require(current["order_id"]), reason="fulfilment_stuck",
-                                actor="system:sweeper")
+        if store.require(current["order_id"])["status"] == "FULFILLING":
+            # the sweeper fails and refunds the order first: its revoke finds nothing granted yet
+            refunds.fail_and_refund(store.require(current["order_id"]), reason="fulfilment_stuck",
+                                    actor="system:sweeper")
         return real_grant(current, line)
 
     monkeypatch.setattr(service, "grant", grant_while_the_sweeper_fails_it)
     assert deliver_order(order["order_id"])["status"] == "FAILED"
 
-    assert mine()["membership"]["active"] is False
-    assert sorted(e.action for e in entries(order["order_id"])) == [EntryAction.GRANT, EntryAction.REVOKE]
+    assert mine()["membership"]["active"] is False and mine()["credits"] == {"balance": 0}
+    actions = sorted(e.action for e in entries(order["order_id"]))
+    assert actions == sorted([EntryAction.GRANT, EntryAction.REVOKE] * (1 + len(also)))
 
 
 def test_catalog_describes_how_a_sku_is_delivered(aws: dict[str, str]) -> None:
