@@ -271,6 +271,7 @@ ROUTES = (
     Route("GET", "/orders/{order_id}/tracking", "api_orders"),
     Route("GET", "/me/notifications", "api_orders"),
     Route("POST", "/me/notifications/read", "api_orders"),
+    Route("GET", "/me/entitlements", "api_orders"),
     Route("GET", "/merchant/orders", "api_merchant"),
     Route("GET", "/merchant/sales", "api_merchant"),
     Route("POST", "/orders/{order_id}/pay", "pay"),

@@ -1,4 +1,6 @@
-"""The shopper's reads: orders, timeline, cancel, tracking, notifications."""
+"""The shopper's reads: orders, timeline, cancel, tracking, notifications, entitlements
+(shared/orders/routes.py, shared/fulfilment/routes.py, shared/notifications/routes.py,
+shared/entitlements/routes.py)."""
 
 from typing import Any
 
@@ -6,11 +8,12 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from shared.core.api import http_app, serve
 from shared.core.observability import instrumented
+from shared.entitlements.routes import router as entitlements
 from shared.fulfilment.routes import router as tracking
 from shared.notifications.routes import router as notifications
 from shared.orders.routes import orders
 
-app = http_app(orders, tracking, notifications)
+app = http_app(orders, tracking, notifications, entitlements)
 
 
 @instrumented(correlation_paths.API_GATEWAY_HTTP)

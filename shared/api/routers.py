@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from shared.catalog.routes import merchant, public
+from shared.entitlements.routes import router as entitlements
 from shared.fulfilment.routes import router as tracking
 from shared.logistics.routes import router as logistics_notify
 from shared.notifications.routes import router as notifications
@@ -20,7 +21,7 @@ ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {
     "api_catalog": (public,),
     "api_merchant": (merchant,),
     "intake": (intake,),
-    "api_orders": (orders, tracking, notifications),
+    "api_orders": (orders, tracking, notifications, entitlements),
     "logistics_notify": (logistics_notify,),
     "api_ops": (ops,),
     "api_review": (review,),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.core.types import Currency, PriceFen, SkuId, Slug
 
@@ -18,6 +18,35 @@ class Kind(StrEnum):
     PHYSICAL = "physical"
 
 
+class Fulfilment(StrEnum):
+    """Who delivers a digital SKU: an outside platform through the provider adapter, or order24's own
+    entitlements ledger (shared/entitlements). Physical SKUs ship from warehouses and keep the default."""
+
+    PROVIDER = "provider"
+    ENTITLEMENT = "entitlement"
+
+
+class MembershipSpec(BaseModel):
+    """Each unit bought extends the membership by `days`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["membership"]
+    days: Annotated[int, Field(ge=1, le=3660)]
+
+
+class CreditsSpec(BaseModel):
+    """Each unit bought adds `units` credits to the balance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["credits"]
+    units: Annotated[int, Field(ge=1, le=100_000_000)]
+
+
+EntitlementSpec = Annotated[MembershipSpec | CreditsSpec, Field(discriminator="kind")]
+
+
 class SkuFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -26,6 +55,21 @@ class SkuFields(BaseModel):
     kind: Kind
     price_fen: PriceFen
     currency: Currency = Currency.CNY
+    fulfilment: Fulfilment = Fulfilment.PROVIDER
+    entitlement: EntitlementSpec | None = Field(
+        default=None, description="What one unit grants; required exactly when fulfilment is entitlement."
+    )
+
+    @model_validator(mode="after")
+    def _entitlement_matches_fulfilment(self) -> SkuFields:
+        if self.fulfilment is Fulfilment.ENTITLEMENT:
+            if self.kind is not Kind.DIGITAL:
+                raise ValueError("only digital SKUs can be delivered as an entitlement")
+            if self.entitlement is None:
+                raise ValueError("fulfilment 'entitlement' needs an entitlement (membership days or credits units)")
+        elif self.entitlement is not None:
+            raise ValueError("an entitlement is only allowed with fulfilment 'entitlement'")
+        return self
 
 
 class SkuCreate(SkuFields):

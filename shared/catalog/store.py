@@ -44,7 +44,8 @@ def create_sku(shop_id: str, new: SkuCreate) -> Sku:
     meta = {
         "PK": sku_pk(new.sku), "SK": META, "sku": new.sku, "shop_id": shop_id, "title": new.title,
         "category": new.category, "kind": new.kind.value, "price_fen": new.price_fen,
-        "currency": new.currency.value, "buckets": buckets, "created_at": at, "updated_at": at,
+        "currency": new.currency.value, **delivery_fields(new), "buckets": buckets, "created_at": at,
+        "updated_at": at,
         "search": f"{new.title} {new.category}".lower(), "version": 1,
         "GSI4PK": CATALOG_PARTITION, "GSI4SK": f"{new.category}#{new.sku}",
     }
@@ -71,19 +72,32 @@ def _owned_meta(shop_id: str, sku: str) -> dict[str, Any]:
     return meta
 
 
+def delivery_fields(fields: SkuFields) -> dict[str, Any]:
+    """How the SKU is delivered, as stored: `fulfilment` always, `entitlement` only on entitlement SKUs."""
+    stored: dict[str, Any] = {"fulfilment": fields.fulfilment.value}
+    if fields.entitlement is not None:
+        stored["entitlement"] = fields.entitlement.model_dump()
+    return stored
+
+
 def replace_sku(shop_id: str, sku: str, fields: SkuFields) -> Sku:
     meta = _owned_meta(shop_id, sku)
+    delivery = delivery_fields(fields)
+    entitlement = ", entitlement = :entitlement" if "entitlement" in delivery else ""
+    values = {"entitlement": delivery["entitlement"]} if entitlement else {}
     reply = ddb.dynamodb().update_item(
         TableName=ddb.table(), Key=ddb.key(sku_pk(sku), META),
         UpdateExpression=("SET title = :title, category = :category, kind = :kind, price_fen = :price, "
                           "currency = :currency, updated_at = :at, #search = :search, GSI4SK = :gsk, "
-                          "version = version + :one"),
+                          "fulfilment = :fulfilment, version = version + :one" + entitlement
+                          + ("" if entitlement else " REMOVE entitlement")),
         ConditionExpression="shop_id = :shop AND version = :version",
         ExpressionAttributeNames={"#search": "search"},
         ExpressionAttributeValues=ddb.values(
             title=fields.title, category=fields.category, kind=fields.kind.value, price=fields.price_fen,
             currency=fields.currency.value, at=now_iso(), search=f"{fields.title} {fields.category}".lower(),
             gsk=f"{fields.category}#{sku}", one=1, shop=shop_id, version=meta["version"],
+            fulfilment=delivery["fulfilment"], **values,
         ),
         ReturnValues="ALL_NEW",
     )
@@ -195,7 +209,7 @@ def skus_for_pricing(skus: list[str]) -> dict[str, dict[str, Any]]:
     if missing:
         rows = {row["sku"]: row for row in ddb.batch_get(
             [ddb.key(sku_pk(sku), META) for sku in missing],
-            projection="sku, shop_id, title, kind, category, price_fen, currency, buckets",
+            projection="sku, shop_id, title, kind, category, price_fen, currency, buckets, entitlement",
         )}
         for sku, row in rows.items():  # misses are not cached: a SKU created a second ago must sell
             _cache[sku] = (clock, row)

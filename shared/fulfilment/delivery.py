@@ -6,6 +6,14 @@ in `delivery.items[sku]`: for a one-item order inside the single conditional tra
 extra write); for a multi-item order after each item with a conditional write
 (`attribute_not_exists(delivery.items.<sku>)`), so a retry skips the items already recorded.
 
+Routing per item: an order line carrying an `entitlement` spec (a SKU with `fulfilment: entitlement`,
+snapshotted at pricing: memberships, ad credits) is granted on order24's own ledger (shared.entitlements,
+one conditional put keyed by order + item, so a replay grants once) and is always delivered whole; every
+other line goes through the provider adapter. Entitlement lines are taken first: they cannot fail the way an
+outside provider can, so a later give-up finds them delivered. A refund of a line revokes what is left of
+its entitlement; if the order left FULFILLING (failed and refunded by the sweeper) while this step granted,
+the step revokes under the exit's refund key itself.
+
 Partial delivery: the undelivered units are refunded in proportion (see logic.undelivered_refund_fen)
 through `shared.payments.refunds.refund(..., refund_key="partial:<sku>")`, idempotent on that key.
 Transient provider failures raise DeliveryRetryable (the workflow retries with backoff and jitter); when
@@ -23,10 +31,11 @@ from typing import Any
 from shared.core import ddb
 from shared.core.clock import now_iso
 from shared.core.errors import Conflict, NotFound
+from shared.entitlements import service as entitlements
 from shared.fulfilment import logic
 from shared.fulfilment.providers import DeliveryResult, DigitalProvider, ProviderRefused, ProviderUnavailable
 from shared.orders import store
-from shared.orders.models import OrderStatus
+from shared.orders.models import FINAL_STATUSES, OrderStatus
 
 logger = logging.getLogger("order24.delivery")
 ACTOR = "system:deliver"
@@ -124,18 +133,21 @@ def deliver(order_id: str, provider: DigitalProvider) -> dict[str, Any]:
     if order["status"] != OrderStatus.FULFILLING.value or order.get("kind") != "digital":
         return _state(order)  # replays of finished orders, and anything not ours, change nothing
     items: dict[str, Any] = dict((order.get("delivery") or {}).get("items") or {})
-    lines = order["items"]
+    lines = sorted(order["items"], key=lambda line: not entitlements.is_entitlement(line))  # ours first
     for index, line in enumerate(lines):
         sku = line["sku"]
         if sku in items:
             continue
-        try:
-            result = provider.deliver(order_id, line, str(order.get("target") or ""), f"{order_id}:{sku}")
-        except ProviderUnavailable as error:
-            raise DeliveryRetryable(str(error)) from None
-        except ProviderRefused as error:
-            logger.warning("provider refused", extra={"order_id": order_id, "sku": sku})
-            return give_up(order_id, {"Error": "ProviderRefused", "Cause": str(error)})
+        if entitlements.is_entitlement(line):
+            result = _grant(order, line)
+        else:
+            try:
+                result = provider.deliver(order_id, line, str(order.get("target") or ""), f"{order_id}:{sku}")
+            except ProviderUnavailable as error:
+                raise DeliveryRetryable(str(error)) from None
+            except ProviderRefused as error:
+                logger.warning("provider refused", extra={"order_id": order_id, "sku": sku})
+                return give_up(order_id, {"Error": "ProviderRefused", "Cause": str(error)})
         record = _item_record(order, line, result, single=len(lines) == 1)
         items[sku] = record
         if index < len(lines) - 1:
@@ -146,9 +158,25 @@ def deliver(order_id: str, provider: DigitalProvider) -> dict[str, Any]:
     if not any(int(rec["delivered_units"]) > 0 for rec in items.values()):
         return _fail(order_id, "nothing_delivered")
     try:
-        return _state(_finish(order, items))
+        return _state(_revoke_if_exited(_finish(order, items)))  # _finish leaves an order that left alone
     except Conflict:
-        return _state(_load(order_id))  # a concurrent replay finished it
+        return _state(_revoke_if_exited(_load(order_id)))  # a concurrent replay finished it, or an exit
+
+
+def _grant(order: dict[str, Any], line: dict[str, Any]) -> DeliveryResult:
+    entry = entitlements.grant(order, line)
+    return DeliveryResult(int(line["quantity"]), 0, f"entitlement:{entry.kind.value}")
+
+
+def _revoke_if_exited(order: dict[str, Any]) -> dict[str, Any]:
+    """The order was failed/rejected/cancelled and refunded while this step granted: take it back under the
+    exit's refund key (the exit's own revoke may have run before the grant existed; the key makes it once)."""
+    status = OrderStatus(order["status"])
+    if status in FINAL_STATUSES and status is not OrderStatus.COMPLETED and order.get("payment") and any(
+        entitlements.is_entitlement(line) for line in order["items"]
+    ):
+        entitlements.revoke_order(order, _refunds().EXIT_REFUND_KEYS[status])
+    return order
 
 
 def _item_record(
@@ -170,6 +198,8 @@ def _refund_undelivered(order: dict[str, Any], line: dict[str, Any], remaining: 
     wanted = logic.undelivered_refund_fen(int(line["line_total_fen"]), int(line["quantity"]), remaining)
     amount = logic.capped_refund_fen(wanted, order.get("payment"), int(order["total_fen"]))
     if amount > 0:
+        # an entitlement line lands here only if its grant raised (its put may still have been written)
+        entitlements.revoke_line(order, line, remaining, f"{why}:{line['sku']}")
         _refunds().refund(
             _load(order["order_id"]),
             amount,

@@ -98,14 +98,17 @@ def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]]) -> dict[str, Any
                             code="mixed_kinds")
     if "physical" in kinds and body.shipping_address is None:
         raise Unprocessable("Physical items need a shipping_address.", code="shipping_address_required")
-    if "digital" in kinds and body.target is None:
+    # entitlements (memberships, credits) go to the buyer's own ledger: only provider-run services need a target
+    if body.target is None and any(row["kind"] == "digital" and not row.get("entitlement") for row in rows):
         raise Unprocessable("Digital services need a target (the account or link they act on).",
                             code="target_required")
     lines = [
         {"sku": sku, "title": catalog[sku]["title"], "kind": catalog[sku]["kind"],
          "category": catalog[sku]["category"], "quantity": quantity,
          "unit_price_fen": int(catalog[sku]["price_fen"]),
-         "line_total_fen": int(catalog[sku]["price_fen"]) * quantity}
+         "line_total_fen": int(catalog[sku]["price_fen"]) * quantity,
+         # what one unit grants is fixed at the sale: a later catalog edit never changes a paid order
+         **({"entitlement": catalog[sku]["entitlement"]} if catalog[sku].get("entitlement") else {})}
         for sku, quantity in quantities.items()
     ]
     return {

@@ -19,6 +19,8 @@ from shared.payments import store as payments_store
 
 logger = logging.getLogger("order24.refunds")
 ATTEMPTS = 5
+# the refund key of each whole-order exit (one refund per order and exit)
+EXIT_REFUND_KEYS = {OrderStatus.REJECTED: "reject", OrderStatus.FAILED: "fail", OrderStatus.CANCELLED: "cancel"}
 
 
 def committed_fen(payment: dict[str, Any]) -> int:
@@ -128,18 +130,20 @@ def settle(
     )
 
 
-def _exit_and_refund(
-    order: dict[str, Any], to: OrderStatus, *, refund_key: str, reason: str, actor: str
-) -> dict[str, Any]:
-    """Move the order out (stock given back, timers dropped) unless it is already there, then refund what
-    remains. A lost race raises Conflict with the status the order has now."""
+def _exit_and_refund(order: dict[str, Any], to: OrderStatus, *, reason: str, actor: str) -> dict[str, Any]:
+    """Move the order out (stock given back, timers dropped) unless it is already there, revoke what is left
+    of any entitlement it granted (once per refund key), then refund what remains. A lost race raises
+    Conflict with the status the order has now."""
+    from shared.entitlements import service as entitlements
     from shared.orders import checkout
 
+    refund_key = EXIT_REFUND_KEYS[to]
     current = orders.require(order["order_id"], consistent=True)
     if current["status"] != to.value:
         current = checkout.release(current, to, actor=actor, reason=reason)
     payment = current.get("payment")
     if payment:
+        entitlements.revoke_order(current, refund_key)  # before the money: never refunded and still held
         existing = (payment.get("refunds") or {}).get(refund_key)
         remaining = int(payment["amount_fen"]) - committed_fen(payment)
         if existing is not None or remaining > 0:
@@ -154,12 +158,12 @@ def _exit_and_refund(
 
 
 def reject_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
-    return _exit_and_refund(order, OrderStatus.REJECTED, refund_key="reject", reason=reason, actor=actor)
+    return _exit_and_refund(order, OrderStatus.REJECTED, reason=reason, actor=actor)
 
 
 def fail_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
-    return _exit_and_refund(order, OrderStatus.FAILED, refund_key="fail", reason=reason, actor=actor)
+    return _exit_and_refund(order, OrderStatus.FAILED, reason=reason, actor=actor)
 
 
 def cancel_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
-    return _exit_and_refund(order, OrderStatus.CANCELLED, refund_key="cancel", reason=reason, actor=actor)
+    return _exit_and_refund(order, OrderStatus.CANCELLED, reason=reason, actor=actor)

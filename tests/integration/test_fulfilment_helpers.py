@@ -34,14 +34,18 @@ def fulfilling_order(
     quantity: int = 1,
     key: str = "key-00000001",
     user: User = SHOPPER,
+    also: tuple[tuple[dict[str, Any], int], ...] = (),
     **body: Any,
 ) -> dict[str, Any]:
-    with contextlib.suppress(AssertionError):  # created by an earlier order in this test
-        create(sku)
+    """A FULFILLING order of `quantity` x `sku`, plus `also` ((sku, quantity), ...) lines."""
+    for each in (sku, *(extra for extra, _ in also)):
+        with contextlib.suppress(AssertionError):  # created by an earlier order in this test
+            create(each)
     if sku["kind"] == "physical":
         body.setdefault("shipping_address", ADDRESS)
         body.setdefault("target", None)
-    payload = order_body(items=[{"sku": sku["sku"], "quantity": quantity}], **body)
+    lines = [{"sku": sku["sku"], "quantity": quantity}, *({"sku": s["sku"], "quantity": q} for s, q in also)]
+    payload = order_body(items=lines, **body)
     payload = {k: v for k, v in payload.items() if v is not None}
     status, accepted, _ = place(payload, key=key, user=user)
     assert status == 202, accepted

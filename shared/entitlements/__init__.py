@@ -1,0 +1,1 @@
+"""Entitlements order24 delivers itself: memberships and ad credits, as an append-only ledger."""

@@ -1,0 +1,21 @@
+"""GET /me/entitlements: the caller's membership, credit balance and ledger (their own, nothing else)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from shared.core.api import principal
+from shared.entitlements.models import Entitlements
+
+router = Router()  # Powertools leaves __init__ unannotated
+
+
+@router.get(
+    "/me/entitlements",
+    summary="Your membership, ad credit balance and entitlement ledger",
+    tags=["entitlements"],
+)
+def my_entitlements() -> Entitlements:
+    from shared.entitlements import service
+
+    return service.summary(principal(router).sub)
