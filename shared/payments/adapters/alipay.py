@@ -247,6 +247,20 @@ def refund_request(
     )
 
 
+def close_request(config: AlipayConfig, *, out_trade_no: str, now: datetime) -> SignedRequest:
+    """alipay.trade.close: an unpaid trade can no longer be paid (ACQ.TRADE_NOT_EXIST if never scanned)."""
+    return _form_request(
+        config,
+        signed_params(
+            config,
+            method="alipay.trade.close",
+            biz_content={"out_trade_no": out_trade_no},
+            now=now,
+            notify=False,
+        ),
+    )
+
+
 def query_request(config: AlipayConfig, *, out_trade_no: str, now: datetime) -> SignedRequest:
     """alipay.trade.query: for reconciling a missed notification."""
     return _form_request(
