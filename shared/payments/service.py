@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.core.clock import iso, now, now_iso
 from shared.core.config import int_env
-from shared.core.errors import Conflict, NotFound, Unavailable, Unprocessable
+from shared.core.errors import Conflict, DomainError, NotFound, Unavailable, Unprocessable
 from shared.orders import logic
 from shared.orders import store as orders
 from shared.orders.models import OrderStatus
@@ -104,44 +104,58 @@ def create_intent(order_id: str, shopper_id: str, body: PayRequest) -> PaymentIn
         raise Unavailable("The card provider is not configured here.", code="card_provider_unavailable")
     actor = f"shopper:{shopper_id}"
     opened: dict[tuple[str, str], dict[str, Any]] = {}  # params per (provider, trade_no), one call each
+    try:
+        order, intent = _current_intent(order, body, actor, opened)
+    except DomainError:
+        if opened:  # a trade we opened but could not make current: nobody was shown it, close it
+            latest = orders.get(order_id, consistent=True) or {}
+            _close_orphans(opened, latest.get("payment_intent"))
+        raise
+    _close_orphans(opened, intent)
+    payable = order["status"] == OrderStatus.AWAITING_PAYMENT.value and "payment" not in order
+    if body.provider is Provider.CARD and payable and not _failed(order, intent):
+        order = _charge_card(order, intent, str(body.card_token))
+    return _view(order, intent)
+
+
+def _trade(intent: dict[str, Any] | None) -> tuple[str, str] | None:
+    return None if intent is None else (intent["provider"], intent["out_trade_no"])
+
+
+def _current_intent(
+    order: dict[str, Any], body: PayRequest, actor: str, opened: dict[tuple[str, str], dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The intent that answers `body`: the current one if it does, else a new attempt that supersedes it."""
     for _ in range(ATTEMPTS):
         intent = order.get("payment_intent")
         if "payment" in order or order["status"] != OrderStatus.AWAITING_PAYMENT.value:
             if intent is not None and "payment" in order and intent["provider"] == body.provider.value:
-                return _view(order, intent)  # a retry after it was paid
+                return order, intent  # a retry after it was paid
             _require_payable(order)
             raise Conflict(
                 "This order is already paid.", code="order_not_payable", current_status=order["status"]
             )
         if intent is not None and _answers(order, intent, body):
-            break
+            return order, intent
         written = _supersede(order, intent, body, actor, opened)
         if written is not None:
-            order, intent = written, written["payment_intent"]
-            break
-        read_before = intent
-        order = orders.require(order_id, consistent=True)
+            return written, written["payment_intent"]
+        order = orders.require(order["order_id"], consistent=True)
         now_current = order.get("payment_intent")
-        raced = now_current is not None and now_current != read_before
         if (
-            raced
-            and now_current is not None
+            now_current is not None
+            and _trade(now_current) != _trade(intent)  # another pay request made its own trade current
             and not _answers(order, now_current, body)
             and "payment" not in order
             and order["status"] == OrderStatus.AWAITING_PAYMENT.value
         ):
-            _close_orphans(opened, now_current)
             raise Conflict(
                 "Another payment was started for this order at the same time; pay again to switch.",
                 code="payment_intent_changed",
                 provider=now_current["provider"],
                 current_status=order["status"],
             )
-    else:
-        raise Conflict("The order kept changing; retry.", code="order_changed", current_status=order["status"])
-    if body.provider is Provider.CARD and not _failed(order, intent):
-        order = _charge_card(order, intent, str(body.card_token))
-    return _view(order, intent)
+    raise Conflict("The order kept changing; retry.", code="order_changed", current_status=order["status"])
 
 
 def _supersede(
@@ -210,18 +224,22 @@ def _close_superseded(order: dict[str, Any], superseded: dict[str, Any], actor: 
     if provider is Provider.CARD:
         return order  # a card intent is charged synchronously: nothing stays open
     result = providers.close_trade(provider, superseded["out_trade_no"])
+    return _record_close(order, (provider.value, superseded["out_trade_no"]), result, actor)
+
+
+def _record_close(
+    order: dict[str, Any], superseded: tuple[str, str] | None, result: str, actor: str
+) -> dict[str, Any]:
+    """Write what the provider said about a close on the attempt (`superseded`: its provider and trade) or,
+    with None, on the current intent. Version-checked; re-read and retried if the order moved."""
     for _ in range(ATTEMPTS):
-        attempts = order.get("payment_attempts") or []
-        index = next(
-            (
-                i
-                for i, a in enumerate(attempts)
-                if a["out_trade_no"] == superseded["out_trade_no"] and a["provider"] == provider.value
-            ),
-            None,
-        )
-        if index is None:
-            return order
+        if superseded is None:
+            index = None
+        else:
+            attempts = order.get("payment_attempts") or []
+            index = next((i for i, a in enumerate(attempts) if _trade(a) == superseded), -1)
+            if index < 0:
+                return order
         recorded = payments_store.record_close(order, index, result, actor=actor)
         if recorded is not None:
             return recorded
@@ -230,12 +248,13 @@ def _close_superseded(order: dict[str, Any], superseded: dict[str, Any], actor: 
     return order
 
 
-def _close_orphans(opened: dict[tuple[str, str], dict[str, Any]], winner: dict[str, Any]) -> None:
-    """Trades this request opened but lost the race to record: nobody was shown them, close them."""
+def _close_orphans(opened: dict[tuple[str, str], dict[str, Any]], current: dict[str, Any] | None) -> None:
+    """Trades this request opened but that are not the current intent (it lost a race, or the order moved):
+    nobody was shown them, so close them (best effort, logged)."""
     from shared.payments import providers
 
     for provider, trade_no in opened:
-        if (provider, trade_no) != (winner["provider"], winner["out_trade_no"]):
+        if (provider, trade_no) != _trade(current) and provider != Provider.CARD.value:
             result = providers.close_trade(Provider(provider), trade_no)
             logger.info("orphan trade closed", extra={"provider": provider, "result": result})
 
@@ -374,8 +393,7 @@ def _close_current_if_other(order: dict[str, Any], capture: Capture, actor: str)
     ):
         return
     result = providers.close_trade(Provider(current["provider"]), current["out_trade_no"])
-    logger.info("current intent closed after an older one paid", extra={"order_id": order["order_id"],
-                                                                         "result": result})
+    _record_close(order, None, result, actor)
 
 
 def _refund_late(order: dict[str, Any], actor: str) -> None:

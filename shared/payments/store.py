@@ -122,14 +122,20 @@ def put_intent(
     return _conditional(lambda: update.run(order["order_id"], condition, event=events, extra=extra))
 
 
-def record_close(order: dict[str, Any], index: int, result: str, *, actor: str) -> dict[str, Any] | None:
-    """Note what the provider said when we closed superseded trade `payment_attempts[index]` (version-checked;
-    None if the order moved: the caller re-reads and tries again)."""
+def record_close(
+    order: dict[str, Any], index: int | None, result: str, *, actor: str
+) -> dict[str, Any] | None:
+    """Note what the provider said when we closed a trade: superseded `payment_attempts[index]`, or (None)
+    the current intent after an older one paid. Version-checked; None if the order moved (re-read, retry)."""
     update = _Update()
-    update.sets.append(f"payment_attempts[{index}].closed = {update.value(result)}")
-    attempt = order["payment_attempts"][index]
+    if index is None:
+        update.set(("payment_intent", "closed"), result)
+        closed = order["payment_intent"]
+    else:
+        update.sets.append(f"{update.path(('payment_attempts',))}[{int(index)}].closed = {update.value(result)}")
+        closed = order["payment_attempts"][index]
     condition = f"#version = {update.value(order['version'])}"
-    event = _event("payment_intent_closed", actor, f"{attempt['provider']} {attempt['out_trade_no']}: {result}")
+    event = _event("payment_intent_closed", actor, f"{closed['provider']} {closed['out_trade_no']}: {result}")
     return _conditional(lambda: update.run(order["order_id"], condition, event=event))
 
 

@@ -165,6 +165,7 @@ def test_a_superseded_intent_paid_first_pays_the_order_and_the_newer_one_is_clos
     order = store.require(order_id)
     assert order["status"] == "PAID" and order["payment"]["out_trade_no"] == order_id
     assert calls("alipay.close") == [f"{order_id}-2"]
+    assert order["payment_intent"]["closed"] == "closed"
     # Alipay then reports the close: a superseded/closed trade never puts an error on a paid order.
     closed = alipay_form(f"{order_id}-2", AMOUNT, status="TRADE_CLOSED", trade_no=ALIPAY_TX)
     assert_alipay(post_alipay(closed), "success")
@@ -198,6 +199,26 @@ def test_wechatpay_again_after_its_payerror_opens_a_new_attempt(payments: dict[s
     assert calls("wechatpay.close") == []  # a failed trade is not open: nothing to close
     assert_wechat_ok(post_wechat(*wechat_notification(f"{order_id}-2", AMOUNT)))
     assert store.require(order_id)["status"] == "PAID"
+
+
+def test_a_switch_that_loses_to_a_capture_answers_409_and_closes_the_trade_it_opened(
+    payments: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order_id = awaiting_order()
+    pay(order_id, {"provider": "wechatpay"})
+    real_open = providers.open_payment
+
+    def open_while_wechat_is_paid(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        params = real_open(*args, **kwargs)
+        assert_wechat_ok(post_wechat(*wechat_notification(order_id, AMOUNT)))  # paid meanwhile
+        return params
+
+    monkeypatch.setattr(providers, "open_payment", open_while_wechat_is_paid)
+    status, body, _ = pay(order_id, {"provider": "alipay"})
+    assert status == 409 and body["code"] == "order_not_payable" and body["current_status"] == "PAID"
+    order = store.require(order_id)
+    assert order["payment_intent"]["out_trade_no"] == order_id and "payment_attempts" not in order
+    assert calls("alipay.precreate") == calls("alipay.close") == [f"{order_id}-2"]
 
 
 # ------------------------------------------------------------------ idempotency
