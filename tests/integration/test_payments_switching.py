@@ -6,11 +6,14 @@ answers), callbacks signed with the sandbox provider keys.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from functions.pay.handler import handler as pay_handler
 from shared.core import ddb
@@ -302,3 +305,57 @@ def test_two_racing_pay_requests_with_different_providers_leave_exactly_one_curr
     assert len(order.get("payment_attempts") or []) == int(after_an_abandoned_intent)
     loser = "alipay" if won[0] == "wechatpay" else "wechatpay"
     assert calls(f"{loser}.close") == [trade_no]  # the trade nobody was shown is closed
+
+
+# ------------------------------------------------------------------ money is conserved, whatever the order
+
+
+PAYS = st.sampled_from(["wechatpay", "alipay", "wechatpay", "alipay", "tok_decline_1", "tok_visa_4242"])
+
+
+@st.composite
+def steps_strategy(draw: st.DrawFn) -> list[tuple[str, Any]]:
+    """2-4 pay requests and 2-3 captures of shown trades, in any order but starting with a pay request."""
+    pays = [("pay", p) for p in draw(st.lists(PAYS, min_size=2, max_size=4))]
+    captures = [("capture", i) for i in draw(st.lists(st.integers(0, 3), min_size=2, max_size=3))]
+    rest = draw(st.permutations(pays[1:] + captures))
+    return [pays[0], *rest]
+
+
+STEPS = steps_strategy()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS)
+def test_any_sequence_of_switches_and_captures_keeps_exactly_the_goods_value(
+    payments: dict[str, Any], steps: list[tuple[str, Any]]
+) -> None:
+    """Pay with anything, switch, let any opened trade be captured (each capture delivered twice): the order
+    is paid once, every other capture is refunded exactly once, and captured - refunded = the total."""
+    SandboxHttpClient.calls.clear()
+    order_id = awaiting_order(key=f"prop-{secrets.token_hex(8)}")
+    trades: list[tuple[str, str]] = []  # (provider, out_trade_no) of every wallet trade shown to the shopper
+    for kind, arg in steps:
+        if kind == "pay":
+            body = {"provider": "card", "card_token": arg} if arg.startswith("tok_") else {"provider": arg}
+            status, reply, _ = pay(order_id, body)
+            assert status in (200, 409), reply
+            if status == 200 and reply["provider"] != "card":
+                trades.append((reply["provider"], reply["out_trade_no"]))
+        elif trades:
+            provider, trade_no = trades[arg % len(trades)]
+            tx = f"{trade_no}-{provider}"[-20:].replace("-", "0")
+            for _ in range(2):
+                if provider == "wechatpay":
+                    tx_id = "42" + tx.rjust(26, "0")
+                    assert_wechat_ok(post_wechat(*wechat_notification(trade_no, AMOUNT, transaction_id=tx_id)))
+                else:
+                    assert_alipay(post_alipay(alipay_form(trade_no, AMOUNT, trade_no="2024" + tx)), "success")
+    order = store.require(order_id)
+    event(f"{len(order.get('duplicate_captures') or {})} duplicate capture(s)")
+    if "payment" not in order:
+        assert order["status"] == "AWAITING_PAYMENT" and "duplicate_captures" not in order
+        return
+    assert order["status"] == "PAID" and kept_fen(order) == order["total_fen"]
+    refunds = [ref for name, ref in SandboxHttpClient.calls if name.endswith(".refund")]
+    assert len(refunds) == len(set(refunds)) == len(order.get("duplicate_captures") or {})
