@@ -316,8 +316,10 @@ PAYS = st.sampled_from(["wechatpay", "alipay", "wechatpay", "alipay", "tok_decli
 @st.composite
 def steps_strategy(draw: st.DrawFn) -> list[tuple[str, Any]]:
     """2-4 pay requests and 2-3 captures of shown trades, in any order but starting with a pay request."""
-    pays = [("pay", p) for p in draw(st.lists(PAYS, min_size=2, max_size=4))]
-    captures = [("capture", i) for i in draw(st.lists(st.integers(0, 3), min_size=2, max_size=3))]
+    pays: list[tuple[str, Any]] = [("pay", p) for p in draw(st.lists(PAYS, min_size=2, max_size=4))]
+    captures: list[tuple[str, Any]] = [
+        ("capture", i) for i in draw(st.lists(st.integers(0, 3), min_size=2, max_size=3))
+    ]
     rest = draw(st.permutations(pays[1:] + captures))
     return [pays[0], *rest]
 
