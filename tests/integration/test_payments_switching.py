@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from functions.api_orders.handler import handler as orders_handler
 from functions.pay.handler import handler as pay_handler
 from shared.core import ddb
 from shared.core.errors import DomainError
@@ -180,6 +181,24 @@ def test_a_superseded_intent_paid_first_pays_the_order_and_the_newer_one_is_clos
     order = store.require(order_id)
     assert calls("alipay.refund") == [f"{order_id}-duplicate-alipay-2"]
     assert kept_fen(order) == AMOUNT
+
+
+def test_two_old_intents_captured_after_cancel_are_both_refunded_and_nothing_is_kept(
+    payments: dict[str, Any],
+) -> None:
+    order_id = awaiting_order()
+    pay(order_id, {"provider": "wechatpay"})
+    pay(order_id, {"provider": "alipay"})
+    call(orders_handler, "POST", f"/orders/{order_id}/cancel", user=SHOPPER)
+    for _ in range(2):
+        assert_wechat_ok(post_wechat(*wechat_notification(order_id, AMOUNT, event_id="EV-LATE")))
+        assert_alipay(post_alipay(alipay_form(f"{order_id}-2", AMOUNT, trade_no=ALIPAY_TX)), "success")
+    order = store.require(order_id)
+    assert order["status"] == "CANCELLED" and order["payment"]["late"] is True
+    assert order["duplicate_captures"]["alipay-2"]["state"] == "refunded"
+    assert calls("wechatpay.refund") == [f"{order_id}-paid-after-cancel"]
+    assert calls("alipay.refund") == [f"{order_id}-duplicate-alipay-2"]
+    assert kept_fen(order) == 0
 
 
 def test_a_failure_of_a_superseded_trade_leaves_the_current_intent_alone(payments: dict[str, Any]) -> None:
