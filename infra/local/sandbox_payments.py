@@ -58,7 +58,7 @@ def _wechat(order_id: str, intent: dict[str, Any], success: bool) -> tuple[str, 
     moment = now()
     body = wechatpay.build_transaction_notification(
         wechatpay_config(),
-        out_trade_no=order_id,
+        out_trade_no=str(intent["out_trade_no"]),
         transaction_id="42" + secrets.token_hex(13),
         amount_fen=int(intent["amount_fen"]),
         currency=intent["currency"],
@@ -86,7 +86,7 @@ def _alipay(order_id: str, intent: dict[str, Any], success: bool) -> tuple[str, 
     keys = sandbox_keys()["alipay"]
     fields = alipay.build_trade_notification(
         alipay_config(),
-        out_trade_no=order_id,
+        out_trade_no=str(intent["out_trade_no"]),
         trade_no="2024" + secrets.token_hex(12),
         amount_fen=int(intent["amount_fen"]),
         trade_status="TRADE_SUCCESS" if success else "TRADE_CLOSED",

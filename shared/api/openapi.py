@@ -43,7 +43,7 @@ def document() -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)  # replaced by our problem+json shape
             for code, response in responses.items():
-                if code.startswith("4"):  # a route's own 404/409 is a problem too, not the 200 model
+                if code[:1] in ("4", "5"):  # a route's own 404/409/503 is a problem too, not the 200 model
                     response["content"] = problem["content"]
             responses["4XX"] = problem
             if f"{method.upper()} {path}" not in PUBLIC_OPERATIONS:

@@ -47,7 +47,10 @@ class PayRequest(BaseModel):
 
 class PaymentIntentView(BaseModel):
     order_id: str
-    out_trade_no: str
+    out_trade_no: str = Field(
+        description="The provider trade number: the order id for attempt 1, `<order_id>-<attempt>` after."
+    )
+    attempt: int = Field(default=1, ge=1, description="Which payment attempt of this order this intent is.")
     amount_fen: Fen
     currency: str
     provider: Provider
@@ -73,6 +76,7 @@ class Outcome:
     """What a callback did; the route turns any Outcome into the provider's success answer."""
 
     result: (
-        str  # paid | duplicate | paid_after_cancel | failure_recorded | ignored | unmatched | refund_updated
+        str  # paid | duplicate | paid_after_cancel | duplicate_capture_refunded | second_capture
+        # | failure_recorded | ignored | unmatched | refund_updated
     )
     order_id: str | None = None

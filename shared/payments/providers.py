@@ -48,30 +48,86 @@ def _unavailable(provider: str, error: Exception) -> Unavailable:
     )
 
 
-def open_payment(provider: Provider, order: dict[str, Any], *, openid: str | None) -> dict[str, Any]:
+def out_trade_no(order_id: str, attempt: int) -> str:
+    """The provider trade number of the order's `attempt`-th payment intent: the order id for the first (as
+    before attempts existed), `<order_id>-<attempt>` after. Deterministic, unique per attempt, at most 32
+    characters of [a-z0-9-] (WeChat's limit; order ids are 27 and hold no `-`)."""
+    return order_id if attempt <= 1 else f"{order_id}-{attempt}"
+
+
+def order_id_of(trade_no: str) -> str:
+    return trade_no.split("-", 1)[0]
+
+
+def attempt_of(trade_no: str) -> int:
+    _, _, attempt = trade_no.partition("-")
+    return int(attempt) if attempt.isdigit() else 1
+
+
+def card_available() -> bool:
+    """The only card provider today is the sandbox; in AWS `card` answers 503 before anything is written."""
+    return sandbox()
+
+
+def open_payment(
+    provider: Provider, order: dict[str, Any], *, trade_no: str, openid: str | None
+) -> dict[str, Any]:
     """The provider-specific parameters a frontend needs. Raises Unavailable on provider trouble."""
     moment = now()
     expires = parse_iso(order["expires_at"]) if order.get("expires_at") else None
     try:
         if provider is Provider.WECHATPAY:
-            return _wechat_params(order, moment, expires, openid)
+            return _wechat_params(order, trade_no, moment, expires, openid)
         if provider is Provider.ALIPAY:
-            return _alipay_params(order, moment, expires)
+            return _alipay_params(order, trade_no, moment, expires)
     except (ProviderError, TransportError) as error:
         raise _unavailable(provider.value, error) from None
     raise ValueError(f"no intent parameters for {provider}")
 
 
+def close_trade(provider: Provider, trade_no: str) -> str:
+    """Best effort: close an open trade we no longer want paid (WeChat Pay close order, Alipay trade.close).
+    Answers what happened, for the record: `closed`, `not_created` (Alipay creates a precreate trade only
+    when it is scanned), `not_needed` (card) or `close_failed: <safe summary>`. Never raises for provider
+    trouble: a trade left open and paid later is a duplicate capture, refunded automatically."""
+    try:
+        if provider is Provider.WECHATPAY:
+            from shared.payments.adapters import wechatpay
+            from shared.payments.secrets import wechatpay_config
+
+            config = wechatpay_config()
+            request = wechatpay.close_request(config, trade_no, now=now(), nonce=secrets.token_hex(16))
+            wechatpay.parse_close_response(http_client().send(request), config, now=now())
+            return "closed"
+        if provider is Provider.ALIPAY:
+            from shared.payments.adapters import alipay
+            from shared.payments.secrets import alipay_config
+
+            aconfig = alipay_config()
+            response = http_client().send(alipay.close_request(aconfig, out_trade_no=trade_no, now=now()))
+            try:
+                alipay.parse_response(response, "alipay.trade.close", aconfig)
+            except ProviderError as error:
+                if error.code == "ACQ.TRADE_NOT_EXIST":
+                    return "not_created"
+                raise
+            return "closed"
+    except (ProviderError, TransportError, Unavailable) as error:
+        detail = error.detail if isinstance(error, ProviderError) else type(error).__name__
+        return f"close_failed: {detail}"[:200]
+    return "not_needed"
+
+
 def _wechat_params(
-    order: dict[str, Any], moment: datetime, expires: datetime | None, openid: str | None
+    order: dict[str, Any], trade_no: str, moment: datetime, expires: datetime | None, openid: str | None
 ) -> dict[str, Any]:
     from shared.payments.adapters import wechatpay
     from shared.payments.secrets import wechatpay_config
 
     config = wechatpay_config()
     client = http_client()
-    common = {
-        "out_trade_no": order["order_id"],
+    common: dict[str, Any] = {
+        "out_trade_no": trade_no,
         "description": _description(order),
         "amount_fen": int(order["total_fen"]),
         "currency": order["currency"],
@@ -92,7 +148,9 @@ def _wechat_params(
     return params
 
 
-def _alipay_params(order: dict[str, Any], moment: datetime, expires: datetime | None) -> dict[str, Any]:
+def _alipay_params(
+    order: dict[str, Any], trade_no: str, moment: datetime, expires: datetime | None
+) -> dict[str, Any]:
     from shared.payments.adapters import alipay
     from shared.payments.secrets import alipay_config
 
@@ -100,8 +158,8 @@ def _alipay_params(order: dict[str, Any], moment: datetime, expires: datetime | 
     # The Alipay trade closes when our order expires, so a late payment is rare rather than routine.
     minutes = max(1, math.ceil((expires - moment).total_seconds() / 60)) if expires else 30
     timeout = f"{minutes}m"
-    common = {
-        "out_trade_no": order["order_id"],
+    common: dict[str, Any] = {
+        "out_trade_no": trade_no,
         "subject": _description(order),
         "amount_fen": int(order["total_fen"]),
         "timeout_express": timeout,
@@ -174,7 +232,7 @@ def send_refund(payment: dict[str, Any], *, out_refund: str, amount_fen: int, re
                 "succeeded", f"{answer.get('trade_no', '')}:{out_refund}", "Alipay refund accepted"
             )
         if provider is Provider.CARD:
-            if not sandbox():
+            if not card_available():
                 raise Unavailable(
                     "The card provider is not configured here.", code="card_provider_unavailable"
                 )

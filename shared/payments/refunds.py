@@ -31,15 +31,23 @@ def committed_fen(payment: dict[str, Any]) -> int:
 
 
 def refund(
-    order: dict[str, Any], amount_fen: int, *, refund_key: str, reason: str, actor: str
+    order: dict[str, Any],
+    amount_fen: int,
+    *,
+    refund_key: str,
+    reason: str,
+    actor: str,
+    base: tuple[str, ...] = payments_store.CAPTURE,
 ) -> dict[str, Any]:
-    """Refund `amount_fen` of the captured payment once per `refund_key`. Returns the updated order."""
+    """Refund `amount_fen` of the captured payment once per `refund_key`. Returns the updated order.
+
+    `base` names the capture: the order's `payment` (default) or a `("duplicate_captures", key)` entry."""
     if type(amount_fen) is not int or amount_fen <= 0:
         raise ValueError("amount_fen must be a positive int (fen)")
     order_id = order["order_id"]
     for _ in range(ATTEMPTS):
         current = orders.require(order_id, consistent=True)
-        payment = current.get("payment")
+        payment = payments_store.capture_at(current, base)
         if not payment:
             raise Conflict(
                 "The order has no captured payment to refund.",
@@ -61,20 +69,24 @@ def refund(
                 "out_refund_no": providers.out_refund_no(order_id, refund_key),
                 "at": now_iso(),
             }
-            if payments_store.reserve_refund(current, refund_key, record, actor=actor, reason=reason) is None:
+            reserved = payments_store.reserve_refund(
+                current, refund_key, record, actor=actor, reason=reason, base=base
+            )
+            if reserved is None:
                 continue  # the order moved (another refund, a transition): re-read and re-check the cap
-            current = orders.require(order_id, consistent=True)
-            record = current["payment"]["refunds"][refund_key]
+            current = reserved
+            payment = payments_store.capture_at(current, base) or payment
+            record = payment["refunds"][refund_key]
         if record["state"] != "requested" or record.get("provider_refund_id"):
             return current  # settled, or accepted and pending a notification: never send it again
         result = providers.send_refund(
-            current["payment"],
+            payment,
             out_refund=record["out_refund_no"],
             amount_fen=int(record["amount_fen"]),
             reason=record["reason"],
         )
         if result.state == "requested":
-            payments_store.mark_refund_accepted(order_id, refund_key, result.provider_refund_id)
+            payments_store.mark_refund_accepted(order_id, refund_key, result.provider_refund_id, base=base)
             return orders.require(order_id, consistent=True)
         return settle(
             order_id,
@@ -83,6 +95,7 @@ def refund(
             actor=actor,
             detail=result.detail,
             provider_refund_id=result.provider_refund_id,
+            base=base,
         )
     raise Conflict(
         "The order kept changing; retry the refund.",
@@ -99,18 +112,19 @@ def settle(
     actor: str,
     detail: str | None = None,
     provider_refund_id: str = "",
+    base: tuple[str, ...] = payments_store.CAPTURE,
 ) -> dict[str, Any]:
     """requested -> succeeded|failed, once (replays and refund notifications land here too)."""
     for _ in range(ATTEMPTS):
         current = orders.require(order_id, consistent=True)
-        record = current["payment"]["refunds"][refund_key]
+        record = (payments_store.capture_at(current, base) or {})["refunds"][refund_key]
         if record["state"] != "requested":
             return current
         if provider_refund_id and not record.get("provider_refund_id"):
-            payments_store.mark_refund_accepted(order_id, refund_key, provider_refund_id)
+            payments_store.mark_refund_accepted(order_id, refund_key, provider_refund_id, base=base)
             current = orders.require(order_id, consistent=True)
         settled = payments_store.settle_refund(
-            current, refund_key, succeeded=succeeded, actor=actor, detail=detail
+            current, refund_key, succeeded=succeeded, actor=actor, detail=detail, base=base
         )
         if settled is not None:
             if not succeeded:

@@ -21,13 +21,24 @@ payments = Router()  # Powertools leaves __init__ unannotated
 
 @payments.post(
     "/orders/<order_id>/pay",
-    summary="Create (or return) the order's payment intent",
+    summary="Create, return or switch the order's payment intent",
     tags=["payments"],
     responses={
-        200: {"description": "The payment intent"},
+        200: {
+            "description": "The order's current payment intent. Another provider (or the same one after a "
+            "failure) supersedes the previous intent with a new attempt; the same request again returns it."
+        },
         404: {"description": "No such order (or not yours)"},
-        409: {"description": "Not payable, or another provider's intent"},
+        409: {
+            "description": "`order_not_payable` (not awaiting payment, or already paid), "
+            "`payment_intent_changed` (a concurrent pay request chose another method), "
+            "`too_many_payment_attempts`"
+        },
         422: {"description": "Invalid body, or card data sent"},
+        503: {
+            "description": "`card_provider_unavailable` (no card provider here; nothing is written, pay with "
+            "another method) or `payment_provider_unavailable` (retry)"
+        },
     },
 )
 def pay(order_id: OrderId, body: PayRequest) -> PaymentIntentView:

@@ -73,6 +73,9 @@ class SandboxHttpClient:
             if path.endswith("native"):
                 return self._wechat_answer(200, {"code_url": f"weixin://wxpay/bizpayurl?pr={token}"}, keys)
             return self._wechat_answer(200, {"prepay_id": f"wx{token}"}, keys)
+        if path.startswith("/v3/pay/transactions/out-trade-no/") and path.endswith("/close"):
+            SandboxHttpClient.calls.append(("wechatpay.close", path.split("/")[-2]))
+            return self._wechat_answer(204, None, keys)  # WeChat: 204, empty signed body
         if path == "/v3/refund/domestic/refunds":
             out_refund_no = str(payload["out_refund_no"])
             SandboxHttpClient.calls.append(("wechatpay.refund", out_refund_no))
@@ -123,12 +126,12 @@ class SandboxHttpClient:
         )
 
     @staticmethod
-    def _wechat_answer(status: int, payload: dict[str, Any], keys: dict[str, Any]) -> HttpResponse:
+    def _wechat_answer(status: int, payload: dict[str, Any] | None, keys: dict[str, Any]) -> HttpResponse:
         import time
 
         from shared.payments.adapters.wechatpay import sign_notification
 
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = sign_notification(
             body,
             platform_private_key_pem=keys["platform_private_key_pem"],
@@ -175,6 +178,11 @@ class SandboxHttpClient:
                     "qr_code": f"https://qr.alipay.com/sbx{_digest('ali', out_trade_no)[:20]}",
                 },
                 keys,
+            )
+        if method == "alipay.trade.close":
+            SandboxHttpClient.calls.append(("alipay.close", out_trade_no))
+            return self._alipay_answer(
+                node, {"code": "10000", "msg": "Success", "out_trade_no": out_trade_no}, keys
             )
         if method == "alipay.trade.refund":
             out_request_no = str(biz.get("out_request_no", ""))

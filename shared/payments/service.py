@@ -6,13 +6,14 @@ Every provider path (WeChat and Alipay callbacks, the synchronous card capture) 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import timedelta
 from typing import Any
 
 from shared.core.clock import iso, now, now_iso
 from shared.core.config import int_env
-from shared.core.errors import Conflict, NotFound, Unprocessable
+from shared.core.errors import Conflict, DomainError, NotFound, Unavailable, Unprocessable
 from shared.orders import logic
 from shared.orders import store as orders
 from shared.orders.models import OrderStatus
@@ -29,6 +30,7 @@ def paid_redrive_after() -> timedelta:
     return timedelta(seconds=int_env("FULFIL_REDRIVE_AFTER_SECONDS", int(PAID_REDRIVE_AFTER.total_seconds())))
 LATE_REFUND_KEY = "paid-after-cancel"
 ATTEMPTS = 4
+MAX_INTENTS = 20  # payment attempts per order: bounds the item and the provider calls one order can cause
 
 
 class WrongAmount(CallbackRejected):
@@ -48,6 +50,7 @@ def _view(order: dict[str, Any], intent: dict[str, Any]) -> PaymentIntentView:
     return PaymentIntentView(
         order_id=order["order_id"],
         out_trade_no=intent["out_trade_no"],
+        attempt=int(intent.get("attempt", 1)),
         amount_fen=int(intent["amount_fen"]),
         currency=intent["currency"],
         provider=Provider(intent["provider"]),
@@ -56,10 +59,35 @@ def _view(order: dict[str, Any], intent: dict[str, Any]) -> PaymentIntentView:
     )
 
 
+def _token_fp(token: str) -> str:
+    """Tells two card tokens apart without storing them."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def _failed(order: dict[str, Any], intent: dict[str, Any]) -> bool:
+    # Intents written before attempts existed carry no state: a recorded failure then marks them failed.
+    state = intent.get("state") or ("failed" if order.get("last_payment_error") else "open")
+    return bool(state == "failed")
+
+
+def _answers(order: dict[str, Any], intent: dict[str, Any], body: PayRequest) -> bool:
+    """Does the current intent answer this request as it is (an idempotent retry)? Same provider, and: for a
+    card the same token (a declined token is answered with the same failed intent, never charged twice);
+    otherwise an intent that has not failed."""
+    if intent["provider"] != body.provider.value:
+        return False
+    if body.provider is Provider.CARD:
+        return intent.get("card_token_fp") == _token_fp(str(body.card_token))
+    return not _failed(order, intent)
+
+
 def create_intent(order_id: str, shopper_id: str, body: PayRequest) -> PaymentIntentView:
-    """Once per order; a repeated call with the same provider returns the same intent. A different provider
-    while an intent exists answers 409 `payment_intent_exists`: the first trade may still be paid, and two
-    open trades could both capture."""
+    """One current intent per order. A retry of the same request returns it; a different provider, or the
+    same one after the current intent failed, supersedes it with a new attempt (`<order_id>-<n>`), and the
+    superseded trade is closed at its provider (best effort, recorded in `payment_attempts`).
+
+    Two racing requests that would each supersede: one conditional write wins; the other closes the trade it
+    opened and answers 409 `payment_intent_changed` (unless the winner's intent answers it too)."""
     order = orders.get(order_id, consistent=True)
     if order is None or order["shopper_id"] != shopper_id:
         raise NotFound(f"No order {order_id!r}.", code="order_not_found")
@@ -69,41 +97,166 @@ def create_intent(order_id: str, shopper_id: str, body: PayRequest) -> PaymentIn
         )
     if body.openid is not None and body.provider is not Provider.WECHATPAY:
         raise Unprocessable("openid is only for WeChat Pay (JSAPI).", code="openid_mismatch")
-    intent = order.get("payment_intent")
-    if intent is None:
-        _require_payable(order)
-        from shared.payments import providers
+    from shared.payments import providers
 
-        params = (
-            {}
-            if body.provider is Provider.CARD
-            else providers.open_payment(body.provider, order, openid=body.openid)
-        )
-        intent = {
-            "provider": body.provider.value,
-            "out_trade_no": order_id,
-            "amount_fen": int(order["total_fen"]),
-            "currency": order["currency"],
-            "created_at": now_iso(),
-            "params": params,
-        }
-        written = payments_store.put_intent(order_id, intent, actor=f"shopper:{shopper_id}")
-        order = written or orders.require(order_id, consistent=True)
-        intent = order.get("payment_intent") or intent
-        if written is None and "payment_intent" not in order:
-            _require_payable(order)  # it moved (expired, cancelled) while we asked the provider
-    if intent["provider"] != body.provider.value:
+    if body.provider is Provider.CARD and not providers.card_available():
+        # Before anything is written: an unconfigured provider never locks the order to itself.
+        raise Unavailable("The card provider is not configured here.", code="card_provider_unavailable")
+    actor = f"shopper:{shopper_id}"
+    opened: dict[tuple[str, str], dict[str, Any]] = {}  # params per (provider, trade_no), one call each
+    try:
+        order, intent = _current_intent(order, body, actor, opened)
+    except DomainError:
+        if opened:  # a trade we opened but could not make current: nobody was shown it, close it
+            latest = orders.get(order_id, consistent=True) or {}
+            _close_orphans(opened, latest.get("payment_intent"))
+        raise
+    _close_orphans(opened, intent)
+    payable = order["status"] == OrderStatus.AWAITING_PAYMENT.value and "payment" not in order
+    if body.provider is Provider.CARD and payable and not _failed(order, intent):
+        order = _charge_card(order, intent, str(body.card_token))
+    return _view(order, intent)
+
+
+def _trade(intent: dict[str, Any] | None) -> tuple[str, str] | None:
+    return None if intent is None else (intent["provider"], intent["out_trade_no"])
+
+
+def _current_intent(
+    order: dict[str, Any], body: PayRequest, actor: str, opened: dict[tuple[str, str], dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The intent that answers `body`: the current one if it does, else a new attempt that supersedes it."""
+    for _ in range(ATTEMPTS):
+        intent = order.get("payment_intent")
+        if "payment" in order or order["status"] != OrderStatus.AWAITING_PAYMENT.value:
+            if intent is not None and "payment" in order and intent["provider"] == body.provider.value:
+                return order, intent  # a retry after it was paid
+            _require_payable(order)
+            raise Conflict(
+                "This order is already paid.", code="order_not_payable", current_status=order["status"]
+            )
+        if intent is not None and _answers(order, intent, body):
+            return order, intent
+        written = _supersede(order, intent, body, actor, opened)
+        if written is not None:
+            return written, written["payment_intent"]
+        order = orders.require(order["order_id"], consistent=True)
+        now_current = order.get("payment_intent")
+        if (
+            now_current is not None
+            and _trade(now_current) != _trade(intent)  # another pay request made its own trade current
+            and not _answers(order, now_current, body)
+            and "payment" not in order
+            and order["status"] == OrderStatus.AWAITING_PAYMENT.value
+        ):
+            raise Conflict(
+                "Another payment was started for this order at the same time; pay again to switch.",
+                code="payment_intent_changed",
+                provider=now_current["provider"],
+                current_status=order["status"],
+            )
+    raise Conflict("The order kept changing; retry.", code="order_changed", current_status=order["status"])
+
+
+def _supersede(
+    order: dict[str, Any],
+    current: dict[str, Any] | None,
+    body: PayRequest,
+    actor: str,
+    opened: dict[tuple[str, str], dict[str, Any]],
+) -> dict[str, Any] | None:
+    """Open the next attempt at the provider and make it current (one conditional write, version-checked).
+    None if the order moved meanwhile."""
+    from shared.payments import providers
+
+    attempt = int(current.get("attempt", 1)) + 1 if current is not None else 1
+    if attempt > MAX_INTENTS:
         raise Conflict(
-            f"This order already has a {intent['provider']} payment in progress.",
-            code="payment_intent_exists",
-            provider=intent["provider"],
+            f"This order has had {MAX_INTENTS} payment attempts; place a new order.",
+            code="too_many_payment_attempts",
             current_status=order["status"],
         )
-    if order["status"] != OrderStatus.AWAITING_PAYMENT.value and "payment" not in order:
-        _require_payable(order)
-    if body.provider is Provider.CARD and order["status"] == OrderStatus.AWAITING_PAYMENT.value:
-        order = _charge_card(order, str(body.card_token))
-    return _view(order, intent)
+    trade_no = providers.out_trade_no(order["order_id"], attempt)
+    key = (body.provider.value, trade_no)
+    if key not in opened:
+        opened[key] = (
+            {}
+            if body.provider is Provider.CARD
+            else providers.open_payment(body.provider, order, trade_no=trade_no, openid=body.openid)
+        )
+    intent: dict[str, Any] = {
+        "provider": body.provider.value,
+        "out_trade_no": trade_no,
+        "attempt": attempt,
+        "state": "open",
+        "amount_fen": int(order["total_fen"]),
+        "currency": order["currency"],
+        "created_at": now_iso(),
+        "params": opened[key],
+    }
+    if body.card_token is not None:
+        intent["card_token_fp"] = _token_fp(body.card_token)
+    superseded: dict[str, Any] | None = None
+    if current is not None:
+        superseded = {
+            name: current[name]
+            for name in ("provider", "out_trade_no", "amount_fen", "currency", "created_at")
+            if name in current
+        }
+        superseded.update(
+            attempt=int(current.get("attempt", 1)),
+            outcome="failed" if _failed(order, current) else "abandoned",
+            superseded_at=now_iso(),
+            superseded_by=trade_no,
+        )
+    written = payments_store.put_intent(order, intent, actor=actor, superseded=superseded)
+    if written is not None and superseded is not None and superseded["outcome"] == "abandoned":
+        written = _close_superseded(written, superseded, actor)
+    return written
+
+
+def _close_superseded(order: dict[str, Any], superseded: dict[str, Any], actor: str) -> dict[str, Any]:
+    """Best effort: close the abandoned trade so it can no longer be paid, and record what the provider said.
+    If it is paid anyway, that capture is a duplicate and is refunded automatically (`record_capture`)."""
+    from shared.payments import providers
+
+    provider = Provider(superseded["provider"])
+    if provider is Provider.CARD:
+        return order  # a card intent is charged synchronously: nothing stays open
+    result = providers.close_trade(provider, superseded["out_trade_no"])
+    return _record_close(order, (provider.value, superseded["out_trade_no"]), result, actor)
+
+
+def _record_close(
+    order: dict[str, Any], superseded: tuple[str, str] | None, result: str, actor: str
+) -> dict[str, Any]:
+    """Write what the provider said about a close on the attempt (`superseded`: its provider and trade) or,
+    with None, on the current intent. Version-checked; re-read and retried if the order moved."""
+    for _ in range(ATTEMPTS):
+        if superseded is None:
+            index = None
+        else:
+            attempts = order.get("payment_attempts") or []
+            index = next((i for i, a in enumerate(attempts) if _trade(a) == superseded), -1)
+            if index < 0:
+                return order
+        recorded = payments_store.record_close(order, index, result, actor=actor)
+        if recorded is not None:
+            return recorded
+        order = orders.require(order["order_id"], consistent=True)
+    logger.warning("close result not recorded", extra={"order_id": order["order_id"], "result": result})
+    return order
+
+
+def _close_orphans(opened: dict[tuple[str, str], dict[str, Any]], current: dict[str, Any] | None) -> None:
+    """Trades this request opened but that are not the current intent (it lost a race, or the order moved):
+    nobody was shown them, so close them (best effort, logged)."""
+    from shared.payments import providers
+
+    for provider, trade_no in opened:
+        if (provider, trade_no) != _trade(current) and provider != Provider.CARD.value:
+            result = providers.close_trade(Provider(provider), trade_no)
+            logger.info("orphan trade closed", extra={"provider": provider, "result": result})
 
 
 def _require_payable(order: dict[str, Any]) -> None:
@@ -115,34 +268,26 @@ def _require_payable(order: dict[str, Any]) -> None:
         )
 
 
-def _charge_card(order: dict[str, Any], token: str) -> dict[str, Any]:
+def _charge_card(order: dict[str, Any], intent: dict[str, Any], token: str) -> dict[str, Any]:
     """The sandbox card provider answers synchronously; its answer is recorded exactly like a callback."""
-    from shared.payments import providers
-
-    if not providers.sandbox():
-        from shared.core.errors import Unavailable
-
-        raise Unavailable("The card provider is not configured here.", code="card_provider_unavailable")
     from shared.payments.sandbox_http import card_charge
 
-    captured, charge_id, message = card_charge(token, int(order["total_fen"]), order["order_id"])
+    trade_no = intent["out_trade_no"]
+    captured, charge_id, message = card_charge(token, int(intent["amount_fen"]), trade_no)
     if captured:
         record_capture(
             Capture(
                 provider=Provider.CARD,
-                out_trade_no=order["order_id"],
+                out_trade_no=trade_no,
                 transaction_id=charge_id,
-                amount_fen=int(order["total_fen"]),
-                currency=order["currency"],
+                amount_fen=int(intent["amount_fen"]),
+                currency=intent["currency"],
                 paid_at=now_iso(),
                 event_key=f"card:{charge_id}",
             )
         )
     else:
-        import hashlib
-
-        attempt = hashlib.sha256(token.encode()).hexdigest()[:16]  # one failure per token, token not stored
-        record_failure(order["order_id"], Provider.CARD, f"card:decline:{attempt}", message)
+        record_failure(trade_no, Provider.CARD, f"card:decline:{trade_no}", message)
     return orders.require(order["order_id"], consistent=True)
 
 
@@ -162,9 +307,18 @@ def check_amount(order: dict[str, Any], amount_fen: int, currency: str) -> None:
 
 
 def record_capture(capture: Capture, *, payload: dict[str, Any] | None = None) -> Outcome:
-    """A verified capture: AWAITING_PAYMENT -> PAID once; on an order that can no longer be paid, record it
-    and refund it in full. Replays change nothing."""
-    order = orders.get(capture.out_trade_no, consistent=True)
+    """A verified capture of any of the order's intents (the out_trade_no names the order and the attempt).
+
+    * Order awaiting payment: AWAITING_PAYMENT -> PAID once, whichever attempt it is. An older, superseded
+      intent may pay: the shopper paid the right amount for these goods, and refunding it only to ask again
+      would be worse. The still-open current trade is then closed (best effort).
+    * Order no longer payable (expired, cancelled): recorded (`payment`, late) and refunded in full.
+    * Order already paid by another intent: a duplicate, recorded in `duplicate_captures` and refunded in
+      full once (refund key `duplicate-<provider>-<attempt>`).
+    Replays change nothing (and finish a refund a crash interrupted)."""
+    from shared.payments import providers
+
+    order = orders.get(providers.order_id_of(capture.out_trade_no), consistent=True)
     if order is None:
         return _unmatched(
             capture.provider,
@@ -189,11 +343,15 @@ def record_capture(capture: Capture, *, payload: dict[str, Any] | None = None) -
     for _ in range(ATTEMPTS):
         existing = order.get("payment")
         if existing:
-            return _already_captured(order, existing, capture, payload)
+            outcome = _already_captured(order, existing, capture, payment, payload)
+            if outcome is not None:
+                return outcome
+            order = orders.require(order["order_id"], consistent=True)
+            continue
         if order["status"] == OrderStatus.AWAITING_PAYMENT.value:
             due = logic.due_key("PAID", order["order_id"], iso(now() + paid_redrive_after()))
             try:
-                orders.transition(
+                paid = orders.transition(
                     order,
                     OrderStatus.PAID,
                     actor=actor,
@@ -202,24 +360,40 @@ def record_capture(capture: Capture, *, payload: dict[str, Any] | None = None) -
                     remove_fields=("last_payment_error",),
                 )
             except Conflict:
-                order = orders.require(capture.out_trade_no, consistent=True)  # expiry or a replay won
+                order = orders.require(order["order_id"], consistent=True)  # expiry or a replay won
                 continue
             from shared.core import queues
 
             queues.send("PAID_QUEUE_URL", {"order_id": order["order_id"]})
+            _close_current_if_other(paid, capture, actor)
             return Outcome("paid", order["order_id"])
         recorded = payments_store.record_late_payment(
-            order["order_id"],
+            order,
             {**payment, "late": True},
             actor=actor,
             reason=f"captured while {order['status']}; refunding",
         )
         if recorded is None:
-            order = orders.require(capture.out_trade_no, consistent=True)
+            order = orders.require(order["order_id"], consistent=True)
             continue
         _refund_late(recorded, actor)
         return Outcome("paid_after_cancel", order["order_id"])
     raise Conflict("The order kept changing; retry.", code="order_changed", current_status=order["status"])
+
+
+def _close_current_if_other(order: dict[str, Any], capture: Capture, actor: str) -> None:
+    """An older intent paid the order: close the current one so the shopper cannot pay twice (best effort;
+    if they do, that capture is refunded as a duplicate)."""
+    from shared.payments import providers
+
+    current = order.get("payment_intent")
+    if current is None or (current["provider"], current["out_trade_no"]) == (
+        capture.provider.value,
+        capture.out_trade_no,
+    ):
+        return
+    result = providers.close_trade(Provider(current["provider"]), current["out_trade_no"])
+    _record_close(order, None, result, actor)
 
 
 def _refund_late(order: dict[str, Any], actor: str) -> None:
@@ -234,11 +408,38 @@ def _refund_late(order: dict[str, Any], actor: str) -> None:
     )
 
 
+def _needs_refund(capture: dict[str, Any], refund_key: str) -> bool:
+    """Not refunded yet, or a refund reserved but never accepted by the provider (a crash in between)."""
+    record = (capture.get("refunds") or {}).get(refund_key)
+    return record is None or (record["state"] == "requested" and not record.get("provider_refund_id"))
+
+
+def duplicate_key(provider: str, trade_no: str) -> str:
+    from shared.payments import providers
+
+    return f"{provider}-{providers.attempt_of(trade_no)}"
+
+
 def _already_captured(
-    order: dict[str, Any], existing: dict[str, Any], capture: Capture, payload: dict[str, Any] | None
-) -> Outcome:
-    if existing["transaction_id"] != capture.transaction_id:
-        # A second, different capture for one order: the money is real, so ops refunds it by hand.
+    order: dict[str, Any],
+    existing: dict[str, Any],
+    capture: Capture,
+    payment: dict[str, Any],
+    payload: dict[str, Any] | None,
+) -> Outcome | None:
+    """The order already holds a capture. None: the order moved while we wrote; re-read and try again."""
+    actor = f"provider:{capture.provider.value}"
+    if existing["transaction_id"] == capture.transaction_id:
+        if existing.get("late") and _needs_refund(existing, LATE_REFUND_KEY):
+            _refund_late(order, actor)  # finish a refund a crash interrupted
+        return Outcome("duplicate", order["order_id"])
+    paid_trade = (existing["provider"], existing.get("out_trade_no", order["order_id"]))
+    key = duplicate_key(capture.provider.value, capture.out_trade_no)
+    known = (order.get("duplicate_captures") or {}).get(key)
+    if paid_trade == (capture.provider.value, capture.out_trade_no) or (
+        known is not None and known["transaction_id"] != capture.transaction_id
+    ):
+        # Two transactions for ONE trade: not something providers do. The money is real: ops refunds it.
         from shared.ops import inbox
 
         inbox.record(
@@ -249,45 +450,89 @@ def _already_captured(
             f"(already paid by {existing['transaction_id']}): refund it",
         )
         return Outcome("second_capture", order["order_id"])
-    late = (existing.get("refunds") or {}).get(LATE_REFUND_KEY)
-    if existing.get("late") and (
-        late is None or (late["state"] == "requested" and not late.get("provider_refund_id"))
-    ):
-        _refund_late(order, f"provider:{capture.provider.value}")  # finish a refund a crash interrupted
-    return Outcome("duplicate", order["order_id"])
+    if known is None:
+        written = payments_store.record_duplicate_capture(
+            order,
+            key,
+            {**payment, "duplicate_of": existing["transaction_id"]},
+            actor=actor,
+            reason=f"{capture.provider.value} {capture.out_trade_no} captured after the order was paid "
+            f"by {existing['provider']}; refunding",
+        )
+        if written is None:
+            return None
+        order, known = written, written["duplicate_captures"][key]
+    refund_key = f"duplicate-{key}"
+    if _needs_refund(known, refund_key):
+        from shared.payments import refunds
+
+        refunds.refund(
+            order,
+            int(known["amount_fen"]),
+            refund_key=refund_key,
+            reason="paid twice: another payment method had already paid this order",
+            actor=actor,
+            base=("duplicate_captures", key),
+        )
+    return Outcome("duplicate_capture_refunded", order["order_id"])
 
 
-def record_failure(order_id: str, provider: Provider, event_key: str, message: str) -> Outcome:
-    """A failed attempt leaves the order payable, with a message the shopper can act on (once per event)."""
-    if orders.get(order_id) is None:
-        return Outcome("ignored")
-    done = payments_store.record_event_once(
-        order_id,
-        event_key,
-        type_="payment_failed",
-        actor=f"provider:{provider.value}",
-        reason=message[:200],
-        set_fields={"last_payment_error": message[:200]},
-        expected_status=OrderStatus.AWAITING_PAYMENT.value,
-    )
-    return Outcome("failure_recorded" if done else "ignored", order_id)
+def record_failure(trade_no: str, provider: Provider, event_key: str, message: str) -> Outcome:
+    """A failed attempt of the CURRENT intent marks it failed and leaves the order payable, with a message
+    the shopper can act on (once per event). A failure of a superseded trade (often the close we asked for)
+    changes nothing."""
+    from shared.payments import providers
+
+    order = orders.get(providers.order_id_of(trade_no), consistent=True)
+    for _ in range(ATTEMPTS):
+        if order is None:
+            return Outcome("ignored")
+        intent = order.get("payment_intent")
+        ours = intent is None or (intent["provider"], intent["out_trade_no"]) == (provider.value, trade_no)
+        if (
+            not ours
+            or order["status"] != OrderStatus.AWAITING_PAYMENT.value
+            or event_key in (order.get("payment_event_keys") or ())
+        ):
+            return Outcome("ignored", order["order_id"])
+        done = payments_store.mark_intent_failed(
+            order, event_key, message[:200], actor=f"provider:{provider.value}"
+        )
+        if done is not None:
+            return Outcome("failure_recorded", order["order_id"])
+        order = orders.require(order["order_id"], consistent=True)
+    raise Conflict("The order kept changing; retry.", code="order_changed")
 
 
 def record_refund_result(
-    order_id: str, provider: Provider, *, out_refund_no: str, succeeded: bool, detail: str
+    trade_no: str, provider: Provider, *, out_refund_no: str, succeeded: bool, detail: str
 ) -> Outcome:
-    """A refund notification: settle `payment.refunds[key]` once; anything we cannot match goes to ops."""
-    from shared.payments import refunds
+    """A refund notification: settle the matching refund (of `payment` or of a duplicate capture) once;
+    anything we cannot match goes to ops."""
+    from shared.payments import providers, refunds
 
-    order = orders.get(order_id, consistent=True)
-    refunds_map = ((order or {}).get("payment") or {}).get("refunds") or {}
-    key = next((k for k, r in refunds_map.items() if r.get("out_refund_no") == out_refund_no), None)
-    if order is None or key is None:
+    order_id = providers.order_id_of(trade_no)
+    order = orders.get(order_id, consistent=True) or {}
+    captures: list[tuple[tuple[str, ...], dict[str, Any]]] = [(payments_store.CAPTURE, order.get("payment") or {})]
+    captures += [(("duplicate_captures", k), c) for k, c in (order.get("duplicate_captures") or {}).items()]
+    found = next(
+        (
+            (base, key)
+            for base, capture in captures
+            for key, record in (capture.get("refunds") or {}).items()
+            if record.get("out_refund_no") == out_refund_no
+        ),
+        None,
+    )
+    if found is None:
         return _unmatched(
             provider,
             f"refund:{out_refund_no}",
             {"order_id": order_id, "detail": detail},
             f"{provider.value} refund result for unknown refund {out_refund_no}",
         )
-    refunds.settle(order_id, key, succeeded=succeeded, actor=f"provider:{provider.value}", detail=detail)
+    base, key = found
+    refunds.settle(
+        order_id, key, succeeded=succeeded, actor=f"provider:{provider.value}", detail=detail, base=base
+    )
     return Outcome("refund_updated", order_id)

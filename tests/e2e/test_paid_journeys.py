@@ -77,6 +77,21 @@ def test_the_same_signed_notification_ten_times_makes_one_payment(api: Api, toke
     assert order["payment"]["refunded_fen"] == 0
 
 
+def test_a_shopper_who_closes_the_wechat_qr_and_chooses_alipay_pays_with_alipay(
+    api: Api, token_for: Callable[..., str]
+) -> None:
+    shopper = token_for("shopper")
+    order_id = place(api, shopper, new_sku(api, token_for, stock=3), target="https://shop.example.com/s/13")
+    first = api("POST", f"/orders/{order_id}/pay", token=shopper, json={"provider": "wechatpay"})
+    assert first.status_code == 200 and first.json()["out_trade_no"] == order_id, first.text
+    result = pay(api, shopper, order_id, "alipay")
+    assert result["notify_response"] == "success"
+    order = wait_for_status(api, shopper, order_id, FINAL | {"PAID", "FULFILLING", "DELIVERED", "IN_REVIEW"})
+    assert order["payment"]["provider"] == "alipay" and order["payment"]["out_trade_no"] == f"{order_id}-2"
+    kinds = [kind for kind, _ in event_types(api, shopper, order_id)]
+    assert "payment_intent_superseded" in kinds and "payment_intent_closed" in kinds
+
+
 def test_a_tampered_notification_is_refused_and_changes_nothing(api: Api, token_for: Callable[..., str],
                                                                 local_stack: dict[str, Any]) -> None:
     shopper = token_for("shopper")

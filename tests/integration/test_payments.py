@@ -68,12 +68,18 @@ def test_paying_twice_returns_the_same_intent_with_one_provider_call(payments: d
     assert events.count("payment_intent_created") == 1
 
 
-def test_another_provider_while_an_intent_exists_is_409(payments: dict[str, Any]) -> None:
+def test_another_provider_supersedes_the_abandoned_intent_and_closes_it(payments: dict[str, Any]) -> None:
     order_id = awaiting_order()
     pay(order_id, {"provider": "wechatpay"})
     status, body, _ = pay(order_id, {"provider": "alipay"})
-    assert status == 409 and body["code"] == "payment_intent_exists" and body["provider"] == "wechatpay"
-    assert store.require(order_id)["payment_intent"]["provider"] == "wechatpay"
+    assert status == 200 and body["provider"] == "alipay"
+    assert body["out_trade_no"] == f"{order_id}-2" and body["attempt"] == 2
+    order = store.require(order_id)
+    assert order["payment_intent"]["out_trade_no"] == f"{order_id}-2"
+    [old] = order["payment_attempts"]
+    assert old["provider"] == "wechatpay" and old["out_trade_no"] == order_id and old["outcome"] == "abandoned"
+    assert old["superseded_by"] == f"{order_id}-2" and old["closed"] == "closed"
+    assert ("wechatpay.close", order_id) in SandboxHttpClient.calls
 
 
 def test_pay_by_another_shopper_is_404(payments: dict[str, Any]) -> None:

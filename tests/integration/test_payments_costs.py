@@ -80,3 +80,25 @@ def test_warm_notification_handler_time(payments: dict[str, Any], provider: str)
         f"p90 {sorted(warm)[int(len(warm) * 0.9)] * 1000:.1f} ms over {len(warm)} first-time payments (moto)"
     )
     assert all(store.require(order_id)["status"] == "PAID" for order_id in orders)
+
+
+def test_switching_payment_method_costs_one_read_and_two_writes(
+    payments: dict[str, Any], dynamodb_calls: Counter[str]
+) -> None:
+    from functions.pay.handler import handler as pay_handler
+    from tests.support import SHOPPER, call
+
+    def pay(order_id: str, provider: str) -> dict[str, int]:
+        dynamodb_calls.clear()
+        started = time.perf_counter()
+        status, body, _ = call(pay_handler, "POST", f"/orders/{order_id}/pay", user=SHOPPER,
+                               body={"provider": provider})
+        elapsed = time.perf_counter() - started
+        assert status == 200, body
+        print(f"\npay {provider}: {dict(dynamodb_calls)} in {elapsed * 1000:.1f} ms")
+        return dict(dynamodb_calls)
+
+    order_id = awaiting_order()
+    assert pay(order_id, "wechatpay") == {"GetItem": 1, "UpdateItem": 1}  # the first intent
+    assert pay(order_id, "alipay") == {"GetItem": 1, "UpdateItem": 2}  # supersede + the close's record
+    assert pay(order_id, "alipay") == {"GetItem": 1}  # the same request again: a read, no write

@@ -152,15 +152,21 @@ def test_duplicate_with_a_new_event_id_changes_nothing(payments: dict[str, Any])
     unchanged(order_id, before)
 
 
-def test_a_second_capture_with_another_transaction_goes_to_ops_and_never_repays(
+def test_a_capture_by_another_provider_after_paid_is_recorded_and_refunded_once(
     payments: dict[str, Any],
 ) -> None:
     order_id = awaiting_order()
     assert_wechat_ok(post_wechat(*wechat_notification(order_id, AMOUNT)))
-    before = store.require(order_id)
-    assert_alipay(post_alipay(alipay_form(order_id, AMOUNT)), "success")  # the money is real: acknowledge it
-    unchanged(order_id, before)
-    assert [row["ref"] for row in inbox("refund_issue")] == ["alipay:2024010122001400000001"]
+    form = alipay_form(order_id, AMOUNT)
+    for _ in range(2):
+        assert_alipay(post_alipay(form), "success")  # the money is real: acknowledge it, refund it
+    order = store.require(order_id)
+    assert order["status"] == "PAID" and order["payment"]["provider"] == "wechatpay"
+    duplicate = order["duplicate_captures"]["alipay-1"]
+    assert duplicate["transaction_id"] == "2024010122001400000001" and duplicate["state"] == "refunded"
+    assert [r["state"] for r in duplicate["refunds"].values()] == ["succeeded"]
+    assert SandboxHttpClient.calls.count(("alipay.refund", f"{order_id}-duplicate-alipay-1")) == 1
+    assert inbox("refund_issue") == []
 
 
 # ------------------------------------------------------------------ forged, tampered, stale, wrong

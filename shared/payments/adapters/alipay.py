@@ -247,18 +247,24 @@ def refund_request(
     )
 
 
-def query_request(config: AlipayConfig, *, out_trade_no: str, now: datetime) -> SignedRequest:
-    """alipay.trade.query: for reconciling a missed notification."""
+def _trade_request(config: AlipayConfig, method: str, out_trade_no: str, now: datetime) -> SignedRequest:
+    """An API call about one trade, named by our out_trade_no (query, close)."""
     return _form_request(
         config,
         signed_params(
-            config,
-            method="alipay.trade.query",
-            biz_content={"out_trade_no": out_trade_no},
-            now=now,
-            notify=False,
+            config, method=method, biz_content={"out_trade_no": out_trade_no}, now=now, notify=False
         ),
     )
+
+
+def close_request(config: AlipayConfig, *, out_trade_no: str, now: datetime) -> SignedRequest:
+    """alipay.trade.close: an unpaid trade can no longer be paid (ACQ.TRADE_NOT_EXIST if never scanned)."""
+    return _trade_request(config, "alipay.trade.close", out_trade_no, now)
+
+
+def query_request(config: AlipayConfig, *, out_trade_no: str, now: datetime) -> SignedRequest:
+    """alipay.trade.query: for reconciling a missed notification."""
+    return _trade_request(config, "alipay.trade.query", out_trade_no, now)
 
 
 # ---------------------------------------------------------------- inbound

@@ -385,6 +385,14 @@ def query_by_out_trade_no_request(
     return signed_request("GET", url, None, config, now=now, nonce=nonce)
 
 
+def close_request(config: WechatPayConfig, out_trade_no: str, *, now: datetime, nonce: str) -> SignedRequest:
+    """POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close: the trade can no longer be paid."""
+    if not _OUT_TRADE_NO.match(out_trade_no):
+        raise ValueError("out_trade_no must be 6-32 of [A-Za-z0-9_-*|]")
+    url = f"/v3/pay/transactions/out-trade-no/{out_trade_no}/close"
+    return signed_request("POST", url, {"mchid": config.mchid}, config, now=now, nonce=nonce)
+
+
 # ---------------------------------------------------------------- inbound
 
 
@@ -539,6 +547,20 @@ def parse_jsapi_prepay_response(response: HttpResponse, config: WechatPayConfig,
     if not isinstance(prepay_id, str) or not prepay_id:
         raise ProviderError("WeChat Pay response lacks prepay_id")
     return prepay_id
+
+
+def parse_close_response(response: HttpResponse, config: WechatPayConfig, *, now: datetime) -> None:
+    """WeChat answers 204 with an empty, signed body. Raises `ProviderError` otherwise."""
+    if not response.ok:
+        _verified_json(response, config, now=now)  # raises with WeChat's code
+    if response.status != 204:
+        raise ProviderError(f"WeChat Pay close answered {response.status}, not 204", status=response.status)
+    try:
+        verify_notification(response.headers, response.body, config, now=now)
+    except Exception as exc:
+        raise ProviderError(
+            f"WeChat Pay response did not verify: {getattr(exc, 'code', type(exc).__name__)}"
+        ) from exc
 
 
 def parse_refund_response(response: HttpResponse, config: WechatPayConfig, *, now: datetime) -> WechatRefund:

@@ -259,3 +259,12 @@ def test_business_failure_surfaces_the_sub_code(alipay_config, sandbox_keys):
     with pytest.raises(ProviderError) as error:
         alipay.parse_response(response, "alipay.trade.precreate", alipay_config)
     assert error.value.code == "ACQ.TRADE_HAS_SUCCESS"
+
+
+def test_close_request_names_only_the_trade_and_has_no_notify_url(alipay_config, sandbox_keys):
+    request = alipay.close_request(alipay_config, out_trade_no="oabc123def456-2", now=NOW)
+    form = dict(parse_qsl(request.body.decode(), keep_blank_values=True))
+    assert form["method"] == "alipay.trade.close" and "notify_url" not in form
+    assert form["biz_content"] == '{"out_trade_no":"oabc123def456-2"}'
+    content = alipay.sign_content(form, for_notify=False)
+    assert rsa_sign(content.encode(), sandbox_keys["alipay"]["app_private_key_pem"]) == form["sign"]

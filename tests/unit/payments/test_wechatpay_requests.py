@@ -242,3 +242,32 @@ def test_error_response_surfaces_wechat_code_and_status(wechat_config):
     with pytest.raises(ProviderError) as error:
         wechatpay.parse_native_prepay_response(response, wechat_config, now=NOW)
     assert (error.value.status, error.value.code) == (400, "PARAM_ERROR")
+
+
+# ---------------------------------------------------------------- closing a superseded trade
+
+
+def test_close_request_posts_the_mchid_to_the_trade_close_url(wechat_config, sandbox_keys):
+    request = wechatpay.close_request(wechat_config, "oabc123def456-2", now=NOW, nonce=NONCE)
+    url = "/v3/pay/transactions/out-trade-no/oabc123def456-2/close"
+    assert request.method == "POST" and request.url == "https://api.mch.weixin.qq.com" + url
+    body = json.dumps({"mchid": wechat_config.mchid}, separators=(",", ":"))
+    assert json.loads(request.body) == {"mchid": wechat_config.mchid}
+    message = f"POST\n{url}\n{TS}\n{NONCE}\n{request.body.decode()}\n"
+    assert request.body.decode() == body
+    assert request.headers["Authorization"] == expected_authorization(
+        wechat_config, message, sandbox_keys["wechatpay"]["merchant_private_key_pem"]
+    )
+
+
+def test_close_answer_is_a_signed_204_and_anything_else_is_refused(wechat_config, sandbox_keys, other_keys):
+    closed = signed_response(b"", sandbox_keys, status=204)
+    wechatpay.parse_close_response(closed, wechat_config, now=NOW)  # no error: closed
+    forged = signed_response(b"", other_keys, status=204)
+    forged.headers["wechatpay-serial"] = sandbox_keys["wechatpay"]["platform_serial_no"]
+    with pytest.raises(ProviderError):
+        wechatpay.parse_close_response(forged, wechat_config, now=NOW)
+    error = signed_response(b'{"code":"ORDERPAID","message":"paid"}', sandbox_keys, status=400)
+    with pytest.raises(ProviderError) as raised:
+        wechatpay.parse_close_response(error, wechat_config, now=NOW)
+    assert raised.value.code == "ORDERPAID"
