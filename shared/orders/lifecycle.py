@@ -198,7 +198,7 @@ def sweep(moment: datetime | None = None, *, kinds: tuple[str, ...] | None = Non
         pending: list[Future[str]] = []
 
         def submit(kind: str, ids: list[str]) -> None:
-            orders = store.get_many(ids, consistent=True)
+            orders = store.get_many(ids, consistent=True, fields=EXPIRY_FIELDS if kind == expiry.KIND else ())
             pending.extend(pool.submit(_run_timer, kind, order_id, orders.get(order_id), moment)
                            for order_id in ids)
 
