@@ -22,7 +22,7 @@ def record_handler(record: SQSRecord) -> dict[str, int]:
     work = ExpiryWork.model_validate_json(record.body)
     outcomes = lifecycle.expire_many(work.order_ids)
     for outcome, count in outcomes.items():
-        metrics.add_metric(name=f"Expiry_{outcome}", unit="Count", value=count)
+        metrics.add_metric(name=f"Expiry_{outcome.removeprefix('expiry_')}", unit="Count", value=count)
     if outcomes.get("expiry_error"):
         raise ExpiryIncomplete(f"{outcomes['expiry_error']} of {len(work.order_ids)} expiries failed")
     return dict(outcomes)
