@@ -377,7 +377,7 @@ def expiry_plan(measured: dict[str, Any]) -> list[str]:
     calls = due / expiry.FIND_PAGE + due / (expiry.IDS_PER_MESSAGE * expiry.SEND_BATCH) + logic.DUE_SHARDS
     finder_cpu_s = calls * CPU_MS_PER_CALL / (sweeper.memory_mb / FULL_VCPU_MB) / 1000
     finder_wall_s = calls * CALL_P99_MS / expiry.DEFAULT_FIND_THREADS / 1000
-    budget = lifecycle.DEFAULT_SWEEP_BUDGET_S
+    budget = lifecycle.DEFAULT_SWEEP_BUDGET_S * expiry.FIND_BUDGET_SHARE
     finder_max = rate * budget / max(finder_cpu_s, finder_wall_s)
     hot_release = HOT_SKU_UNITS * ABANDONMENT
     hot_buckets = math.ceil((HOT_SKU_UNITS + hot_release) * 2 / (PARTITION_WCU * HEADROOM))
@@ -466,7 +466,9 @@ def expiry_plan(measured: dict[str, Any]) -> list[str]:
         f"{_n(due / (expiry.IDS_PER_MESSAGE * expiry.SEND_BATCH))} SendMessageBatch + {logic.DUE_SHARDS} first "
         f"pages = {_n(calls)} calls: {finder_wall_s:.1f} s of latency on {expiry.DEFAULT_FIND_THREADS} threads, "
         f"{finder_cpu_s:.1f} s of CPU at {sweeper.memory_mb} MB (why the sweeper has {sweeper.memory_mb} MB), "
-        f"inside its {budget:.0f} s budget; the finder alone keeps up to ~{_n(finder_max)} expiries/s. At "
+        f"inside its {budget:.0f} s share ({expiry.FIND_BUDGET_SHARE:.0%}) of the sweeper's "
+        f"{lifecycle.DEFAULT_SWEEP_BUDGET_S:.0f} s budget (the other timers keep the rest); the finder alone "
+        f"keeps up to ~{_n(finder_max)} expiries/s. At "
         "`DUE_SHARDS` >= 1,372 (section 2) the first pages add 1,372 Queries a run, under a second"
     )
     w(

@@ -43,6 +43,7 @@ FIND_PAGE = 1_000  # keys-only index entries per Query (~150 B each: far below t
 SEND_BATCH = 10  # entries per SendMessageBatch (the SQS maximum)
 DEFAULT_INLINE_MAX = 100
 DEFAULT_FIND_THREADS = 16
+FIND_BUDGET_SHARE = 0.6  # of the sweeper's time budget; the other timers keep the rest
 
 OrderId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{4,64}$")]
 
@@ -102,26 +103,36 @@ def find_and_fan_out(before: str, shards: range, found_at: str, deadline: float)
     counts: Counter[str] = Counter()
     threads = min(find_threads(), len(shards)) or 1
 
-    def first(shard: int) -> tuple[int, list[str], dict[str, Any] | None]:
-        ids, start = query(KIND, shard, before, limit=FIND_PAGE)
+    def first(shard: int) -> tuple[int, list[str], dict[str, Any] | None] | None:
+        try:
+            ids, start = query(KIND, shard, before, limit=FIND_PAGE)
+        except Exception:  # this shard waits for the next sweep; the others go on
+            logger.exception("expiry: first page failed", extra={"shard": shard})
+            return None
         return shard, ids, start
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="expiry-find") as pool:
-        firsts = list(pool.map(first, shards))
+        answers = list(pool.map(first, shards))
+        firsts = [answer for answer in answers if answer is not None]
+        counts["expiry_shards_unfinished"] += len(answers) - len(firsts)
         found = [order_id for _, ids, _ in firsts for order_id in ids]
         if not any(start for _, _, start in firsts) and len(found) <= inline_max():
-            return found, counts
+            return found, +counts
 
         def drain(shard: int, ids: list[str], start: dict[str, Any] | None) -> tuple[int, int, int]:
             """Send this shard's first page, then page it to its end (or the deadline)."""
             seen = sent = 0
-            while True:
-                seen += len(ids)
-                if ids:
-                    sent += enqueue(ids, found_at)
-                if not start or time.monotonic() >= deadline:
-                    return seen, sent, int(bool(start))
-                ids, start = query(KIND, shard, before, limit=FIND_PAGE, start=start)
+            try:
+                while True:
+                    seen += len(ids)
+                    if ids:
+                        sent += enqueue(ids, found_at)
+                    if not start or time.monotonic() >= deadline:
+                        return seen, sent, int(bool(start))
+                    ids, start = query(KIND, shard, before, limit=FIND_PAGE, start=start)
+            except Exception:  # what was not sent stays in the index: the next sweep finds it again
+                logger.exception("expiry: paging or sending failed", extra={"shard": shard})
+                return seen, sent, 1
 
         for seen, sent, unfinished in pool.map(lambda first_page: drain(*first_page), firsts):
             counts["expiry_found"] += seen

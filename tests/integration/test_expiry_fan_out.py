@@ -121,6 +121,34 @@ def test_one_sweep_and_its_consumer_release_every_expired_order_across_all_shard
         assert "expiry_enqueued" not in sweeper_handler({}, context("sweeper"))  # nothing left to find
 
 
+def test_a_shard_that_fails_to_page_is_found_again_by_the_next_sweep(
+    sale: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given one due order per shard, and the index failing to answer for one shard during a sweep
+    due = unpaid_orders(per_shard=1)
+    broken = logic.shard_of(due[0])
+    real_query = store.query_due_page
+
+    def flaky(kind: str, shard: int, before: str, **kwargs: Any) -> tuple[list[str], dict[str, Any] | None]:
+        if kind == expiry.KIND and shard == broken:
+            raise ConnectionError("the index did not answer")
+        return real_query(kind, shard, before, **kwargs)
+
+    with time_machine.travel(now() + timedelta(seconds=61), tick=False):
+        monkeypatch.setattr(store, "query_due_page", flaky)
+        # when the sweep runs, the other shards are still sent and expired
+        outcomes = sweeper_handler({}, context("sweeper"))
+        assert outcomes["expiry_enqueued"] == len(due) - 1 and outcomes["expiry_shards_unfinished"] == 1
+        drain()
+        assert store.require(due[0])["status"] == "AWAITING_PAYMENT"
+        # then the next sweep, with the index back, finds the one that was left
+        monkeypatch.setattr(store, "query_due_page", real_query)
+        assert sweeper_handler({}, context("sweeper"))["expiry_enqueued"] == 1
+        drain()
+    assert store.require(due[0])["status"] == "CANCELLED"
+    assert catalog.available(SKU) == STOCK
+
+
 def test_order_paid_between_finding_and_expiring_is_not_cancelled(sale: None) -> None:
     # given two unpaid orders that the sweeper found due and queued
     paid, abandoned = unpaid_orders(per_shard=1)[:2]
