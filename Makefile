@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CDK_CLI_VERSION := 2.1148.0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint synth deploy bench journey cost soak capacity openapi stress clean adlaw-eval
+.PHONY: run test lint synth deploy bench journey cost soak capacity expiry openapi stress clean adlaw-eval
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ cost: $(STAMP)
 ## docs/capacity.md for 150,000 orders/s, from the last `make cost` run (.local/cost.json).
 capacity: $(STAMP)
 	$(PY) -m infra.bench.capacity
+
+## Expiries per second: N expired orders (ORDERS, default 2000) through the sweeper and expiry_worker on moto,
+## fan-out and inline; stores both in docs/expiry.json for section 8 of docs/capacity.md (then: make capacity).
+expiry: $(STAMP)
+	$(PY) -m infra.bench.expiry --orders $${ORDERS:-2000} --publish
+	$(PY) -m infra.bench.expiry --orders $${ORDERS:-2000} --mode inline --publish
 
 ## The long fuzz, byte-fuzz, fault/throttle-injection and replay-storm runs (make test runs the same tests, smaller).
 soak: $(STAMP)

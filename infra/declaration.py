@@ -162,6 +162,12 @@ QUEUES = (
     # No batching window on the paid queue: a paid digital order must complete within 2 s, and a 1 s window
     # would spend half of that waiting for company at light traffic. At peak the batches fill at once anyway.
     Queue("paid", "PAID_QUEUE_URL", consumer="fulfil_starter", batch_size=10, max_batching_window_s=0),
+    # Payment expiry at sale speed (shared/orders/expiry.py): the sweeper finds due orders and sends their ids,
+    # 100 per message; a batch of 10 messages is 1,000 expiries. Visibility = 6 x the consumer's timeout, as
+    # AWS advises for SQS mappings; a message that keeps failing reaches the DLQ (alarm), while its orders,
+    # still in the `by_due` index, are found again by the next sweep anyway.
+    Queue("expiry", "EXPIRY_QUEUE_URL", consumer="expiry_worker", batch_size=10, max_batching_window_s=0,
+          visibility_timeout_s=360),
 )
 
 TOPICS = (Topic("notifications", "NOTIFICATIONS_TOPIC_ARN"),)
@@ -194,10 +200,19 @@ FUNCTIONS = (
     ),
     Function(
         "sweeper",
-        "Timers: expire unpaid orders, re-drive stuck ones, complete delivered ones",
+        "Timers: expire unpaid orders (or fan them out to the expiry queue), re-drive stuck ones, complete "
+        "delivered ones",
+        memory_mb=1024,  # at sale speed the finder makes ~8,000 AWS calls a run: CPU (docs/capacity.md s8)
         timeout_s=60,
-        grants=("table:read", "table:write", "queue:intake:send", "queue:paid:send",
+        grants=("table:read", "table:write", "queue:intake:send", "queue:paid:send", "queue:expiry:send",
                 "secret:wechatpay:read", "secret:alipay:read"),
+    ),
+    Function(
+        "expiry_worker",
+        "Expiry queue consumer: expires due unpaid orders in parallel batches and releases their stock",
+        memory_mb=1024,  # one vCPU-share per ~1,000 expiries a batch: client-side CPU bounds it (capacity s8)
+        timeout_s=60,
+        grants=("table:read", "table:write"),
     ),
     Function(
         "pay",

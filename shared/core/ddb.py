@@ -81,7 +81,7 @@ BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 BATCH_GET_ATTEMPTS = 5
 
 
-def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None,
+def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None, names: dict[str, str] | None = None,
               consistent: bool = False) -> list[dict[str, Any]]:
     """Every item of `keys` that exists, as plain dicts. BatchGetItem refuses duplicate keys and more than 100
     per request, and under throttling hands keys back unprocessed: de-duplicate, chunk, and follow them."""
@@ -91,6 +91,8 @@ def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None,
         spec: dict[str, Any] = {"Keys": unique[start : start + BATCH_GET_LIMIT], "ConsistentRead": consistent}
         if projection:
             spec["ProjectionExpression"] = projection
+        if names:
+            spec["ExpressionAttributeNames"] = names
         request: dict[str, Any] = {table(): spec}
         for attempt in range(BATCH_GET_ATTEMPTS):
             reply = dynamodb().batch_get_item(RequestItems=request)

@@ -108,7 +108,15 @@ def reserve(order_id: str) -> dict[str, Any]:
 
 
 def release(order: dict[str, Any], to: OrderStatus, *, actor: str, reason: str) -> dict[str, Any]:
-    """Move an order out of AWAITING_PAYMENT (or later) and give its reserved units back, atomically."""
+    """Move an order out of AWAITING_PAYMENT (or later) and give its reserved units back, atomically;
+    returns the order as it is now."""
+    release_only(order, to, actor=actor, reason=reason)
+    return store.require(order["order_id"], consistent=True)
+
+
+def release_only(order: dict[str, Any], to: OrderStatus, *, actor: str, reason: str) -> None:
+    """`release` without reading the order back: the expiry path at sale speed needs no result, only the
+    one transaction (conditional on status and version; a lost race raises Conflict)."""
     plan: dict[str, list[list[int]]] = order.get("reservations") or {}
     writes = [{"Update": _bucket_update(sku, int(bucket), int(units))} for sku, parts in plan.items()
               for bucket, units in parts]
@@ -125,7 +133,6 @@ def release(order: dict[str, Any], to: OrderStatus, *, actor: str, reason: str) 
 
         raise Conflict(f"The order changed meanwhile; it is now {current['status']}.", code="order_changed",
                        current_status=current["status"]) from None
-    return store.require(order["order_id"], consistent=True)
 
 
 def _result(order: dict[str, Any]) -> dict[str, Any]:

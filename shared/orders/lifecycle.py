@@ -13,7 +13,7 @@ from typing import Any
 from shared.core.clock import iso, now, parse_iso
 from shared.core.config import int_env
 from shared.core.errors import Conflict
-from shared.orders import checkout, completion, intake, logic, store
+from shared.orders import checkout, completion, expiry, intake, logic, store
 from shared.orders.models import OrderStatus
 
 logger = logging.getLogger("order24.lifecycle")
@@ -36,7 +36,7 @@ def expire_unpaid(order: dict[str, Any], moment: datetime) -> str:
     if order["status"] != OrderStatus.AWAITING_PAYMENT.value or parse_iso(order["expires_at"]) > moment:
         return "skipped"
     try:
-        checkout.release(order, OrderStatus.CANCELLED, actor="system:sweeper", reason="payment_timeout")
+        checkout.release_only(order, OrderStatus.CANCELLED, actor="system:sweeper", reason="payment_timeout")
     except Conflict:
         return "raced"  # paid or cancelled in the meantime: the other writer won, correctly
     return "expired"
@@ -137,44 +137,80 @@ DEFAULT_SWEEP_BUDGET_S = 50.0  # of the sweeper's 60 s timeout: stop taking new 
 PAGE = 100
 
 
+def _run_timer(kind: str, order_id: str, order: dict[str, Any] | None, moment: datetime) -> str:
+    """One due timer's action, as `<kind>_<outcome>`; an exception is logged and counted, never raised."""
+    if order is None:
+        return f"{kind.lower()}_missing"
+    try:
+        outcome = TIMERS[kind](order, moment)
+    except Exception:
+        logger.exception("timer failed", extra={"order_id": order_id, "kind": kind})
+        outcome = "error"
+    return f"{kind.lower()}_{outcome}"
+
+
+# What `expire_unpaid` and `checkout.release_only` read of an order (the transition's condition pins status and
+# version; the reservations say which buckets get their units back).
+EXPIRY_FIELDS = ("status", "version", "expires_at", "reservations")
+
+
+def expire_many(order_ids: list[str], moment: datetime | None = None) -> Counter[str]:
+    """The `expiry` queue consumer's work (functions/expiry_worker): read the orders with one consistent
+    BatchGetItem per 100, then `expire_unpaid` each on the pool. Idempotent: an order already cancelled, paid
+    or not yet due is skipped, a lost race is `raced`, so a redelivered message changes nothing."""
+    moment = moment or now()
+    orders = store.get_many(order_ids, consistent=True, fields=EXPIRY_FIELDS)
+    with ThreadPoolExecutor(max_workers=min(sweep_threads(), len(order_ids)) or 1,
+                            thread_name_prefix="expire") as pool:
+        return Counter(pool.map(lambda order_id: _run_timer("EXPIRY", order_id, orders.get(order_id), moment),
+                                order_ids))
+
+
 def sweep(moment: datetime | None = None, *, kinds: tuple[str, ...] | None = None,
           shards: range | None = None, budget_s: float | None = None) -> dict[str, int]:
     """Run every due timer once. Reads the sharded index, never scans the table.
 
     Every (kind, shard) is paged to its end (or until `budget_s` runs out; the next sweep continues), its
     orders read with one consistent BatchGetItem per page, and their actions run on a pool of
-    `sweep_threads()` threads, so a flash sale's abandoned carts expire at the rate the table can take
-    rather than one transaction at a time. Each action is still one conditional write (an expiry is one
-    transaction that releases the stock: `checkout.release`), so two sweeps racing on an order cannot
-    release it twice.
+    `sweep_threads()` threads. Payment expiry is the timer a flash sale multiplies: where the `expiry` queue
+    exists, the sweeper only finds due expiries and fans them out to it (`expiry.find_and_fan_out`), unless
+    so few are due that it expires them here. Each action is still one conditional write (an expiry is one
+    transaction that releases the stock: `checkout.release_only`), so two sweeps or a sweep and a consumer
+    racing on an order cannot release it twice.
     """
     moment = moment or now()
     before = iso(moment + timedelta(milliseconds=1))
     deadline = time.monotonic() + (budget_s if budget_s is not None else DEFAULT_SWEEP_BUDGET_S)
     outcomes: Counter[str] = Counter()
-    work = [(kind, shard) for kind in kinds or tuple(TIMERS) for shard in (shards or range(logic.DUE_SHARDS))]
-
-    def run(kind: str, order_id: str, order: dict[str, Any] | None) -> str:
-        if order is None:
-            return f"{kind.lower()}_missing"
-        try:
-            outcome = TIMERS[kind](order, moment)
-        except Exception:
-            logger.exception("timer failed", extra={"order_id": order_id, "kind": kind})
-            outcome = "error"
-        return f"{kind.lower()}_{outcome}"
+    kinds = kinds or tuple(TIMERS)
+    shards = shards or range(logic.DUE_SHARDS)
+    inline: list[str] = []
+    if expiry.KIND in kinds and expiry.fan_out_configured():
+        kinds = tuple(kind for kind in kinds if kind != expiry.KIND)
+        # the finder gets a share of the budget, so a sale's expiry wave never starves the other timers
+        started = time.monotonic()
+        inline, fanned = expiry.find_and_fan_out(before, shards, iso(moment),
+                                                 started + (deadline - started) * expiry.FIND_BUDGET_SHARE)
+        outcomes.update(fanned)
+    if inline:
+        outcomes.update(expire_many(inline, moment))
 
     with ThreadPoolExecutor(max_workers=sweep_threads(), thread_name_prefix="sweep") as pool:
         # Pages are read one after another while earlier pages' orders run on the pool: the queries are
         # cheap (100 keys each), the per-order writes are what costs.
         pending: list[Future[str]] = []
-        for kind, shard in work:
+
+        def submit(kind: str, ids: list[str]) -> None:
+            orders = store.get_many(ids, consistent=True, fields=EXPIRY_FIELDS if kind == expiry.KIND else ())
+            pending.extend(pool.submit(_run_timer, kind, order_id, orders.get(order_id), moment)
+                           for order_id in ids)
+
+        for kind, shard in [(kind, shard) for kind in kinds for shard in shards]:
             start: dict[str, Any] | None = None
             while time.monotonic() < deadline:
                 ids, start = store.query_due_page(kind, shard, before, limit=PAGE, start=start)
                 if ids:
-                    orders = store.get_many(ids, consistent=True)
-                    pending += [pool.submit(run, kind, order_id, orders.get(order_id)) for order_id in ids]
+                    submit(kind, ids)
                 if len(pending) > 4 * PAGE:  # bound the backlog, keep the pool busy
                     for future in pending[: 2 * PAGE]:
                         outcomes[future.result()] += 1
