@@ -3,6 +3,9 @@
 Environment: PORT (default 8024, 0 = any free port), LOCAL_STATE_DIR (default .local),
 LOCAL_VISIBILITY_TIMEOUT_SECONDS (default 2), LOCAL_FAULT_RATE / LOCAL_FAULT_FUNCTIONS (default off),
 and each schedule's `local_env_override` (e.g. SWEEP_INTERVAL_SECONDS).
+
+SIGINT (Ctrl-C) and SIGTERM both stop it cleanly: gateway, pollers and moto stopped, ports freed, exit 0.
+A start that fails (e.g. a demo SKU that cannot be seeded) exits 1 after tearing down what it started.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from infra.declaration import DECLARATION
 from infra.local.runtime import DEFAULT_STATE_DIR, start
 from infra.local.runtime import print_line as say
+from infra.local.seed import SeedingFailed
 
 
 def main() -> int:
@@ -37,7 +42,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     t0 = time.monotonic()
-    runtime = start(DECLARATION, port=port, state_dir=state_dir)
+    try:
+        runtime = start(DECLARATION, port=port, state_dir=state_dir)
+    except SeedingFailed as failed:
+        say(f"FAILED: {failed}")
+        _leave(1)
     say("demo users (Cognito USER_PASSWORD_AUTH):")
     for user in runtime.resources.users:
         say(f"  {user['username']:<10} {user['password']:<16} {user['role']}")
@@ -50,11 +59,15 @@ def main() -> int:
     say("stopping ...")
     runtime.stop()
     say("stopped")
+    _leave(0)
+
+
+def _leave(code: int) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     # moto runs Step Functions executions on threads that may still be waiting (Wait states, retries);
     # they hold nothing we need, so leave without joining them.
-    os._exit(0)
+    os._exit(code)
 
 
 if __name__ == "__main__":
