@@ -52,7 +52,8 @@ def spawn(tmp_path: Path) -> Iterator[Any]:
             proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True, preexec_fn=_default_sigint)
         started.append(proc)
-        return proc, _wait_for_stack(proc, state_dir / "stack.json", log)
+        stack = _wait_for_stack(proc, state_dir / "stack.json", log)
+        return proc, {**stack, "_log": str(log)}
 
     yield start
     for proc in started:  # only what this test started, by its own process group
@@ -89,6 +90,17 @@ def test_sigterm_to_make_run_stops_the_runtime_it_started(spawn: Any) -> None:
     proc.send_signal(signal.SIGTERM)  # GNU make passes SIGTERM on to the recipe, then dies of it
 
     _assert_all_gone(proc, stack)
+
+
+@pytest.mark.skipif(shutil.which("make") is None or not Path("/proc/self/status").exists(),
+                    reason="no make, or no /proc to see make stopping")
+def test_sigint_to_make_run_alone_stops_the_runtime_it_started(spawn: Any) -> None:
+    proc, stack = spawn(["make", "--no-print-directory", "-o", ".venv/.installed", "run"])
+
+    proc.send_signal(signal.SIGINT)  # GNU make does not pass this on: it waits for its children
+
+    _assert_all_gone(proc, stack)
+    assert "make is stopping: stopping too" in Path(stack["_log"]).read_text(encoding="utf-8")
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
