@@ -133,6 +133,23 @@ def test_demo_catalog_was_seeded_through_the_api(api: Callable[..., requests.Res
     assert {"ad_placement", "tea"} <= categories
 
 
+@pytest.mark.parametrize(
+    ("what", "status", "code"),
+    [
+        ({"path": "/catalog?q=" + "a" * 11_000}, 414, "uri_too_long"),
+        ({"path": "/catalog?q=" + "a" * 70_000}, 414, "uri_too_long"),  # past what http.server parses at all
+        ({"headers": {"X-Big": "a" * 11_000}}, 431, "headers_too_large"),
+        ({"headers": {"X-Big": "a" * 70_000}}, 431, "headers_too_large"),
+        ({"headers": {f"X-H{i}": "v" for i in range(150)}}, 431, "headers_too_large"),
+    ],
+    ids=["uri-over-10KiB", "uri-over-64KiB", "header-over-10KiB", "header-over-64KiB", "150-headers"],
+)
+def test_oversized_uri_and_headers_answer_problem_json(
+    api: Callable[..., requests.Response], what: dict[str, Any], status: int, code: str
+) -> None:
+    _assert_problem(api("GET", what.get("path", "/health"), headers=what.get("headers")), status, code)
+
+
 def test_every_demo_sku_exists_after_start(api: Callable[..., requests.Response]) -> None:
     expected = {item["sku"]: item for item in seed.load_catalog()}
 
