@@ -5,9 +5,9 @@ It posts correctly signed Kuaidi100 pushes, THROUGH OUR GATEWAY, for each step u
 whole history so far, newest first, as Kuaidi100 does. The salt comes from the `logistics` secret; the API
 URL from env `LOCAL_API_URL` or `.local/stack.json` (`api_url`). Answers JSON with what it posted.
 
-Trace times tell a possible story: every one is at or after the order's latest event (placed, paid, shipped),
-they increase by at least a second (Kuaidi100 writes whole seconds), and none is in the future: each push is
-posted once its time has come, so a parcel shipped a moment ago takes a few seconds to walk.
+Trace times tell a possible story: every one is at or after the moment the order was paid (placed, if it
+never was), they increase by at least a second (Kuaidi100 writes whole seconds) and none is in the future:
+each push is posted once its time has come, so a parcel paid for a moment ago takes a few seconds to walk.
 """
 
 from __future__ import annotations
@@ -65,11 +65,11 @@ def trace_times(after: datetime, now: datetime, steps: int) -> list[datetime]:
 
 
 def order_moment(order: dict[str, Any]) -> datetime:
-    """The order's latest recorded moment: placed, paid, shipped or any later event."""
+    """When the order was paid (the latest move to PAID), or placed if it never was."""
     from shared.core.clock import parse_iso
 
-    stamps = [order.get("created_at"), *(e.get("at") for e in order.get("events") or [])]
-    return max(parse_iso(str(s)) for s in stamps if s)
+    paid = [e.get("at") for e in order.get("events") or [] if e.get("to_status") == "PAID"]
+    return max(parse_iso(str(s)) for s in [order["created_at"], *paid] if s)
 
 
 def wait_until(moment: datetime, clock: Callable[[], datetime], sleep: Callable[[float], None] = time.sleep) -> None:
