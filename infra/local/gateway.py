@@ -12,8 +12,8 @@ HTTP server parses at all (64 KiB, 100 headers) get the same problem+json from `
 A body whose bytes are not UTF-8 goes to the function base64-encoded whatever its content type, and the
 function's screen (shared/core/problems.py) answers 400.
 
-`GET /health` answers 503 problem+json `{"code": "starting", "pending": [...]}` until the runtime has seeded
-what a client needs (the demo users and catalog), then the function's own 200.
+`GET /health` answers 503 problem+json `{"code": "starting", "pending": [...]}` until the runtime has set up
+what a client needs (the demo users and catalog, stack.json), then the function's own 200.
 """
 
 from __future__ import annotations

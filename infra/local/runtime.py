@@ -7,8 +7,9 @@ is a thin wrapper around it. moto runs in server mode on a thread of this proces
 One runtime per process at a time: moto's backends and `os.environ` are process-wide.
 
 Readiness: the gateway answers `GET /health` with 503 `{"code": "starting", "pending": [...]}` until the
-demo users and (unless `seed_catalog=False`) the whole demo catalog exist; seeding that misses any SKU
-fails the start (`seed.SeedingFailed`). `stack.json` holds sandbox private keys: it is written owner-only.
+demo users and (unless `seed_catalog=False`) the whole demo catalog exist and stack.json is written;
+seeding that misses any SKU fails the start (`seed.SeedingFailed`). `stack.json` holds sandbox private
+keys: it is written owner-only.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ from infra.local.pollers import STREAM_CONSUMERS, ScheduleTimer, SqsPoller, Stre
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_STATE_DIR = Path(".local")
-READINESS = ("users", "catalog")  # what `GET /health` waits for, in the order start() sets it up
+# What `GET /health` waits for, in the order start() sets it up; stack.json last, so a client that saw 200
+# can read it.
+READINESS = ("users", "catalog", "stack.json")
 
 log = logging.getLogger("infra.local")
 
@@ -331,6 +334,7 @@ def start(
 
         rt.stack = _stack(rt, extra)
         write_private(rt.stack_path, json.dumps(rt.stack, indent=2))
+        rt.mark_ready("stack.json")
         rt.started_s = time.monotonic() - t0
         return rt
     except BaseException:

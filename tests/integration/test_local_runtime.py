@@ -463,7 +463,7 @@ def test_health_answers_503_starting_with_what_is_pending_until_the_catalog_is_s
         (during,) = CALLS.health_while_seeding
 
     assert during.status_code == 503 and during.headers["content-type"] == "application/problem+json"
-    assert during.json()["code"] == "starting" and during.json()["pending"] == ["catalog"]
+    assert during.json()["code"] == "starting" and during.json()["pending"] == ["catalog", "stack.json"]
     assert during.headers["retry-after"] == "1"
     after = requests.get(f"{rt.api_url}/health", timeout=10)
     assert rt.pending() == [] and after.status_code == 201  # the route's own function (echo) answers now
