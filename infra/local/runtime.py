@@ -32,7 +32,7 @@ from botocore.config import Config
 
 from infra import moto_atomic
 from infra.declaration import Declaration, StreamConsumer
-from infra.local import extensions, lambda_hook, moto_speed, plan, resources, seed
+from infra.local import extensions, lambda_hook, moto_speed, plan, powertools_isolation, resources, seed
 from infra.local.gateway import Gateway
 from infra.local.invoker import FaultPlan, HandlerResolver, Invoker, import_handler
 from infra.local.jwt_auth import CognitoJwtAuthorizer
@@ -238,6 +238,7 @@ def start(
         quiet_loggers()
         moto_atomic.apply()  # DynamoDB writes serialised per process, as DynamoDB serialises them per item
         moto_speed.apply()  # no per-request directory scans or per-task boto3 clients in moto
+        powertools_isolation.apply()  # each handler thread sees its own HTTP request, as in its own Lambda
         # Powertools warns on every invocation that flushes no metric; locally that is only noise.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         for problem in check(decl):

@@ -33,7 +33,7 @@ from infra.declaration import (
     Workflow,
     function_arn_placeholder,
 )
-from infra.local import extensions, seed
+from infra.local import extensions, powertools_isolation, seed
 from infra.local import runtime as local_runtime
 from infra.local.gateway import Gateway
 from infra.local.invoker import FaultPlan, InjectedFault
@@ -497,6 +497,40 @@ def test_seeding_fails_loudly_naming_each_sku_that_did_not_land(rt: Runtime) -> 
         gateway.stop()
 
     assert len(failed.value.problems) == 1 and failed.value.problems[0].startswith(f"{refused}: HTTP 401")
+
+
+def test_two_http_functions_answering_at_once_each_see_their_own_request(rt: Runtime) -> None:
+    from aws_lambda_powertools.event_handler.api_gateway import Router
+
+    from shared.core.api import http_app, principal, serve
+    from tests.support import MERCHANT, SHOPPER, http_event
+
+    powertools_isolation.apply()  # start() applied it already; idempotent
+    both_resolving = threading.Barrier(2, timeout=10)
+    seen: dict[str, str] = {}
+
+    def function(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        router = Router()
+
+        @router.get(f"/{name}")
+        def who() -> dict[str, str]:
+            both_resolving.wait()  # both events are set before either handler reads its own
+            seen[name] = principal(router).sub
+            return {"sub": seen[name]}
+
+        app = http_app(router)
+        return lambda event: serve(app, event, None)
+
+    calls = []
+    for name, user in (("merchant_api", MERCHANT), ("health", SHOPPER)):
+        event = http_event("GET", f"/{name}", user=user)
+        calls.append(threading.Thread(target=function(name), args=(event,)))
+    for call in calls:
+        call.start()
+    for call in calls:
+        call.join(timeout=15)
+
+    assert seen == {"merchant_api": MERCHANT.sub, "health": SHOPPER.sub}
 
 
 def test_stack_json_and_its_directory_are_readable_by_their_owner_only(rt: Runtime) -> None:
