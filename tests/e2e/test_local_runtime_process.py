@@ -1,8 +1,9 @@
-"""Stopping the local runtime by signal, as a terminal, a supervisor or a test runner does.
+"""The local runtime as a process: started while clients poll it, stopped by signal as a terminal, a
+supervisor or a test runner does.
 
-Each test starts its own `python -m infra.local` (or `make run`) in a subprocess, waits until /health is
-200, signals the PID it started and checks that everything is gone: the process, the gateway's port and
-moto's port. `make run` is started with `-o .venv/.installed` so it never installs anything.
+Each test starts its own `python -m infra.local` (or `make run`) in a subprocess and waits until /health is
+200. The signal tests then signal the PID they started and check that everything is gone: the process, the
+gateway's port and moto's port. `make run` is started with `-o .venv/.installed` so it never installs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
+from infra.local import seed
 from tests.e2e.conftest import ROOT, _wait_for_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -43,10 +47,10 @@ def _default_sigint() -> None:
 def spawn(tmp_path: Path) -> Iterator[Any]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(command: list[str]) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    def start(command: list[str], port: int = 0) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
         state_dir = tmp_path / "state"
         log = tmp_path / "run.log"
-        env = {**os.environ, "PORT": "0", "LOCAL_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PORT": str(port), "LOCAL_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"}
         env.pop("AWS_ENDPOINT_URL", None)
         with log.open("wb") as out:
             proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -110,3 +114,43 @@ def test_ctrl_c_on_make_run_stops_the_runtime(spawn: Any) -> None:
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C: the whole foreground group
 
     _assert_all_gone(proc, stack)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_clients_polling_from_the_first_moment_see_starting_then_the_whole_catalog(spawn: Any) -> None:
+    port = _free_port()
+    answers: list[tuple[str, int, dict[str, Any]]] = []
+    stop = threading.Event()
+
+    def poll(path: str) -> None:  # a frontend dev server or a readiness script, from the moment the port opens
+        with requests.Session() as http:
+            while not stop.is_set():
+                try:
+                    reply = http.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+                except requests.RequestException:
+                    time.sleep(0.02)
+                    continue
+                answers.append((path, reply.status_code, reply.json()))
+
+    pollers = [threading.Thread(target=poll, args=(path,), daemon=True) for path in ("/health", "/catalog")]
+    for poller in pollers:
+        poller.start()
+    try:
+        _, stack = spawn([sys.executable, "-m", "infra.local"], port=port)
+    finally:
+        stop.set()
+        for poller in pollers:
+            poller.join(timeout=10)
+
+    log = Path(stack["_log"]).read_text(encoding="utf-8")
+    assert f"demo catalog: {len(seed.load_catalog())} SKUs in the catalog" in log, log[-2000:]
+    health = [(status, body) for path, status, body in answers if path == "/health"]
+    assert health and all(status in (200, 503) for status, _ in health)
+    assert all(body["code"] == "starting" and body["pending"] for status, body in health if status == 503)
+    statuses = [status for status, _ in health]
+    assert 200 not in statuses or 503 not in statuses[statuses.index(200):]  # once ready, ready
