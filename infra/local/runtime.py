@@ -308,7 +308,7 @@ def start(
 
         authorizer = CognitoJwtAuthorizer(endpoint=rt.endpoint, region=REGION, pool_id=res.user_pool_id,
                                           client_id=res.user_pool_client_id)
-        authorizer.load_keys()  # before serving: the first token must not race the key fetch
+        authorizer.load_keys()  # before serving: an unreadable JWKS fails the start, not the first request
         route_auth: dict[str, str] = {r.route_key: r.auth for r in (*decl.routes, *decl.local_only_routes)}
         invoker = rt.invoker
         rt.gateway = Gateway(
@@ -406,14 +406,9 @@ def _warm(rt: Runtime, say: Say) -> None:
 
 def _seed(rt: Runtime, say: Say) -> None:
     """Every demo SKU through POST /merchant/skus as the demo merchant; raises seed.SeedingFailed otherwise."""
-    assert rt.invoker is not None
     merchant = next((u for u in rt.resources.users if u["role"] == "merchant"), None)
     if merchant is None:
         raise seed.SeedingFailed(["no demo merchant to seed the catalog as"])
-    # The route's handler imported here, not concurrently by the first request and the warm thread.
-    function = plan.route_table(rt.decl).get("POST /merchant/skus")
-    if function is not None:
-        rt.invoker.handler(function)
     token = seed.login(rt.client("cognito-idp"), rt.resources.user_pool_client_id,
                        merchant["username"], merchant["password"])
     items = seed.load_catalog()
