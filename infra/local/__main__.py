@@ -3,6 +3,15 @@
 Environment: PORT (default 8024, 0 = any free port), LOCAL_STATE_DIR (default .local),
 LOCAL_VISIBILITY_TIMEOUT_SECONDS (default 2), LOCAL_FAULT_RATE / LOCAL_FAULT_FUNCTIONS (default off),
 and each schedule's `local_env_override` (e.g. SWEEP_INTERVAL_SECONDS).
+
+SIGINT (Ctrl-C) and SIGTERM both stop it cleanly: gateway, pollers and moto stopped, ports freed, exit 0.
+A start that fails (e.g. a demo SKU that cannot be seeded) exits 1 after tearing down what it started.
+
+Under `make run` this process is make's child. GNU make passes SIGTERM on to it, and Ctrl-C reaches both
+(the terminal signals the whole foreground group), but a SIGINT, SIGHUP or SIGQUIT sent to make's PID alone
+is not passed on: make waits, inside its signal handler, for its children to end. `watch_make` sees that
+(Linux: the signal is blocked in make's /proc status while its handler runs) and stops this process, as
+it does when make disappears.
 """
 
 from __future__ import annotations
@@ -15,10 +24,12 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from infra.declaration import DECLARATION
 from infra.local.runtime import DEFAULT_STATE_DIR, start
 from infra.local.runtime import print_line as say
+from infra.local.seed import SeedingFailed
 
 
 def main() -> int:
@@ -35,9 +46,14 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    watch_make(stopping)
 
     t0 = time.monotonic()
-    runtime = start(DECLARATION, port=port, state_dir=state_dir)
+    try:
+        runtime = start(DECLARATION, port=port, state_dir=state_dir)
+    except SeedingFailed as failed:
+        say(f"FAILED: {failed}")
+        _leave(1)
     say("demo users (Cognito USER_PASSWORD_AUTH):")
     for user in runtime.resources.users:
         say(f"  {user['username']:<10} {user['password']:<16} {user['role']}")
@@ -50,11 +66,57 @@ def main() -> int:
     say("stopping ...")
     runtime.stop()
     say("stopped")
+    _leave(0)
+
+
+# While a handler runs, the kernel blocks its signal: these in make's SigBlk mean make is stopping on one.
+MAKE_STOP_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+
+
+def _blocked_signals(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    line = next((ln for ln in status.splitlines() if ln.startswith("SigBlk:")), None)
+    return int(line.split()[1], 16) if line else None
+
+
+def make_is_stopping(pid: int) -> bool:
+    """Is `pid` (make) inside its handler for SIGINT, SIGHUP or SIGQUIT, waiting for its children?"""
+    blocked = _blocked_signals(pid)
+    return blocked is not None and any(blocked & (1 << (sig - 1)) for sig in MAKE_STOP_SIGNALS)
+
+
+def watch_make(stopping: threading.Event, interval_s: float = 0.5) -> threading.Thread | None:
+    """When run by make (`make run`), stop when make is stopping on a signal it does not pass on, or is gone."""
+    parent = os.getppid()
+    try:
+        name = Path(f"/proc/{parent}/comm").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None  # no /proc (not Linux): make's own SIGTERM forwarding and Ctrl-C still apply
+    if name not in ("make", "gmake"):
+        return None
+
+    def watch() -> None:
+        seen = 0  # two polls in a row, so a signal make blocks for a moment is not taken for a stop
+        while not stopping.wait(interval_s):
+            seen = seen + 1 if os.getppid() != parent or make_is_stopping(parent) else 0
+            if seen >= 2:
+                say("make is stopping: stopping too")
+                stopping.set()
+
+    thread = threading.Thread(target=watch, name="watch-make", daemon=True)
+    thread.start()
+    return thread
+
+
+def _leave(code: int) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     # moto runs Step Functions executions on threads that may still be waiting (Wait states, retries);
     # they hold nothing we need, so leave without joining them.
-    os._exit(0)
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ authorizer or function runs, with its own body (not problem+json; see docs/testi
 HTTP server parses at all (64 KiB, 100 headers) get the same problem+json from `_QuietHandler.send_error`.
 A body whose bytes are not UTF-8 goes to the function base64-encoded whatever its content type, and the
 function's screen (shared/core/problems.py) answers 400.
+
+`GET /health` answers 503 problem+json `{"code": "starting", "pending": [...]}` until the runtime has set up
+what a client needs (the demo users and catalog, stack.json), then the function's own 200.
 """
 
 from __future__ import annotations
@@ -45,9 +48,17 @@ TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javas
               "application/x-www-form-urlencoded", "+json", "+xml")
 
 
-def problem(status: int, title: str, detail: str, code: str) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
+def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code, **extra}
     return Response(json.dumps(body), status=status, content_type="application/problem+json")
+
+
+def starting(pending: list[str]) -> Response:
+    """`GET /health` while the runtime is still seeding: 503, with what it is still waiting for."""
+    reply = problem(503, "Service Unavailable", f"the local runtime is starting; pending: {', '.join(pending)}",
+                    "starting", pending=pending)
+    reply.headers["Retry-After"] = "1"
+    return reply
 
 
 # ---------------------------------------------------------------- routing
@@ -269,6 +280,7 @@ class Gateway:
         invoke: Callable[[str, dict[str, Any]], Any],
         authorizer: CognitoJwtAuthorizer | None,
         stats: Callable[[], dict[str, Any]],
+        pending: Callable[[], list[str]] = list,
     ) -> None:
         compiled = []
         for key, function in routes.items():
@@ -281,6 +293,7 @@ class Gateway:
         self.invoke = invoke
         self.authorizer = authorizer
         self.extra_stats = stats
+        self.pending = pending  # what the runtime still sets up; `GET /health` is 503 until it is empty
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
@@ -326,6 +339,8 @@ class Gateway:
             return problem(404, "Not Found", f"no route for {request.method} {raw_path}", "route_not_found")
         route, params = found
         self._count(route.route_key)
+        if route.route_key == "GET /health" and (waiting := self.pending()):
+            return starting(waiting)
         if route.function is None:
             return Response(json.dumps(self.extra_stats()), content_type="application/json")
 

@@ -170,8 +170,9 @@ class Invoker:
         self.local_only: set[str] = set()
         self._lock = threading.Lock()
         # One execution environment per function: a Lambda environment handles one event at a time, and
-        # Powertools keeps per-event state on module-level objects (the resolver's current_event and
-        # context, the batch processor's results). Sharing them across threads would mix requests up.
+        # Powertools keeps per-event state on module-level objects (the resolver's context, the batch
+        # processor's results). Sharing them across threads would mix requests up. The resolvers' shared
+        # current_event (a class attribute, across functions) is made per thread by powertools_isolation.
         self._environments: dict[str, threading.Lock] = {}
         self.invocations: Counter[str] = Counter()  # per function, one per handler call
         self.records: Counter[str] = Counter()  # per function, batch records (cost counts per message)

@@ -39,12 +39,22 @@ class CognitoJwtAuthorizer:
         self._keys: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
+    def load_keys(self) -> int:
+        """Fetch the pool's JWKS now (the runtime calls it before serving); returns how many keys it holds.
+
+        Raises if the JWKS cannot be read: a gateway that cannot verify tokens must not start serving."""
+        return len(self._jwks())
+
     def _jwks(self) -> dict[str, Any]:
         # Fetched once and cached, like the authorizer's own key cache.
         with self._lock:
             if self._keys is None:
-                document = requests.get(self.jwks_url, timeout=5).json()
-                self._keys = {k["kid"]: jwt.PyJWK(k).key for k in document["keys"]}
+                reply = requests.get(self.jwks_url, timeout=5)
+                reply.raise_for_status()
+                keys = {k["kid"]: jwt.PyJWK(k).key for k in reply.json()["keys"]}
+                if not keys:
+                    raise RuntimeError(f"no signing keys at {self.jwks_url}")
+                self._keys = keys
             return self._keys
 
     def authorize(self, authorization: str | None) -> tuple[dict[str, str], list[str] | None]:

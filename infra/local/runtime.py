@@ -5,6 +5,11 @@ is a thin wrapper around it. moto runs in server mode on a thread of this proces
 (`lambda_hook`) can call the real handlers in-process for Step Functions tasks and SDK invokes.
 
 One runtime per process at a time: moto's backends and `os.environ` are process-wide.
+
+Readiness: the gateway answers `GET /health` with 503 `{"code": "starting", "pending": [...]}` until the
+demo users and (unless `seed_catalog=False`) the whole demo catalog exist and stack.json is written;
+seeding that misses any SKU fails the start (`seed.SeedingFailed`). `stack.json` holds sandbox private
+keys: it is written owner-only.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from botocore.config import Config
 
 from infra import moto_atomic
 from infra.declaration import Declaration, StreamConsumer
-from infra.local import extensions, lambda_hook, moto_speed, plan, resources, seed
+from infra.local import extensions, lambda_hook, moto_speed, plan, powertools_isolation, resources, seed
 from infra.local.gateway import Gateway
 from infra.local.invoker import FaultPlan, HandlerResolver, Invoker, import_handler
 from infra.local.jwt_auth import CognitoJwtAuthorizer
@@ -36,6 +41,9 @@ from infra.local.pollers import STREAM_CONSUMERS, ScheduleTimer, SqsPoller, Stre
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_STATE_DIR = Path(".local")
+# What `GET /health` waits for, in the order start() sets it up; stack.json last, so a client that saw 200
+# can read it.
+READINESS = ("users", "catalog", "stack.json")
 
 log = logging.getLogger("infra.local")
 
@@ -72,6 +80,8 @@ class Runtime:
     _env_before: dict[str, str | None] = field(default_factory=dict)
     _serving: bool = False
     _clients: dict[str, Any] = field(default_factory=dict)
+    _pending: list[str] = field(default_factory=lambda: list(READINESS))
+    _pending_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- for extensions and tests
 
@@ -107,6 +117,16 @@ class Runtime:
     @property
     def stack_path(self) -> Path:
         return self.state_dir / "stack.json"
+
+    def pending(self) -> list[str]:
+        """What start() has not set up yet (`GET /health` is 503 until this is empty)."""
+        with self._pending_lock:
+            return list(self._pending)
+
+    def mark_ready(self, part: str) -> None:
+        with self._pending_lock:
+            if part in self._pending:
+                self._pending.remove(part)
 
     # -- lifecycle
 
@@ -155,7 +175,27 @@ def _wipe(state_dir: Path) -> None:
     # Only a directory we wrote before (it has stack.json) or an empty one is wiped.
     if state_dir.exists() and ((state_dir / "stack.json").exists() or not any(state_dir.iterdir())):
         shutil.rmtree(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds sandbox private keys
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by its owner only, atomically.
+
+    The file is created 0600 (before any byte is written) under a temporary name in the same directory,
+    then renamed over `path`: a reader sees the old file or the whole new one, never a partial or
+    world-readable one, whatever the umask."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # O_CREAT's mode only ever loses bits to the umask; make it exact
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _interval(env: dict[str, str] | os._Environ[str], override: str | None, default: int) -> float:
@@ -191,11 +231,14 @@ def start(
 
     state_dir = Path(state_dir)
     rt = Runtime(decl=decl, state_dir=state_dir, resources=resources.Resources(prefix=prefix))
+    if not seed_catalog:
+        rt.mark_ready("catalog")
     try:
         _wipe(state_dir)
         quiet_loggers()
         moto_atomic.apply()  # DynamoDB writes serialised per process, as DynamoDB serialises them per item
         moto_speed.apply()  # no per-request directory scans or per-task boto3 clients in moto
+        powertools_isolation.apply()  # each handler thread sees its own HTTP request, as in its own Lambda
         # Powertools warns on every invocation that flushes no metric; locally that is only noise.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         for problem in check(decl):
@@ -243,6 +286,7 @@ def start(
         resources.create_state_machines(rt.client("stepfunctions"), decl, res, role_arn)
         say(f"step functions {', '.join(res.state_machines) or '-'}")
         resources.create_cognito(rt.client("cognito-idp"), res)
+        rt.mark_ready("users")
         say(f"cognito pool {res.user_pool_id}, client {res.user_pool_client_id}")
 
         rt._env.update(resources.env_vars(decl, res))
@@ -264,6 +308,7 @@ def start(
 
         authorizer = CognitoJwtAuthorizer(endpoint=rt.endpoint, region=REGION, pool_id=res.user_pool_id,
                                           client_id=res.user_pool_client_id)
+        authorizer.load_keys()  # before serving: an unreadable JWKS fails the start, not the first request
         route_auth: dict[str, str] = {r.route_key: r.auth for r in (*decl.routes, *decl.local_only_routes)}
         invoker = rt.invoker
         rt.gateway = Gateway(
@@ -273,6 +318,7 @@ def start(
             invoke=lambda fn, event: invoker.invoke(fn, event, source="api"),
             authorizer=authorizer,
             stats=rt.stats,
+            pending=rt.pending,
         )
         api_port = rt.gateway.serve(host, port)
         rt.api_url = f"http://{host}:{api_port}"
@@ -284,10 +330,12 @@ def start(
 
         if seed_catalog:
             _seed(rt, say)
+            rt.mark_ready("catalog")
         warm.join(timeout=30)
 
         rt.stack = _stack(rt, extra)
-        rt.stack_path.write_text(json.dumps(rt.stack, indent=2), encoding="utf-8")
+        write_private(rt.stack_path, json.dumps(rt.stack, indent=2))
+        rt.mark_ready("stack.json")
         rt.started_s = time.monotonic() - t0
         return rt
     except BaseException:
@@ -357,15 +405,15 @@ def _warm(rt: Runtime, say: Say) -> None:
 
 
 def _seed(rt: Runtime, say: Say) -> None:
+    """Every demo SKU through POST /merchant/skus as the demo merchant; raises seed.SeedingFailed otherwise."""
     merchant = next((u for u in rt.resources.users if u["role"] == "merchant"), None)
     if merchant is None:
-        return
+        raise seed.SeedingFailed(["no demo merchant to seed the catalog as"])
     token = seed.login(rt.client("cognito-idp"), rt.resources.user_pool_client_id,
                        merchant["username"], merchant["password"])
-    created, problems = seed.seed_catalog(rt.api_url, token, seed.load_catalog())
-    say(f"demo catalog: {created} SKUs created through POST /merchant/skus")
-    for line in problems[:3]:
-        say(f"WARNING: seeding: {line}")
+    items = seed.load_catalog()
+    created = seed.seed_catalog(rt.api_url, token, items)
+    say(f"demo catalog: {len(items)} SKUs in the catalog ({created} created through POST /merchant/skus)")
 
 
 def _stack(rt: Runtime, extra: dict[str, Any]) -> dict[str, Any]:

@@ -4,13 +4,20 @@ It posts correctly signed Kuaidi100 pushes, THROUGH OUR GATEWAY, for each step u
 揽收 -> 在途 -> 派件 -> 签收 (`delivered`) or 揽收 -> 在途 -> 疑难 (`exception`). Each push carries the
 whole history so far, newest first, as Kuaidi100 does. The salt comes from the `logistics` secret; the API
 URL from env `LOCAL_API_URL` or `.local/stack.json` (`api_url`). Answers JSON with what it posted.
+
+Trace times tell a possible story: every one is at or after the moment the order was paid (placed, if it
+never was), they increase by at least a second (Kuaidi100 writes whole seconds) and none is in the future:
+each push is posted once its time has come, so a parcel paid for a moment ago takes a few seconds to walk.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-from datetime import timedelta
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +42,41 @@ def _api_url() -> str:
         stack = Path(os.environ.get("LOCAL_STATE_DIR", ".local")) / "stack.json"
         url = json.loads(stack.read_text(encoding="utf-8"))["api_url"]
     return str(url).rstrip("/")
+
+
+MAX_STEP = timedelta(minutes=1)  # steps at most a minute apart
+
+
+def trace_times(after: datetime, now: datetime, steps: int) -> list[datetime]:
+    """`steps` whole-second times, strictly increasing, none before `after`.
+
+    With room before `now` they end at `now`, at most a minute apart; an order from a few seconds ago gets
+    one-second steps from `after` on, the last ones up to `steps` seconds ahead (the courier waits for them).
+    """
+    first = datetime.fromtimestamp(math.ceil(after.timestamp()), tz=after.tzinfo)  # formatted, it is >= after
+    last = now.replace(microsecond=0)
+    room = int((last - first).total_seconds())
+    if steps > 1 and room >= steps - 1:
+        step = min(MAX_STEP, timedelta(seconds=room // (steps - 1)))
+        return [last - step * (steps - 1 - i) for i in range(steps)]
+    if steps == 1:
+        return [max(first, last)]
+    return [first + timedelta(seconds=i) for i in range(steps)]
+
+
+def order_moment(order: dict[str, Any]) -> datetime:
+    """When the order was paid (the latest move to PAID), or placed if it never was."""
+    from shared.core.clock import parse_iso
+
+    paid = [e.get("at") for e in order.get("events") or [] if e.get("to_status") == "PAID"]
+    return max(parse_iso(str(s)) for s in [order["created_at"], *paid] if s)
+
+
+def wait_until(moment: datetime, clock: Callable[[], datetime], sleep: Callable[[float], None] = time.sleep) -> None:
+    """Sleep until `moment` by `clock`: one sleep, so a frozen test clock cannot make it wait forever."""
+    left = (moment - clock()).total_seconds()
+    if left > 0:
+        sleep(left)
 
 
 def _reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -63,13 +105,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _reply(404, {"error": f"order {order_id} has no shipment (not shipped yet?)"})
     salt = secrets.config().kuaidi100_salt.get_secret_value()
     url = f"{_api_url()}/logistics/kuaidi100/notify"
-    start = now()
     history: list[tuple[Any, str, str]] = []
     posted = []
-    steps = STEPS[target]
-    for index, (code, context_text) in enumerate(steps):
-        # Steps a minute apart, ending now: a future 签收 time would push the completion timer out.
-        at = start - timedelta(minutes=len(steps) - 1 - index)
+    steps: Sequence[tuple[str, str]] = STEPS[target]
+    times = trace_times(order_moment(order or {}), now(), len(steps))
+    for at, (code, context_text) in zip(times, steps, strict=True):
+        # Never a time in the future: a future 签收 would push the completion timer out.
+        wait_until(at, now)
         history.insert(0, (at, context_text, kuaidi100.status_name(code)))
         param, sign = kuaidi100.build_push(
             company=shipment["carrier"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -11,6 +12,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.utilities.utils import load_resource
+
+from infra.local import seed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -128,6 +131,38 @@ def test_demo_catalog_was_seeded_through_the_api(api: Callable[..., requests.Res
     assert reply.status_code == 200
     categories = {item["category"] for item in reply.json()["items"]}
     assert {"ad_placement", "tea"} <= categories
+
+
+@pytest.mark.parametrize(
+    ("what", "status", "code"),
+    [
+        ({"path": "/catalog?q=" + "a" * 11_000}, 414, "uri_too_long"),
+        ({"path": "/catalog?q=" + "a" * 70_000}, 414, "uri_too_long"),  # past what http.server parses at all
+        ({"headers": {"X-Big": "a" * 11_000}}, 431, "headers_too_large"),
+        ({"headers": {"X-Big": "a" * 70_000}}, 431, "headers_too_large"),
+        ({"headers": {f"X-H{i}": "v" for i in range(150)}}, 431, "headers_too_large"),
+    ],
+    ids=["uri-over-10KiB", "uri-over-64KiB", "header-over-10KiB", "header-over-64KiB", "150-headers"],
+)
+def test_oversized_uri_and_headers_answer_problem_json(
+    api: Callable[..., requests.Response], what: dict[str, Any], status: int, code: str
+) -> None:
+    _assert_problem(api("GET", what.get("path", "/health"), headers=what.get("headers")), status, code)
+
+
+def test_every_demo_sku_exists_after_start(api: Callable[..., requests.Response]) -> None:
+    expected = {item["sku"]: item for item in seed.load_catalog()}
+
+    found = {sku: api("GET", f"/catalog/{sku}") for sku in expected}
+
+    assert {sku: reply.status_code for sku, reply in found.items()} == dict.fromkeys(expected, 200)
+    assert all(found[sku].json()["price_fen"] == item["price_fen"] for sku, item in expected.items())
+
+
+def test_the_start_log_reports_the_whole_demo_catalog(local_stack: dict[str, Any]) -> None:
+    log = Path(local_stack["_log"]).read_text(encoding="utf-8")
+
+    assert f"demo catalog: {len(seed.load_catalog())} SKUs in the catalog" in log
 
 
 def test_stats_count_requests_per_route(api: Callable[..., requests.Response]) -> None:

@@ -9,6 +9,7 @@ import base64
 import http.client
 import json
 import os
+import stat
 import threading
 import time
 import uuid
@@ -32,8 +33,9 @@ from infra.declaration import (
     Workflow,
     function_arn_placeholder,
 )
-from infra.local import extensions
+from infra.local import extensions, powertools_isolation, seed
 from infra.local import runtime as local_runtime
+from infra.local.gateway import Gateway
 from infra.local.invoker import FaultPlan, InjectedFault
 from infra.local.runtime import Runtime
 
@@ -76,6 +78,7 @@ DECL = Declaration(
         Route("GET", "/secure", "echo"),
         Route("GET", "/broken", "broken", auth="public"),
         Route("POST", "/merchant/skus", "skus"),
+        Route("GET", "/health", "echo", auth="public"),
     ),
     schedules=(Schedule("tick", "ticker", every_seconds=3600, local_env_override="TEST_TICK_SECONDS"),),
     workflows=(Workflow("catcher", "CATCHER_ARN", definition=catcher_asl, functions=("boom",)),),
@@ -95,6 +98,7 @@ class Calls:
         self.ticks: list[dict[str, Any]] = []
         self.skus: list[dict[str, Any]] = []
         self.stream_failed_once: set[str] = set()
+        self.health_while_seeding: list[requests.Response] = []
 
 
 CALLS = Calls()
@@ -155,6 +159,11 @@ def skus(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with CALLS.lock:
         claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
         CALLS.skus.append({"body": json.loads(event["body"]), "groups": claims["cognito:groups"]})
+        first = len(CALLS.skus) == 1
+    if first:  # mid-seeding, ask the gateway what a client polling /health would see
+        health = requests.get(f"http://{event['headers']['host']}/health", timeout=10)
+        with CALLS.lock:
+            CALLS.health_while_seeding.append(health)
     return {"statusCode": 201, "body": event["body"]}
 
 
@@ -447,6 +456,114 @@ def test_stats_count_function_invocations_and_route_requests(rt: Runtime) -> Non
     assert stats["routes"]["GET /things/special"] >= 1
     assert stats["functions"]["invocations"]["echo"] >= 1
     assert stats["functions"]["invocations"]["skus"] >= 12
+
+
+def test_health_answers_503_starting_with_what_is_pending_until_the_catalog_is_seeded(rt: Runtime) -> None:
+    with CALLS.lock:
+        (during,) = CALLS.health_while_seeding
+
+    assert during.status_code == 503 and during.headers["content-type"] == "application/problem+json"
+    assert during.json()["code"] == "starting" and during.json()["pending"] == ["catalog", "stack.json"]
+    assert during.headers["retry-after"] == "1"
+    after = requests.get(f"{rt.api_url}/health", timeout=10)
+    assert rt.pending() == [] and after.status_code == 201  # the route's own function (echo) answers now
+
+
+def test_every_demo_sku_is_seeded(rt: Runtime) -> None:
+    with CALLS.lock:
+        seeded = [s["body"]["sku"] for s in CALLS.skus]
+
+    assert sorted(seeded) == sorted(item["sku"] for item in seed.load_catalog())
+
+
+def test_seeding_fails_loudly_naming_each_sku_that_did_not_land(rt: Runtime) -> None:
+    items = seed.load_catalog()[:3]
+    refused = items[1]["sku"]
+
+    def merchant_api(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        sku = json.loads(event["body"])["sku"]
+        if sku == refused:
+            return {"statusCode": 401, "body": json.dumps({"code": "unauthorized"})}
+        return {"statusCode": 409 if sku == items[2]["sku"] else 201, "body": event["body"]}
+
+    gateway = Gateway(routes={"POST /merchant/skus": "skus"}, route_auth={"POST /merchant/skus": "public"},
+                      local_routes=(), invoke=lambda fn, event: merchant_api(event, None), authorizer=None,
+                      stats=dict)
+    port = gateway.serve("127.0.0.1", 0)
+    try:
+        with pytest.raises(seed.SeedingFailed) as failed:
+            seed.seed_catalog(f"http://127.0.0.1:{port}", "token", items)
+    finally:
+        gateway.stop()
+
+    assert len(failed.value.problems) == 1 and failed.value.problems[0].startswith(f"{refused}: HTTP 401")
+
+
+def test_two_http_functions_answering_at_once_each_see_their_own_request(rt: Runtime) -> None:
+    from aws_lambda_powertools.event_handler.api_gateway import Router
+
+    from shared.core.api import http_app, principal, serve
+    from tests.support import MERCHANT, SHOPPER, http_event
+
+    powertools_isolation.apply()  # start() applied it already; idempotent
+    both_resolving = threading.Barrier(2, timeout=10)
+    seen: dict[str, str] = {}
+
+    def function(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        router = Router()
+
+        @router.get(f"/{name}")
+        def who() -> dict[str, str]:
+            both_resolving.wait()  # both events are set before either handler reads its own
+            seen[name] = principal(router).sub
+            return {"sub": seen[name]}
+
+        app = http_app(router)
+        return lambda event: serve(app, event, None)
+
+    calls = []
+    for name, user in (("merchant_api", MERCHANT), ("health", SHOPPER)):
+        event = http_event("GET", f"/{name}", user=user)
+        calls.append(threading.Thread(target=function(name), args=(event,)))
+    for call in calls:
+        call.start()
+    for call in calls:
+        call.join(timeout=15)
+
+    assert seen == {"merchant_api": MERCHANT.sub, "health": SHOPPER.sub}
+
+
+def test_stack_json_and_its_directory_are_readable_by_their_owner_only(rt: Runtime) -> None:
+    assert stat.S_IMODE(rt.stack_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(rt.state_dir.stat().st_mode) == 0o700
+    assert not list(rt.state_dir.glob(".stack.json.*"))  # no temporary file left behind
+
+
+def test_private_files_get_their_mode_before_any_content_and_replace_atomically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "stack.json"
+    target.write_text("old")
+    target.chmod(0o644)
+    modes_when_written: list[int] = []
+    real_fdopen = os.fdopen
+
+    def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(tmp_path)):  # not the runtime's other threads
+            modes_when_written.append(stat.S_IMODE(os.fstat(fd).st_mode))
+            assert os.fstat(fd).st_size == 0
+        return real_fdopen(fd, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    old_umask = os.umask(0)  # even with a umask that lets everything through
+    try:
+        local_runtime.write_private(target, '{"secret": "k"}')
+    finally:
+        os.umask(old_umask)
+
+    assert modes_when_written == [0o600]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600 and target.read_text() == '{"secret": "k"}'
+    assert [p.name for p in tmp_path.iterdir()] == ["stack.json"]
 
 
 def test_stack_json_is_written_with_the_real_ports(rt: Runtime) -> None:
