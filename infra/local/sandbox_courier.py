@@ -3,16 +3,17 @@
 It posts correctly signed Kuaidi100 pushes, THROUGH OUR GATEWAY, for each step up to the target:
 揽收 -> 在途 -> 派件 -> 签收 (`delivered`) or 揽收 -> 在途 -> 疑难 (`exception`). Each push carries the
 whole history so far, newest first, as Kuaidi100 does. The salt comes from the `logistics` secret; the API
-URL from env `LOCAL_API_URL` or `.local/stack.json` (`api_url`). Answers JSON with what it posted.
+URL from the runtime's configuration (`sandbox_payments.api_url`: never a request header). Answers JSON
+with what it posted.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
+
+from infra.local.sandbox_payments import api_url
 
 STEPS = {
     "delivered": [
@@ -27,14 +28,6 @@ STEPS = {
         ("2", "收件地址不详，联系不上收件人"),
     ],
 }
-
-
-def _api_url() -> str:
-    url = os.environ.get("LOCAL_API_URL")
-    if not url:
-        stack = Path(os.environ.get("LOCAL_STATE_DIR", ".local")) / "stack.json"
-        url = json.loads(stack.read_text(encoding="utf-8"))["api_url"]
-    return str(url).rstrip("/")
 
 
 def _reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +55,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not shipment:
         return _reply(404, {"error": f"order {order_id} has no shipment (not shipped yet?)"})
     salt = secrets.config().kuaidi100_salt.get_secret_value()
-    url = f"{_api_url()}/logistics/kuaidi100/notify"
+    url = f"{api_url()}/logistics/kuaidi100/notify"
     start = now()
     history: list[tuple[Any, str, str]] = []
     posted = []

@@ -117,13 +117,13 @@ def _require_payable(order: dict[str, Any]) -> None:
 
 def _charge_card(order: dict[str, Any], token: str) -> dict[str, Any]:
     """The sandbox card provider answers synchronously; its answer is recorded exactly like a callback."""
-    from shared.payments import providers
+    from shared.core.config import sandbox_providers
 
-    if not providers.sandbox():
-        from shared.core.errors import Unavailable
+    if not sandbox_providers():
+        from shared.core.errors import ProviderNotConfigured
 
-        raise Unavailable("The card provider is not configured here.", code="card_provider_unavailable")
-    from shared.payments.sandbox_http import card_charge
+        raise ProviderNotConfigured("The card provider is not configured here.")
+    from shared.sandbox.payments import card_charge
 
     captured, charge_id, message = card_charge(token, int(order["total_fen"]), order["order_id"])
     if captured:
