@@ -122,13 +122,13 @@ class NotConfiguredProvider:
     def deliver(
         self, order_id: str, item: dict[str, Any], target: str, idempotency_key: str
     ) -> DeliveryResult:
-        from shared.core.observability import metric
+        from shared.core.observability import metrics
 
         logger.error(
             "digital provider not configured; the order waits",
             extra={"order_id": order_id, "missing": self.missing},
         )
-        metric("ProviderNotConfigured", 1, provider="digital")
+        metrics.add_metric(name="ProviderNotConfigured", unit="Count", value=1)  # alarmed (infra/stack.py)
         raise ProviderNotConfigured(f"digital provider not configured: {self.missing}")
 
 

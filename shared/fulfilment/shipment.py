@@ -69,10 +69,10 @@ def subscriber() -> TrackingSubscriber:
 
 
 def _not_configured(missing: str) -> ProviderNotConfigured:
-    from shared.core.observability import metric
+    from shared.core.observability import metrics
 
     logger.error("tracking provider not configured; the order waits", extra={"missing": missing})
-    metric("ProviderNotConfigured", 1, provider="kuaidi100")
+    metrics.add_metric(name="ProviderNotConfigured", unit="Count", value=1)  # alarmed (infra/stack.py)
     return ProviderNotConfigured(f"tracking provider not configured: {missing}")
 
 
