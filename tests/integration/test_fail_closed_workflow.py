@@ -82,7 +82,7 @@ def stored(rt: Runtime, order_id: str) -> dict[str, Any]:
 
 
 def parked(rt: Runtime, timeout_s: float) -> list[dict[str, Any]]:
-    sqs, bodies = client(rt, "sqs"), []
+    sqs, bodies = client(rt, "sqs"), list[dict[str, Any]]()
     deadline = time.monotonic() + timeout_s
     while len(bodies) < 2 and time.monotonic() < deadline:
         for message in sqs.receive_message(QueueUrl=rt.resources.dlqs["paid"], MaxNumberOfMessages=10,

@@ -28,13 +28,18 @@ def posted(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[lis
     import requests
 
     urls: list[str] = []
-    monkeypatch.setattr(requests, "post", lambda url, **_: urls.append(url) or _Answer())
+
+    def post(url: str, **_: Any) -> _Answer:
+        urls.append(url)
+        return _Answer()
+
+    monkeypatch.setattr(requests, "post", post)
     for name in ("LOCAL_API_URL", "PUBLIC_API_URL", "LOCAL_STATE_DIR"):
         monkeypatch.delenv(name, raising=False)
     payments = install_payments(monkeypatch)
     next(payments)  # secrets in moto, sandbox keys, ORDER24_SANDBOX=1
     yield urls
-    payments.close()
+    next(payments, None)  # its clean-up
 
 
 def paid_by_sandbox(order_id: str, host: str) -> dict[str, Any]:
