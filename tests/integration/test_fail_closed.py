@@ -55,6 +55,13 @@ def put_secret(monkeypatch: pytest.MonkeyPatch, name: str, env_var: str, value: 
     monkeypatch.setenv(env_var, arn)
 
 
+def logistics_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    put_secret(monkeypatch, "logistics", "LOGISTICS_SECRET_ARN", {
+        "kuaidi100_key": "k100-key", "kuaidi100_salt": SALT, "kdniao_app_key": APP_KEY,
+        "kdniao_business_id": BUSINESS_ID,
+    })
+
+
 def untouched(order: dict[str, Any]) -> dict[str, Any]:
     after = store.require(order["order_id"], consistent=True)
     assert after["status"] == "FULFILLING" and after["version"] == order["version"]
@@ -123,10 +130,7 @@ def test_ship_without_the_logistics_secret_subscribes_nothing(deployed: None) ->
 def test_ship_without_our_api_url_never_subscribes_a_guessed_callback(
     deployed: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    put_secret(monkeypatch, "logistics", "LOGISTICS_SECRET_ARN", {
-        "kuaidi100_key": "k100-key", "kuaidi100_salt": SALT, "kdniao_app_key": APP_KEY,
-        "kdniao_business_id": BUSINESS_ID,
-    })
+    logistics_configured(monkeypatch)
     monkeypatch.delenv("PUBLIC_API_URL")
     sent: list[SignedRequest] = []
     monkeypatch.setattr(UrllibHttpClient, "send", lambda self, request: sent.append(request))
@@ -143,10 +147,7 @@ def test_ship_without_our_api_url_never_subscribes_a_guessed_callback(
 def test_ship_subscribes_kuaidi100_with_our_own_api_as_the_callback(
     deployed: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    put_secret(monkeypatch, "logistics", "LOGISTICS_SECRET_ARN", {
-        "kuaidi100_key": "k100-key", "kuaidi100_salt": SALT, "kdniao_app_key": APP_KEY,
-        "kdniao_business_id": BUSINESS_ID,
-    })
+    logistics_configured(monkeypatch)
     sent: list[SignedRequest] = []
 
     def kuaidi100_accepts(self: UrllibHttpClient, request: SignedRequest) -> HttpResponse:
