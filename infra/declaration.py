@@ -249,7 +249,8 @@ FUNCTIONS = (
     Function(
         "deliver",
         "Fulfil step: digital delivery through the provider adapter, partial refunds, give-up refunds",
-        grants=("table:read", "table:write", "secret:wechatpay:read", "secret:alipay:read"),
+        grants=("table:read", "table:write", "secret:wechatpay:read", "secret:alipay:read",
+                "secret:digital_provider:read"),
     ),
     Function(
         "ship",
@@ -333,6 +334,8 @@ SECRETS = (
     Secret("wechatpay", "WECHATPAY_SECRET_ARN", "WeChat Pay v3 merchant keys and platform certificates"),
     Secret("alipay", "ALIPAY_SECRET_ARN", "Alipay app private key and Alipay public key"),
     Secret("logistics", "LOGISTICS_SECRET_ARN", "Kuaidi100 key and salt, KDNiao business id and app key"),
+    Secret("digital_provider", "DIGITAL_PROVIDER_SECRET_ARN",
+           "Digital provider base_url (https) and HMAC signing_secret (shared/fulfilment/providers.py)"),
     Secret("cursor", "CURSOR_SECRET_ARN", "HMAC-SHA256 key that signs page cursors (shared/core/paging.py)",
            generated=True),
 )

@@ -2,8 +2,8 @@
 
 `python -m infra.layer` (run by `make deploy`) installs the runtime `dependencies` of pyproject.toml for
 manylinux2014_aarch64/cp312 into `build/layer/python`, copies the repo's `shared/` package next to them
-and writes `build/layer/order24-layer.json` (what went in). The stack picks the layer asset with
-`layer_asset()`, steered by the context key `order24:layer`:
+(less `shared/sandbox`: see `layer_files`) and writes `build/layer/order24-layer.json` (what went in).
+The stack picks the layer asset with `layer_asset()`, steered by the context key `order24:layer`:
 
 * `built`       - `build/layer` must exist and match today's pyproject and shared/, or synth fails
                   (cdk.json sets this, so `cdk deploy` never ships a stale or partial layer);
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,7 +36,39 @@ PYTHON_VERSION = "3.12"
 # Published as sdist only, so no wheel exists for the Lambda platform: build a pure wheel first.
 SDIST_ONLY = ("jieba",)
 # Python bytecode and caches are rebuilt by the runtime; shipping them only grows the layer.
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".mypy_cache", ".pytest_cache")
+_CACHES = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".mypy_cache", ".pytest_cache")
+# Packages of shared/ that are never deployed: the sandbox providers (local runtime and tests only), so a
+# deployed function cannot use them even with the switch on (shared/core/config.py sandbox_providers).
+EXCLUDED_PACKAGES = ("sandbox",)
+
+
+def _ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
+    """A copytree `ignore` for shared/ at `root`: caches anywhere, EXCLUDED_PACKAGES at the top."""
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        ignored = set(_CACHES(directory, names))
+        if Path(directory).resolve() == root.resolve():
+            ignored |= set(EXCLUDED_PACKAGES) & set(names)
+        return ignored
+
+    return ignore
+
+
+def layer_files(root: Path = SHARED_SRC) -> list[str]:
+    """What of shared/ goes into the layer, as sorted paths relative to `root` (the rule `copy_shared`
+    copies by, so a test can check it without building anything)."""
+    ignore = _ignore(root)
+    found: list[str] = []
+    for directory, dirs, files in os.walk(root):
+        skipped = ignore(directory, [*dirs, *files])
+        dirs[:] = sorted(d for d in dirs if d not in skipped)
+        found += [(Path(directory) / f).relative_to(root).as_posix() for f in files if f not in skipped]
+    return sorted(found)
+
+
+def copy_shared(dest: Path, root: Path = SHARED_SRC) -> None:
+    """Copy shared/ into the layer at `dest` (e.g. <layer>/python/shared), by `layer_files`' rule."""
+    shutil.copytree(root, dest, ignore=_ignore(root))
 
 
 def runtime_dependencies(pyproject: Path = REPO / "pyproject.toml") -> list[str]:
@@ -51,13 +85,11 @@ def _requirement_name(requirement: str) -> str:
 
 
 def shared_fingerprint(root: Path = SHARED_SRC) -> str:
-    """A hash of shared/'s source files, so a layer built before an edit is recognised as stale."""
+    """A hash of the layer's shared/ files, so a layer built before an edit is recognised as stale."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if "__pycache__" in path.parts or path.suffix in {".pyc", ".pyo"}:
-            continue
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
+    for relative in layer_files(root):
+        digest.update(relative.encode())
+        digest.update((root / relative).read_bytes())
     return digest.hexdigest()
 
 
@@ -89,7 +121,7 @@ def build(out: Path = BUILD_DIR) -> Path:
             "--target", str(target),
             *deps,
         )  # fmt: skip
-    shutil.copytree(SHARED_SRC, target / "shared", ignore=_IGNORE)
+    copy_shared(target / "shared")
     MANIFEST.parent.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST.name).write_text(
         json.dumps({"dependencies": deps, "shared": shared_fingerprint(), "platform": PLATFORM}, indent=2)

@@ -118,6 +118,7 @@ class Order24Stack(Stack):
         self._event_sources()
         self._schedules()
         self.api, self.stage = self._api()
+        self._public_api_url()
         self._monitoring()
         self._outputs()
 
@@ -651,6 +652,16 @@ class Order24Stack(Stack):
                     )
         return api, stage
 
+    def _public_api_url(self) -> None:
+        """Every function holding a partner's secret builds callback URLs (WeChat Pay/Alipay notify_url,
+        Kuaidi100's callbackurl) from PUBLIC_API_URL: the HttpApi's own endpoint (the $default stage), so a
+        callback can only ever name this stack's API, never a literal or http://localhost."""
+        partner_secrets = {s.name for s in self.decl.secrets if not s.generated}
+        for f in self.decl.functions:
+            grants = [parse_grant(text) for text in f.grants]
+            if any(g.kind == "secret" and g.name in partner_secrets for g in grants):
+                self.functions[f.name].add_environment("PUBLIC_API_URL", self.api.api_endpoint)
+
     # ---------------------------------------------------------------- monitoring
     def _alarm(self, cid: str, metric: cw.IMetric, *, threshold: float, description: str) -> cw.Alarm:
         alarm = cw.Alarm(
@@ -682,6 +693,16 @@ class Order24Stack(Stack):
 
     def _monitoring(self) -> None:
         self._review_stall_alarm()
+        self._alarm(
+            "ProviderNotConfiguredAlarm",
+            cw.Metric(
+                namespace="order24", metric_name="ProviderNotConfigured", dimensions_map={"service": "order24"},
+                statistic="Sum", period=Duration.minutes(5),
+            ),
+            threshold=1,
+            description="A fulfil step found its provider not configured (digital provider secret, logistics "
+            "secret or PUBLIC_API_URL): orders wait in the paid queue. Runbook: 'Providers'.",
+        )
         five = Duration.minutes(5)
         dash = cw.Dashboard(self, "Dashboard", dashboard_name=f"{self.stack_name}-operations")
         dash.add_widgets(

@@ -21,6 +21,13 @@ THROTTLE_ERRORS = [
 ]
 TIMEOUT_ERRORS = ["States.Timeout", "Sandbox.Timedout"]  # the task's TimeoutSeconds, or Lambda's own timeout
 TRANSIENT_LAMBDA_ERRORS = THROTTLE_ERRORS + TIMEOUT_ERRORS  # what ends in a requeue instead of FAILED
+# A provider (or our own callback URL) that is not configured here: shared.core.errors.ProviderNotConfigured
+# and the secrets modules' SecretConfigError (its subclass, by its own Lambda error name). Retrying within
+# seconds cannot fix a missing secret, so there is no retrier: the step goes straight to `requeue`, which
+# records the error name on the order (`requeue_reason`), delays, and after MAX_REQUEUES parks the order in
+# the queue's alarmed DLQ. Never GiveUp/MarkFailed: a step that was never able to try has not failed, and it
+# never reports success either.
+NOT_CONFIGURED_ERRORS = ["ProviderNotConfigured", "SecretConfigError"]
 
 # Deployed timings. Worst case per Lambda step: the throttle retrier waits at most
 #   1 + 2 + 4 + 8 + 16 + 20 + 20 + 20 = 91 s (8 retries; full jitter draws each wait from 0 to that: ~45 s on
@@ -55,8 +62,9 @@ def lambda_task(function_placeholder: str, *, next_state: str | None, catch_to: 
                 requeue_to: str | None = None, throttle_attempts: int = THROTTLE_ATTEMPTS) -> dict[str, Any]:
     """Invoke one of our functions with the state as payload; its return value becomes the state.
 
-    Throttles and timeouts are retried, then go to `requeue_to` (back to the queue); anything else goes to
-    `catch_to` with the error in `$.error`.
+    Throttles and timeouts are retried, then go to `requeue_to` (back to the queue), as does a provider that
+    is not configured (NOT_CONFIGURED_ERRORS, without retries); anything else goes to `catch_to` with the
+    error in `$.error`.
     """
     state: dict[str, Any] = {
         "Type": "Task",
@@ -72,8 +80,8 @@ def lambda_task(function_placeholder: str, *, next_state: str | None, catch_to: 
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch_to}],
     }
     if requeue_to:
-        state["Catch"].insert(0, {"ErrorEquals": TRANSIENT_LAMBDA_ERRORS, "ResultPath": "$.error",
-                                  "Next": requeue_to})
+        state["Catch"].insert(0, {"ErrorEquals": TRANSIENT_LAMBDA_ERRORS + NOT_CONFIGURED_ERRORS,
+                                  "ResultPath": "$.error", "Next": requeue_to})
     if next_state:
         state["Next"] = next_state
     else:

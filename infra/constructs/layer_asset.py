@@ -5,7 +5,6 @@ See `infra/layer.py` for the context key `order24:layer` (built | shared-only | 
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,11 @@ LAYER_MODES = ("built", "shared-only", "auto")
 
 @jsii.implements(ILocalBundling)
 class _CopyShared:
-    """Local 'bundling' that copies shared/ to <asset>/python/shared: no Docker, nothing downloaded."""
+    """Local 'bundling' that copies shared/ (less the sandbox, `layer.layer_files`) to
+    <asset>/python/shared: no Docker, nothing downloaded."""
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: Any) -> bool:
-        shutil.copytree(layer.SHARED_SRC, Path(output_dir) / "python" / "shared", ignore=layer._IGNORE)
+        layer.copy_shared(Path(output_dir) / "python" / "shared")
         return True
 
 

@@ -22,5 +22,4 @@ def logistics_sandbox(runtime: Any) -> dict[str, Any]:
         "kdniao_business_id": str(1_000_000 + secrets.randbelow(8_999_999)),
     }
     runtime.put_secret("logistics", {**keys, "kuaidi100_key": "sandbox-key"})
-    runtime.set_env("PROVIDERS_SANDBOX", "1")
     return {"logistics": keys}

@@ -1,12 +1,14 @@
-"""Local runtime extension: sandbox payment keys, the provider secrets, and the sandbox switch.
+"""Local runtime extension: sandbox payment keys and the provider secrets.
 
-On start it generates fresh sandbox keys (`shared.payments.keys`), stores the provider configs in moto's
+On start it generates fresh sandbox keys (`shared.sandbox.keys`), stores the provider configs in moto's
 Secrets Manager exactly as ops would in AWS, writes the full key set (with the sandbox-only private keys
 that sign as WeChat/Alipay would) to `<state_dir>/sandbox_payment_keys.json` for the in-process provider,
 and returns the `payments` block of `.local/stack.json`.
 
 The gateway's port is not known yet when extensions run, so the notify URLs in the secrets name the
-configured PORT (default 8024); the sandbox provider posts to the real gateway address it learns per call.
+configured PORT (default 8024); the handlers use PUBLIC_API_URL, which the runtime sets to the gateway's
+real address once it listens (shared/payments/secrets.py), and so does the sandbox provider.
+The sandbox switch itself (ORDER24_SANDBOX) is set by the runtime, once, for every sandbox provider.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from infra.local.extensions import register
 def payments_sandbox(runtime: Any) -> dict[str, Any]:
     if not {"wechatpay", "alipay"} <= set(runtime.resources.secrets):
         return {}  # a declaration without payment secrets (e.g. a test's) needs no payment sandbox
-    from shared.payments.keys import generate_sandbox_keys, secret_payloads
+    from shared.sandbox.keys import generate_sandbox_keys, secret_payloads
 
     keys = generate_sandbox_keys()
     base = os.environ.get("LOCAL_API_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 8024}"
@@ -37,7 +39,6 @@ def payments_sandbox(runtime: Any) -> dict[str, Any]:
     key_file = runtime.state_dir / "sandbox_payment_keys.json"
     key_file.write_text(json.dumps(keys), encoding="utf-8")
     key_file.chmod(0o600)
-    runtime.set_env("PROVIDERS_SANDBOX", "1")
     runtime.set_env("PAYMENTS_SANDBOX_KEYS", str(key_file.resolve()))
     runtime.set_env("LOCAL_STATE_DIR", str(runtime.state_dir.resolve()))
     wechat, alipay = keys["wechatpay"], keys["alipay"]

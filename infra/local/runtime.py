@@ -297,7 +297,7 @@ def start(
             "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF blobs on stdout locally
             "USER_POOL_ID": res.user_pool_id,
             "USER_POOL_CLIENT_ID": res.user_pool_client_id,
-            "ORDER24_LOCAL": "1",
+            "ORDER24_SANDBOX": "1",  # the one sandbox switch (shared/core/config.py); never deployed
         })
         extra: dict[str, Any] = {}
         for extension in extensions.load():
@@ -322,6 +322,9 @@ def start(
         )
         api_port = rt.gateway.serve(host, port)
         rt.api_url = f"http://{host}:{api_port}"
+        # Callbacks (notify_url, Kuaidi100's) name our own gateway; known only now, before any worker runs.
+        rt._env["PUBLIC_API_URL"] = rt.api_url
+        rt._apply_env({"PUBLIC_API_URL": rt.api_url})
         say(f"gateway on {rt.api_url} ({len(decl.routes)} routes)")
 
         _start_workers(rt)

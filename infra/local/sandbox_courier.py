@@ -3,7 +3,8 @@
 It posts correctly signed Kuaidi100 pushes, THROUGH OUR GATEWAY, for each step up to the target:
 揽收 -> 在途 -> 派件 -> 签收 (`delivered`) or 揽收 -> 在途 -> 疑难 (`exception`). Each push carries the
 whole history so far, newest first, as Kuaidi100 does. The salt comes from the `logistics` secret; the API
-URL from env `LOCAL_API_URL` or `.local/stack.json` (`api_url`). Answers JSON with what it posted.
+URL from the runtime's configuration (`sandbox_payments.api_url`: never a request header). Answers JSON
+with what it posted.
 
 Trace times tell a possible story: every one is at or after the moment the order was paid (placed, if it
 never was), they increase by at least a second (Kuaidi100 writes whole seconds) and none is in the future:
@@ -14,12 +15,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
+
+from infra.local.sandbox_payments import api_url
 
 STEPS = {
     "delivered": [
@@ -34,14 +35,6 @@ STEPS = {
         ("2", "收件地址不详，联系不上收件人"),
     ],
 }
-
-
-def _api_url() -> str:
-    url = os.environ.get("LOCAL_API_URL")
-    if not url:
-        stack = Path(os.environ.get("LOCAL_STATE_DIR", ".local")) / "stack.json"
-        url = json.loads(stack.read_text(encoding="utf-8"))["api_url"]
-    return str(url).rstrip("/")
 
 
 MAX_STEP = timedelta(minutes=1)  # steps at most a minute apart
@@ -104,7 +97,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not shipment:
         return _reply(404, {"error": f"order {order_id} has no shipment (not shipped yet?)"})
     salt = secrets.config().kuaidi100_salt.get_secret_value()
-    url = f"{_api_url()}/logistics/kuaidi100/notify"
+    url = f"{api_url()}/logistics/kuaidi100/notify"
     history: list[tuple[Any, str, str]] = []
     posted = []
     steps: Sequence[tuple[str, str]] = STEPS[target]

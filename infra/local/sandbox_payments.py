@@ -37,22 +37,22 @@ def _problem(status: int, code: str, detail: str) -> dict[str, Any]:
     }
 
 
-def api_url(event: dict[str, Any]) -> str:
-    """Where our gateway listens: LOCAL_API_URL, else the Host this request came in on, else stack.json."""
-    if os.environ.get("LOCAL_API_URL"):
-        return os.environ["LOCAL_API_URL"].rstrip("/")
-    host = (event.get("headers") or {}).get("host")
-    if host:
-        return f"http://{host}"
-    stack = Path(os.environ.get("LOCAL_STATE_DIR") or ".local") / "stack.json"
-    return str(json.loads(stack.read_text(encoding="utf-8"))["api_url"]).rstrip("/")
+def api_url() -> str:
+    """Where our gateway listens, from the runtime's own configuration only: LOCAL_API_URL, else the
+    PUBLIC_API_URL the runtime set to its gateway, else stack.json's `api_url`. Never a request header: a
+    forged Host must not send a signed "paid" notification (or a courier push) to someone else's server."""
+    url = os.environ.get("LOCAL_API_URL") or os.environ.get("PUBLIC_API_URL")
+    if not url:
+        stack = Path(os.environ.get("LOCAL_STATE_DIR") or ".local") / "stack.json"
+        url = json.loads(stack.read_text(encoding="utf-8"))["api_url"]
+    return str(url).rstrip("/")
 
 
 def _wechat(order_id: str, intent: dict[str, Any], success: bool) -> tuple[str, dict[str, str], bytes]:
     from shared.core.clock import now
     from shared.payments.adapters import wechatpay
-    from shared.payments.sandbox_http import sandbox_keys
     from shared.payments.secrets import wechatpay_config
+    from shared.sandbox.payments import sandbox_keys
 
     keys = sandbox_keys()["wechatpay"]
     moment = now()
@@ -80,8 +80,8 @@ def _wechat(order_id: str, intent: dict[str, Any], success: bool) -> tuple[str, 
 def _alipay(order_id: str, intent: dict[str, Any], success: bool) -> tuple[str, dict[str, str], bytes]:
     from shared.core.clock import now
     from shared.payments.adapters import alipay
-    from shared.payments.sandbox_http import sandbox_keys
     from shared.payments.secrets import alipay_config
+    from shared.sandbox.payments import sandbox_keys
 
     keys = sandbox_keys()["alipay"]
     fields = alipay.build_trade_notification(
@@ -125,7 +125,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _problem(409, "payment_intent_exists", f"The order's intent is for {intent['provider']}.")
     build = _wechat if provider == "wechatpay" else _alipay
     path, headers, body = build(order_id, intent, outcome == "success")
-    reply = requests.post(api_url(event) + path, data=body, headers=headers, timeout=10)
+    reply = requests.post(api_url() + path, data=body, headers=headers, timeout=10)
     answer: Any = reply.text
     if reply.headers.get("Content-Type", "").startswith("application/json") and reply.text:
         answer = reply.json()

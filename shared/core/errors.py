@@ -72,3 +72,12 @@ class ValidationFailed(DomainError):
     """The body or parameters do not match the route's schema; `extra["errors"]` lists the fields."""
 
     status, code, title = 422, "validation_failed", "Validation failed"
+
+
+class ProviderNotConfigured(Unavailable):
+    """A provider's endpoint, credentials or our callback URL is not configured here. Fail closed: nothing
+    falls back to a sandbox. The fulfil workflow parks the order on it (infra/workflows.py
+    NOT_CONFIGURED_ERRORS: back to its queue, then the alarmed DLQ); an HTTP caller gets a 503 with this code.
+    The detail names what is missing, never a value."""
+
+    status, code, title = 503, "provider_not_configured", "Provider not configured"

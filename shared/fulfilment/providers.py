@@ -1,6 +1,7 @@
 """Digital providers: whoever activates an ad slot, a promotion package or a membership for us.
 
-One Protocol, a deterministic sandbox (local runs and tests) and a signed HTTP client (production).
+One Protocol and a signed HTTP client (production), configured by the `digital_provider` secret. The
+deterministic sandbox lives in shared/sandbox/digital.py and is used only with the sandbox switch.
 Every call carries an idempotency key (order + SKU): a provider that already served the key answers the
 same result again, so our retry after a lost reply never delivers twice.
 """
@@ -10,9 +11,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+
+from shared.core.config import sandbox_providers
+from shared.core.errors import ProviderNotConfigured
+
+logger = logging.getLogger("order24.providers")
+MAX_AGE_S = 300
 
 
 class ProviderUnavailable(Exception):
@@ -37,51 +47,6 @@ class DigitalProvider(Protocol):
         """Deliver `item["quantity"]` units of `item["sku"]` to `target`. Raises ProviderUnavailable or
         ProviderRefused."""
         ...
-
-
-@dataclass
-class SandboxDigitalProvider:
-    """Deterministic stand-in. The target steers it, so a demo can show each path:
-
-    * `...#partial` delivers half the units (rounded down, at least one short) and reports the rest;
-    * `...#flaky` fails with ProviderUnavailable on the first `flaky_failures` calls per key;
-    * `...#down` always fails with ProviderUnavailable (exercises give-up and refund);
-    * `...#refuse` raises ProviderRefused.
-    Env `SANDBOX_PROVIDER_MODE` (partial|flaky|down|refuse) applies a mode to every target.
-    `calls` counts real deliveries per idempotency key; a repeated key returns the first answer.
-    """
-
-    flaky_failures: int = 2
-    calls: dict[str, int] = field(default_factory=dict)
-    attempts: dict[str, int] = field(default_factory=dict)
-    _served: dict[str, DeliveryResult] = field(default_factory=dict)
-
-    def _mode(self, target: str) -> str:
-        forced = os.environ.get("SANDBOX_PROVIDER_MODE", "")
-        if forced:
-            return forced
-        return target.rsplit("#", 1)[1] if "#" in target else ""
-
-    def deliver(
-        self, order_id: str, item: dict[str, Any], target: str, idempotency_key: str
-    ) -> DeliveryResult:
-        self.attempts[idempotency_key] = self.attempts.get(idempotency_key, 0) + 1
-        if idempotency_key in self._served:  # like a real provider: the key was served, same answer
-            return self._served[idempotency_key]
-        mode = self._mode(target)
-        if mode == "down" or (mode == "flaky" and self.attempts[idempotency_key] <= self.flaky_failures):
-            raise ProviderUnavailable(f"sandbox provider unavailable ({mode})")
-        if mode == "refuse":
-            raise ProviderRefused("sandbox provider refused the target")
-        quantity = int(item["quantity"])
-        delivered = quantity // 2 if mode == "partial" else quantity
-        ref = "sbx-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
-        result = DeliveryResult(
-            delivered_units=delivered, remaining_units=quantity - delivered, provider_ref=ref
-        )
-        self._served[idempotency_key] = result
-        self.calls[idempotency_key] = self.calls.get(idempotency_key, 0) + 1
-        return result
 
 
 @dataclass(frozen=True)
@@ -146,19 +111,63 @@ class HttpDigitalProvider:
         return result
 
 
-_sandbox = SandboxDigitalProvider()
+class NotConfiguredProvider:
+    """What `provider()` answers when no real provider is configured: every delivery raises
+    ProviderNotConfigured, so the step fails closed (the workflow parks the order) instead of marking
+    anything delivered. Lazy, so replays of finished orders and internally delivered items never touch it."""
+
+    def __init__(self, missing: str) -> None:
+        self.missing = missing
+
+    def deliver(
+        self, order_id: str, item: dict[str, Any], target: str, idempotency_key: str
+    ) -> DeliveryResult:
+        from shared.core.observability import metrics
+
+        logger.error(
+            "digital provider not configured; the order waits",
+            extra={"order_id": order_id, "missing": self.missing},
+        )
+        metrics.add_metric(name="ProviderNotConfigured", unit="Count", value=1)  # alarmed (infra/stack.py)
+        raise ProviderNotConfigured(f"digital provider not configured: {self.missing}")
+
+
+class DigitalProviderConfig(BaseModel):
+    """The `digital_provider` secret (env DIGITAL_PROVIDER_SECRET_ARN), filled by ops (docs/runbook.md)."""
+
+    base_url: str = Field(pattern=r"^https://")
+    signing_secret: SecretStr = Field(min_length=16)
+
+
+def _config() -> DigitalProviderConfig | str:
+    """The provider's config, or what is missing (names only, never values)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    name = os.environ.get("DIGITAL_PROVIDER_SECRET_ARN")
+    if not name:
+        return "environment variable DIGITAL_PROVIDER_SECRET_ARN is not set"
+    try:
+        raw: Any = parameters.get_secret(name, transform="json", max_age=MAX_AGE_S)
+    except parameters.TransformParameterError:
+        return "the digital_provider secret is not JSON"
+    try:
+        return DigitalProviderConfig.model_validate(raw)
+    except ValidationError as exc:
+        return "the digital_provider secret is invalid: " + ", ".join(
+            sorted(".".join(str(p) for p in e["loc"]) or "(root)" for e in exc.errors())
+        )
 
 
 def provider() -> DigitalProvider:
-    """The sandbox unless a real endpoint is configured (env DIGITAL_PROVIDER_URL + _SECRET)."""
-    url = os.environ.get("DIGITAL_PROVIDER_URL")
-    if not url or os.environ.get("PROVIDERS_SANDBOX") == "1":
-        return _sandbox
+    """The configured HTTP provider; the sandbox only with the sandbox switch (local runtime, tests);
+    otherwise a provider that refuses to pretend (NotConfiguredProvider)."""
+    if sandbox_providers():
+        from shared.sandbox.digital import provider as sandbox_provider
+
+        return sandbox_provider()
+    config = _config()
+    if isinstance(config, str):
+        return NotConfiguredProvider(config)
     from shared.payments.adapters.http import UrllibHttpClient
 
-    return HttpDigitalProvider(url, os.environ.get("DIGITAL_PROVIDER_SECRET", ""), UrllibHttpClient())
-
-
-def sandbox() -> SandboxDigitalProvider:
-    """The process-wide sandbox (tests read its call counts)."""
-    return _sandbox
+    return HttpDigitalProvider(config.base_url, config.signing_secret.get_secret_value(), UrllibHttpClient())

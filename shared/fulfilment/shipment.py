@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from typing import Any
 
 from shared.core.clock import now_iso
-from shared.core.errors import Conflict
+from shared.core.config import public_api_url, sandbox_providers
+from shared.core.errors import Conflict, ProviderNotConfigured
 from shared.fulfilment import logic, warehouses
 from shared.logistics import store as tracking_store
-from shared.logistics.adapters.courier import SandboxSubscriber, TrackingSubscriber
+from shared.logistics.adapters.courier import TrackingSubscriber
 from shared.logistics.adapters.errors import SubscriptionFailed
 from shared.logistics.adapters.http import PartnerRequest, PartnerResponse
 from shared.orders import store
@@ -48,36 +48,40 @@ class _PartnerHttp:
         return PartnerResponse(reply.status, reply.body)
 
 
-_sandbox = SandboxSubscriber()
-
-
-def sandboxed() -> bool:
-    return os.environ.get("PROVIDERS_SANDBOX") == "1" or os.environ.get("ORDER24_LOCAL") == "1"
-
-
 def subscriber() -> TrackingSubscriber:
-    if sandboxed():
-        return _sandbox
+    """Kuaidi100 with the `logistics` secret; the sandbox only with the sandbox switch. A missing or
+    incomplete secret raises ProviderNotConfigured (the workflow parks the order), never the sandbox."""
+    if sandbox_providers():
+        from shared.sandbox import courier
+
+        return courier.subscriber()
     from shared.logistics import secrets
     from shared.logistics.adapters.courier import Kuaidi100Subscriber
 
-    config = secrets.config()
-    return Kuaidi100Subscriber(
-        _PartnerHttp(), config.kuaidi100_key.get_secret_value(), config.kuaidi100_salt.get_secret_value()
-    )
+    try:
+        config = secrets.config()
+    except secrets.SecretConfigError as error:
+        raise _not_configured(str(error)) from None
+    key, salt = config.kuaidi100_key.get_secret_value(), config.kuaidi100_salt.get_secret_value()
+    if not key or not salt:
+        raise _not_configured("the logistics secret lacks kuaidi100_key or kuaidi100_salt")
+    return Kuaidi100Subscriber(_PartnerHttp(), key, salt)
 
 
-def sandbox_subscriber() -> SandboxSubscriber:
-    return _sandbox
+def _not_configured(missing: str) -> ProviderNotConfigured:
+    from shared.core.observability import metrics
+
+    logger.error("tracking provider not configured; the order waits", extra={"missing": missing})
+    metrics.add_metric(name="ProviderNotConfigured", unit="Count", value=1)  # alarmed (infra/stack.py)
+    return ProviderNotConfigured(f"tracking provider not configured: {missing}")
 
 
 def _callback_url() -> str:
-    base = os.environ.get("LOGISTICS_CALLBACK_BASE_URL", "")
-    if not base and not sandboxed():
-        from shared.logistics import secrets
-
-        base = secrets.callback_base_url()
-    return f"{(base or 'http://localhost').rstrip('/')}{NOTIFY_PATH}"
+    """Kuaidi100 pushes to our own API (PUBLIC_API_URL), never to a guessed host."""
+    try:
+        return f"{public_api_url()}{NOTIFY_PATH}"
+    except ProviderNotConfigured as error:
+        raise _not_configured(error.detail) from None
 
 
 def _state(order: dict[str, Any]) -> dict[str, Any]:

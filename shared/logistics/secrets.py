@@ -1,7 +1,9 @@
 """The `logistics` secret (env LOGISTICS_SECRET_ARN) through Powertools parameters, cached 300 s.
 
-    {"kuaidi100_key": "...", "kuaidi100_salt": "...", "kdniao_app_key": "...", "kdniao_business_id": "...",
-     "callback_base_url": "https://<api>"}          # optional; env LOGISTICS_CALLBACK_BASE_URL overrides
+    {"kuaidi100_key": "...", "kuaidi100_salt": "...", "kdniao_app_key": "...", "kdniao_business_id": "..."}
+
+The callback URL we give Kuaidi100 is not configured here: it is our own API's URL (env PUBLIC_API_URL, set
+by the stack from the HttpApi), so it cannot point anywhere else.
 
 Values are SecretStr: never logged, never in a repr. A malformed secret names the fields, not the values.
 """
@@ -13,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from shared.core.errors import ProviderNotConfigured
+
 MAX_AGE_S = 300
 
 
@@ -21,11 +25,11 @@ class LogisticsConfig(BaseModel):
     kuaidi100_salt: SecretStr
     kdniao_app_key: SecretStr
     kdniao_business_id: str
-    callback_base_url: str = ""
 
 
-class SecretConfigError(RuntimeError):
-    """The secret is missing or malformed (the message names fields, never values)."""
+class SecretConfigError(ProviderNotConfigured):
+    """The secret is missing or malformed (the message names fields, never values).
+    A provider without its secret is not configured: 503 `provider_not_configured`, never a sandbox."""
 
 
 _built: dict[str, tuple[object, LogisticsConfig]] = {}
@@ -50,10 +54,6 @@ def config() -> LogisticsConfig:
         raise SecretConfigError(f"the logistics secret is invalid: {', '.join(fields)}") from None
     _built[name] = (raw, built)
     return built
-
-
-def callback_base_url() -> str:
-    return os.environ.get("LOGISTICS_CALLBACK_BASE_URL") or config().callback_base_url
 
 
 def clear_cache() -> None:

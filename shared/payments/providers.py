@@ -1,32 +1,30 @@
 """Outbound provider calls: the adapters build signed requests, a `HttpClient` sends them.
 
-In AWS the client is `UrllibHttpClient`; with `PROVIDERS_SANDBOX=1` (local runtime, tests) it is the
-in-process `SandboxHttpClient`, which verifies our signatures and signs its answers like the providers.
+In AWS the client is `UrllibHttpClient`; with the sandbox switch (`shared.core.config.sandbox_providers`,
+local runtime and tests only) it is the in-process `shared.sandbox.payments.SandboxHttpClient`, which
+verifies our signatures and signs its answers like the providers. A provider without its secret raises
+`SecretConfigError` (a ProviderNotConfigured: 503 `provider_not_configured`), never the sandbox.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.core.clock import now, parse_iso
-from shared.core.errors import Unavailable
+from shared.core.config import sandbox_providers
+from shared.core.errors import ProviderNotConfigured, Unavailable
 from shared.payments.adapters.errors import ProviderError
 from shared.payments.adapters.http import HttpClient, TransportError
 from shared.payments.models import Provider
 
 
-def sandbox() -> bool:
-    return os.environ.get("PROVIDERS_SANDBOX") == "1"
-
-
 def http_client() -> HttpClient:
-    if sandbox():
-        from shared.payments.sandbox_http import SandboxHttpClient
+    if sandbox_providers():
+        from shared.sandbox.payments import SandboxHttpClient
 
         return SandboxHttpClient()
     from shared.payments.adapters.http import UrllibHttpClient
@@ -66,7 +64,7 @@ def attempt_of(trade_no: str) -> int:
 
 def card_available() -> bool:
     """The only card provider today is the sandbox; in AWS `card` answers 503 before anything is written."""
-    return sandbox()
+    return sandbox_providers()
 
 
 def open_payment(
@@ -232,11 +230,9 @@ def send_refund(payment: dict[str, Any], *, out_refund: str, amount_fen: int, re
                 "succeeded", f"{answer.get('trade_no', '')}:{out_refund}", "Alipay refund accepted"
             )
         if provider is Provider.CARD:
-            if not card_available():
-                raise Unavailable(
-                    "The card provider is not configured here.", code="card_provider_unavailable"
-                )
-            from shared.payments.sandbox_http import card_refund
+            if not sandbox_providers():
+                raise ProviderNotConfigured("The card provider is not configured here.")
+            from shared.sandbox.payments import card_refund
 
             return RefundResult("succeeded", card_refund(out_refund, amount_fen), "card refund (sandbox)")
     except ProviderError as error:

@@ -36,8 +36,8 @@ payments = Router()  # Powertools leaves __init__ unannotated
         },
         422: {"description": "Invalid body, or card data sent"},
         503: {
-            "description": "`card_provider_unavailable` (no card provider here; nothing is written, pay with "
-            "another method) or `payment_provider_unavailable` (retry)"
+            "description": "`provider_not_configured` (that provider is not set up here, e.g. card; nothing is "
+            "written, pay with another method) or `payment_provider_unavailable` (retry)"
         },
     },
 )

@@ -1,7 +1,9 @@
 """Provider configs from AWS Secrets Manager, through Powertools parameters (cached 300 s per container).
 
 Env: `WECHATPAY_SECRET_ARN`, `ALIPAY_SECRET_ARN` (name or ARN). The secret string is one JSON object.
-Optional env overrides (so one secret can serve several stages): `WECHATPAY_NOTIFY_URL`, `ALIPAY_NOTIFY_URL`.
+The notify URLs are our own API's (env PUBLIC_API_URL, set by the stack from the HttpApi's URL, and by the
+local runtime to its gateway): `<PUBLIC_API_URL>/payments/<provider>/notify` replaces the secret's
+`notify_url`, so one secret serves any stage and a callback can never be sent to a stale or guessed host.
 
 WeChat Pay secret::
 
@@ -44,6 +46,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from shared.core.errors import ProviderNotConfigured
+
 if TYPE_CHECKING:
     from shared.payments.adapters.alipay import AlipayConfig
     from shared.payments.adapters.wechatpay import WechatPayConfig
@@ -55,11 +59,12 @@ ConfigT = TypeVar("ConfigT", bound=BaseModel)
 _built: dict[str, tuple[object, BaseModel]] = {}
 
 
-class SecretConfigError(RuntimeError):
-    """The secret is missing or malformed. The message names fields, never values."""
+class SecretConfigError(ProviderNotConfigured):
+    """The secret is missing or malformed. The message names fields, never values.
+    A provider without its secret is not configured: 503 `provider_not_configured`, never a sandbox."""
 
 
-def _load(env_name: str, notify_env: str, model: type[ConfigT]) -> ConfigT:
+def _load(env_name: str, notify_path: str, model: type[ConfigT]) -> ConfigT:
     from aws_lambda_powertools.utilities import parameters
 
     name = os.environ.get(env_name)
@@ -69,14 +74,16 @@ def _load(env_name: str, notify_env: str, model: type[ConfigT]) -> ConfigT:
         raw: Any = parameters.get_secret(name, transform="json", max_age=MAX_AGE_S)
     except parameters.TransformParameterError:
         raise SecretConfigError(f"secret behind {env_name} is not JSON") from None
-    cached = _built.get(name)
+    public = os.environ.get("PUBLIC_API_URL", "").strip().rstrip("/")
+    cache_key = f"{name}|{public}"
+    cached = _built.get(cache_key)
     if cached is not None and cached[0] is raw and isinstance(cached[1], model):
         return cached[1]
     if not isinstance(raw, dict):
         raise SecretConfigError(f"secret behind {env_name} is not a JSON object")
     values = dict(raw)
-    if os.environ.get(notify_env):
-        values["notify_url"] = os.environ[notify_env]
+    if public:
+        values["notify_url"] = public + notify_path
     try:
         config = model.model_validate(values)
     except ValidationError as exc:
@@ -84,20 +91,20 @@ def _load(env_name: str, notify_env: str, model: type[ConfigT]) -> ConfigT:
             {".".join(str(part) for part in error["loc"]) + f" ({error['type']})" for error in exc.errors()}
         )
         raise SecretConfigError(f"secret behind {env_name} is invalid: {', '.join(fields)}") from None
-    _built[name] = (raw, config)
+    _built[cache_key] = (raw, config)
     return config
 
 
 def wechatpay_config() -> WechatPayConfig:
     from shared.payments.adapters.wechatpay import WechatPayConfig
 
-    return _load("WECHATPAY_SECRET_ARN", "WECHATPAY_NOTIFY_URL", WechatPayConfig)
+    return _load("WECHATPAY_SECRET_ARN", "/payments/wechatpay/notify", WechatPayConfig)
 
 
 def alipay_config() -> AlipayConfig:
     from shared.payments.adapters.alipay import AlipayConfig
 
-    return _load("ALIPAY_SECRET_ARN", "ALIPAY_NOTIFY_URL", AlipayConfig)
+    return _load("ALIPAY_SECRET_ARN", "/payments/alipay/notify", AlipayConfig)
 
 
 def clear_cache() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.core.clock import iso, now, now_iso
 from shared.core.config import int_env
-from shared.core.errors import Conflict, DomainError, NotFound, Unavailable, Unprocessable
+from shared.core.errors import Conflict, DomainError, NotFound, ProviderNotConfigured, Unprocessable
 from shared.orders import logic
 from shared.orders import store as orders
 from shared.orders.models import OrderStatus
@@ -101,7 +101,7 @@ def create_intent(order_id: str, shopper_id: str, body: PayRequest) -> PaymentIn
 
     if body.provider is Provider.CARD and not providers.card_available():
         # Before anything is written: an unconfigured provider never locks the order to itself.
-        raise Unavailable("The card provider is not configured here.", code="card_provider_unavailable")
+        raise ProviderNotConfigured("The card provider is not configured here; pay with WeChat Pay or Alipay.")
     actor = f"shopper:{shopper_id}"
     opened: dict[tuple[str, str], dict[str, Any]] = {}  # params per (provider, trade_no), one call each
     try:
@@ -270,7 +270,13 @@ def _require_payable(order: dict[str, Any]) -> None:
 
 def _charge_card(order: dict[str, Any], intent: dict[str, Any], token: str) -> dict[str, Any]:
     """The sandbox card provider answers synchronously; its answer is recorded exactly like a callback."""
-    from shared.payments.sandbox_http import card_charge
+    from shared.core.config import sandbox_providers
+
+    if not sandbox_providers():
+        from shared.core.errors import ProviderNotConfigured
+
+        raise ProviderNotConfigured("The card provider is not configured here.")
+    from shared.sandbox.payments import card_charge
 
     trade_no = intent["out_trade_no"]
     captured, charge_id, message = card_charge(token, int(intent["amount_fen"]), trade_no)

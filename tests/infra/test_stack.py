@@ -321,9 +321,10 @@ def test_workflow_role_invokes_exactly_its_declared_functions(synth: Synth) -> N
 def test_every_alarm_notifies_the_ops_topic(synth: Synth) -> None:
     topic_ref = {"Ref": synth.logical_id(synth.stack.alarm_topic)}
     alarms = synth.resources("AWS::CloudWatch::Alarm")
-    # DLQ + queue age per queue, errors per function, failures per workflow, API 5xx, stream DLQs, review stall.
+    # DLQ + queue age per queue, errors per function, failures per workflow, API 5xx, stream DLQs, review stall,
+    # provider not configured.
     d = synth.declaration
-    assert len(alarms) == 2 * len(d.queues) + len(d.functions) + len(d.workflows) + 1 + len(d.stream_consumers) + 1
+    assert len(alarms) == 2 * len(d.queues) + len(d.functions) + len(d.workflows) + 1 + len(d.stream_consumers) + 2
     for a in alarms.values():
         assert a["Properties"]["AlarmActions"] == [topic_ref]
 
@@ -421,3 +422,57 @@ def test_grant_naming_an_undeclared_queue_fails_the_declaration(synth: Synth) ->
 
 def test_the_project_declaration_is_consistent(synth: Synth) -> None:
     check_declaration(synth.declaration)  # raises on an unknown grant, consumer, route or schedule target
+
+
+# ---------------------------------------------------------------- providers: fail closed, no sandbox
+SANDBOX_SETTINGS = {"ORDER24_SANDBOX", "PROVIDERS_SANDBOX", "ORDER24_LOCAL", "SANDBOX_PROVIDER_MODE",
+                    "PAYMENTS_SANDBOX_KEYS", "LOCAL_API_URL", "LOCAL_STATE_DIR"}
+
+
+def all_function_envs(s: Synth) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource["Properties"].get("Environment", {}).get("Variables", {})
+        for logical_id, resource in s.resources("AWS::Lambda::Function").items()
+    }
+
+
+def test_no_deployed_function_has_a_sandbox_setting_or_a_local_address(synth: Synth) -> None:
+    envs = all_function_envs(synth)
+    assert len(envs) >= len(synth.declaration.functions)
+    for logical_id, env in envs.items():
+        assert not SANDBOX_SETTINGS & set(env), (logical_id, sorted(SANDBOX_SETTINGS & set(env)))
+        literals = [v for v in env.values() if isinstance(v, str)]
+        assert not [v for v in literals if "localhost" in v or "127.0.0.1" in v or "sandbox" in v.lower()]
+
+
+def test_provider_endpoints_and_secrets_are_references_never_literals(synth: Synth) -> None:
+    # Every URL, ARN or secret a function reads is a reference to a declared resource (a Secrets Manager
+    # secret, a queue, the API), so an endpoint can only be configured in its secret, never baked in.
+    secrets = set(synth.resources("AWS::SecretsManager::Secret"))
+    for logical_id, env in all_function_envs(synth).items():
+        for name, value in env.items():
+            if name.endswith(("_URL", "_ARN", "_SECRET", "_KEY", "_ENDPOINT")):
+                assert isinstance(value, dict), (logical_id, name, value)
+            if name.endswith("_SECRET_ARN"):
+                assert value.get("Ref") in secrets, (logical_id, name, value)
+    deliver = function_resource(synth, "deliver")["Properties"]["Environment"]["Variables"]
+    assert deliver["DIGITAL_PROVIDER_SECRET_ARN"]["Ref"] in secrets
+    assert "DIGITAL_PROVIDER_URL" not in deliver  # the endpoint lives in the digital_provider secret
+
+
+def test_callback_urls_are_built_from_the_apis_own_endpoint(synth: Synth) -> None:
+    api = next(iter(synth.resources("AWS::ApiGatewayV2::Api")))
+    partner = {s.name for s in synth.declaration.secrets if not s.generated}
+    holders = {f.name for f in synth.declaration.functions
+               if any(g.startswith("secret:") and g.split(":")[1] in partner for g in f.grants)}
+    assert {"pay", "ship", "deliver", "payment_notify", "sweeper"} <= holders
+    for name in holders:
+        env = function_resource(synth, name)["Properties"]["Environment"]["Variables"]
+        assert env["PUBLIC_API_URL"] == {"Fn::GetAtt": [api, "ApiEndpoint"]}, name
+
+
+def test_an_unconfigured_provider_alarms_ops(synth: Synth) -> None:
+    alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()
+              if a["Properties"].get("MetricName") == "ProviderNotConfigured"]
+    assert len(alarms) == 1 and alarms[0]["Namespace"] == "order24" and alarms[0]["Threshold"] == 1
+    assert alarms[0]["AlarmActions"]

@@ -76,7 +76,9 @@ def test_throttles_are_retried_for_minutes_with_capped_backoff_and_full_jitter(s
             timeout = next(r for r in task["Retry"] if "States.Timeout" in r["ErrorEquals"])
             assert task["TimeoutSeconds"] == workflows.TASK_TIMEOUT_S and timeout["MaxAttempts"] == 1
             # after the retries: back to the queue for a throttle or timeout, FAILED/parked only for the rest
-            assert task["Catch"][0]["ErrorEquals"] == workflows.TRANSIENT_LAMBDA_ERRORS, task_name
+            assert task["Catch"][0]["ErrorEquals"] == (
+                workflows.TRANSIENT_LAMBDA_ERRORS + workflows.NOT_CONFIGURED_ERRORS
+            ), task_name
             assert task["Catch"][0]["Next"] == "Throttled" and task["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
         # a checkout step alone rides out 91 s of throttling; the whole workflow minutes
         if name == "checkout":

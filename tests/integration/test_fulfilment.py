@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from shared.fulfilment import providers
 from shared.fulfilment.delivery import DeliveryRetryable
 from shared.orders import store
+from shared.sandbox import digital
 from tests.integration.test_catalog_and_intake import AD_SLOT
 from tests.integration.test_fulfilment_helpers import (  # noqa: F401
     deliver_order,
@@ -24,7 +24,7 @@ def _sandbox(fresh_sandbox: None) -> None:
 
 
 def _calls() -> dict[str, int]:
-    return providers.sandbox().calls
+    return digital.provider().calls
 
 
 def test_digital_order_is_delivered_and_completed_without_its_paid_timer(aws: dict[str, str]) -> None:
@@ -82,7 +82,7 @@ def test_lost_reply_after_provider_success_is_redelivered_from_the_key_not_twice
     assert deliver_order(order["order_id"])["status"] == "COMPLETED"
     # then the provider delivered once; the second call was answered from the idempotency key
     key = f"{order['order_id']}:{AD_SLOT['sku']}"
-    assert _calls()[key] == 1 and providers.sandbox().attempts[key] == 2
+    assert _calls()[key] == 1 and digital.provider().attempts[key] == 2
 
 
 def test_partial_delivery_refunds_the_undelivered_part_in_proportion(

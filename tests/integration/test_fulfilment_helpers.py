@@ -82,7 +82,7 @@ def physical_order(*, quantity: int = 1, key: str = "key-00000001", province: st
 
 @pytest.fixture(name="logistics")
 def logistics_fixture(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """The `logistics` secret in moto (as the local runtime puts it) and sandbox providers on."""
+    """The `logistics` secret in moto (as the local runtime puts it), our API's URL, and sandbox providers on."""
     from shared.core.aws import client
     from shared.logistics import secrets
 
@@ -91,13 +91,13 @@ def logistics_fixture(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> I
         "kuaidi100_salt": SALT,
         "kdniao_app_key": APP_KEY,
         "kdniao_business_id": BUSINESS_ID,
-        "callback_base_url": "https://api.example.test",
     }
     arn = client("secretsmanager").create_secret(Name="order24/logistics", SecretString=json.dumps(payload))[
         "ARN"
     ]
     monkeypatch.setenv("LOGISTICS_SECRET_ARN", arn)
-    monkeypatch.setenv("PROVIDERS_SANDBOX", "1")
+    monkeypatch.setenv("PUBLIC_API_URL", "https://api.example.test")
+    monkeypatch.setenv("ORDER24_SANDBOX", "1")
     secrets.clear_cache()
     try:
         yield payload
@@ -108,10 +108,10 @@ def logistics_fixture(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> I
 @pytest.fixture(name="fresh_sandbox")
 def fresh_sandbox_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
     """A new sandbox provider per test: order ids repeat across tests, and it remembers served keys."""
-    from shared.fulfilment import providers
+    from shared.sandbox import digital
 
-    monkeypatch.setattr(providers, "_sandbox", providers.SandboxDigitalProvider())
-    monkeypatch.setenv("PROVIDERS_SANDBOX", "1")
+    digital.reset()
+    monkeypatch.setenv("ORDER24_SANDBOX", "1")
 
 
 def orders_api(event: dict[str, Any], ctx: Any) -> dict[str, Any]:

@@ -573,6 +573,16 @@ def test_stack_json_is_written_with_the_real_ports(rt: Runtime) -> None:
     assert stack["queues"]["work"] and stack["dlqs"]["work"] and stack["state_machines"]["catcher"]
 
 
+def test_the_runtime_turns_on_the_one_sandbox_switch_and_names_its_own_gateway_for_callbacks(
+    rt: Runtime,
+) -> None:
+    stack = json.loads(rt.stack_path.read_text())
+
+    assert stack["env"]["ORDER24_SANDBOX"] == os.environ["ORDER24_SANDBOX"] == "1"
+    assert stack["env"]["PUBLIC_API_URL"] == os.environ["PUBLIC_API_URL"] == rt.api_url
+    assert not {"PROVIDERS_SANDBOX", "ORDER24_LOCAL"} & set(stack["env"])
+
+
 def test_extensions_add_stack_sections_env_vars_and_secrets(rt: Runtime) -> None:
     stack = json.loads(rt.stack_path.read_text())
     secret = client(rt, "secretsmanager").get_secret_value(SecretId=os.environ["VAULT_SECRET_ARN"])

@@ -14,12 +14,12 @@ import time_machine
 from shared.core import ddb
 from shared.core.clock import now
 from shared.fulfilment import logic as fulfilment_logic
-from shared.fulfilment import shipment
 from shared.logistics import store as tracking_store
 from shared.logistics.adapters import kdniao, kuaidi100
 from shared.ops import inbox
 from shared.orders import store
 from shared.orders.models import OrderStatus
+from shared.sandbox import courier
 from tests.integration.test_fulfilment_helpers import (  # noqa: F401
     APP_KEY,
     BUSINESS_ID,
@@ -142,7 +142,7 @@ def test_ship_allocates_nearest_warehouse_subscribes_and_drops_the_paid_timer(
         "subscription": "active",
     }
     assert tracking_store.order_for("zhongtong", number) == order["order_id"]
-    assert shipment.sandbox_subscriber().find(number) is not None
+    assert courier.subscriber().find(number) is not None
     assert "GSI3PK" not in done
 
 

@@ -14,7 +14,7 @@ from shared.core import ddb
 from shared.core.errors import Unprocessable
 from shared.orders import store
 from shared.payments import refunds
-from shared.payments.sandbox_http import SandboxHttpClient
+from shared.sandbox.payments import SandboxHttpClient
 from tests.integration.test_payments_helpers import awaiting_order, install_payments
 from tests.support import OTHER_SHOPPER, SHOPPER, call
 

@@ -18,7 +18,7 @@ from shared.core.clock import now
 from shared.payments.adapters import alipay, wechatpay
 from shared.payments.adapters.alipay import AlipayConfig
 from shared.payments.adapters.wechatpay import WechatPayConfig
-from shared.payments.keys import generate_sandbox_keys, secret_payloads
+from shared.sandbox.keys import generate_sandbox_keys, secret_payloads
 from tests.integration.test_catalog_and_intake import AD_SLOT, create, order_body, place
 from tests.integration.test_checkout import reserve
 from tests.support import call
@@ -56,8 +56,8 @@ def alipay_config(keys: dict[str, dict[str, Any]] | None = None) -> AlipayConfig
 def install_payments(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, dict[str, Any]]]:
     """Secrets in moto's Secrets Manager (as the local runtime puts them), sandbox providers on."""
     from shared.core.aws import client
-    from shared.payments import sandbox_http
     from shared.payments import secrets as payment_secrets
+    from shared.sandbox import payments as sandbox_http
 
     keys = sandbox_keys()
     payloads = _payloads(keys)
@@ -66,7 +66,7 @@ def install_payments(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, dict
             Name=f"order24/{name}", SecretString=json.dumps(payloads[name])
         )["ARN"]
         monkeypatch.setenv(env_var, arn)
-    monkeypatch.setenv("PROVIDERS_SANDBOX", "1")
+    monkeypatch.setenv("ORDER24_SANDBOX", "1")
     sandbox_http.configure(keys)
     sandbox_http.SandboxHttpClient.calls.clear()
     payment_secrets.clear_cache()

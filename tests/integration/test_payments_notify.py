@@ -22,7 +22,7 @@ from shared.core import ddb
 from shared.core.aws import client
 from shared.core.clock import now
 from shared.orders import store
-from shared.payments.sandbox_http import SandboxHttpClient
+from shared.sandbox.payments import SandboxHttpClient
 from tests.integration.test_catalog_and_intake import AD_SLOT
 from tests.integration.test_payments_helpers import (
     alipay_form,

@@ -22,7 +22,7 @@ from shared.core.errors import DomainError
 from shared.orders import store
 from shared.payments import providers, service
 from shared.payments.models import PayRequest, Provider
-from shared.payments.sandbox_http import SandboxHttpClient
+from shared.sandbox.payments import SandboxHttpClient
 from tests.integration.test_payments_helpers import (
     alipay_form,
     awaiting_order,
@@ -93,7 +93,7 @@ def test_card_without_a_card_provider_writes_nothing_and_alipay_pays(
     order_id = awaiting_order()
     monkeypatch.delenv("PROVIDERS_SANDBOX")  # as in AWS today: no card provider configured
     status, body, _ = pay(order_id, {"provider": "card", "card_token": "tok_visa_4242"})
-    assert status == 503 and body["code"] == "card_provider_unavailable"
+    assert status == 503 and body["code"] == "provider_not_configured"
     assert "payment_intent" not in store.require(order_id)
 
     monkeypatch.setenv("PROVIDERS_SANDBOX", "1")

@@ -32,7 +32,7 @@ OTHER_REVIEWER = User("77777777-7777-4777-8777-777777777777", "reviewer2", ("rev
 
 @pytest.fixture(autouse=True)
 def sandbox_providers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROVIDERS_SANDBOX", "1")  # card refunds answer in-process
+    monkeypatch.setenv("ORDER24_SANDBOX", "1")  # card refunds answer in-process
     monkeypatch.delenv("RISK_MODE", raising=False)
     flags.reset()
     risk_store.reset_memo()

@@ -1,8 +1,7 @@
-"""Who we ask to watch a parcel: Kuaidi100 for real, or an in-memory sandbox that only remembers."""
+"""Who we ask to watch a parcel: Kuaidi100 (the sandbox stand-in lives in shared/sandbox/courier.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared.logistics.adapters import kuaidi100
@@ -43,25 +42,3 @@ class Kuaidi100Subscriber:
         if response.status != 200:
             raise SubscriptionFailed(str(response.status), "kuaidi100 refused the request", retryable=False)
         kuaidi100.check_poll_reply(response.body)
-
-
-@dataclass(frozen=True)
-class Subscription:
-    carrier: str
-    tracking_number: str
-    callback_url: str
-
-
-@dataclass
-class SandboxSubscriber:
-    """Local stand-in: records subscriptions (idempotently) so the sandbox partner knows what to push."""
-
-    subscriptions: list[Subscription] = field(default_factory=list)
-
-    def subscribe(self, carrier: str, tracking_number: str, callback_url: str) -> None:
-        entry = Subscription(carrier.lower(), tracking_number, callback_url)
-        if entry not in self.subscriptions:  # like Kuaidi100's 501: a repeat changes nothing
-            self.subscriptions.append(entry)
-
-    def find(self, tracking_number: str) -> Subscription | None:
-        return next((s for s in self.subscriptions if s.tracking_number == tracking_number), None)

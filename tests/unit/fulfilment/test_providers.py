@@ -12,9 +12,9 @@ from shared.fulfilment.providers import (
     HttpDigitalProvider,
     ProviderRefused,
     ProviderUnavailable,
-    SandboxDigitalProvider,
 )
 from shared.payments.adapters.http import HttpResponse, SignedRequest
+from shared.sandbox.digital import SandboxDigitalProvider
 
 ITEM = {"sku": "AD-1", "quantity": 5}
 

@@ -7,9 +7,10 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from shared.logistics.adapters.courier import Kuaidi100Subscriber, SandboxSubscriber, TrackingSubscriber
+from shared.logistics.adapters.courier import Kuaidi100Subscriber, TrackingSubscriber
 from shared.logistics.adapters.errors import SubscriptionFailed
 from shared.logistics.adapters.http import PartnerRequest, PartnerResponse
+from shared.sandbox.courier import SandboxSubscriber
 
 
 class FakeClient:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from shared.payments.adapters.alipay import AlipayConfig
 from shared.payments.adapters.wechatpay import WechatPayConfig
-from shared.payments.keys import generate_sandbox_keys
+from shared.sandbox.keys import generate_sandbox_keys
 
 # A copy of ../shared/vectors/wechatpay_v3_notify.json (official wechatpay-go SDK test material), so a
 # clean clone of this repository runs the same test.

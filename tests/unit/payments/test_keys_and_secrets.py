@@ -14,7 +14,7 @@ from moto import mock_aws
 from shared.payments import secrets
 from shared.payments.adapters.alipay import AlipayConfig
 from shared.payments.adapters.wechatpay import WechatPayConfig
-from shared.payments.keys import generate_sandbox_keys, secret_payloads
+from shared.sandbox.keys import generate_sandbox_keys, secret_payloads
 
 
 def test_sandbox_keys_are_pems_with_a_self_signed_platform_certificate(sandbox_keys):
@@ -79,9 +79,14 @@ def test_configs_load_from_secrets_manager_and_are_cached(secrets_manager, sandb
     assert secrets.alipay_config().app_id == sandbox_keys["alipay"]["app_id"]
 
 
-def test_notify_url_env_overrides_the_secret(secrets_manager, monkeypatch):
-    monkeypatch.setenv("ALIPAY_NOTIFY_URL", "https://stage.example.com/a")
-    assert secrets.alipay_config().notify_url == "https://stage.example.com/a"
+def test_notify_urls_are_our_own_api_url_not_the_secrets(secrets_manager, monkeypatch):
+    monkeypatch.setenv("PUBLIC_API_URL", "https://abc123.execute-api.cn-north-1.amazonaws.com.cn/")
+    assert secrets.alipay_config().notify_url == (
+        "https://abc123.execute-api.cn-north-1.amazonaws.com.cn/payments/alipay/notify"
+    )
+    assert secrets.wechatpay_config().notify_url == (
+        "https://abc123.execute-api.cn-north-1.amazonaws.com.cn/payments/wechatpay/notify"
+    )
 
 
 def test_invalid_secret_names_fields_but_never_values(secrets_manager, sandbox_keys):

@@ -2,7 +2,7 @@
 
 It checks our request signatures with the merchant/app public keys and signs its answers with the sandbox
 platform / Alipay keys, so the adapters' response verification runs for real. Used when
-`PROVIDERS_SANDBOX=1`; keys come from `configure(keys)` (tests) or the JSON file named by
+`ORDER24_SANDBOX=1` (shared/core/config.py); keys come from `configure(keys)` (tests) or the JSON file named by
 `PAYMENTS_SANDBOX_KEYS` (written by infra/local/payments_extension.py).
 """
 
