@@ -35,10 +35,11 @@ def payments_sandbox(runtime: Any) -> dict[str, Any]:
     )
     runtime.put_secret("wechatpay", payloads["wechatpay"])
     runtime.put_secret("alipay", payloads["alipay"])
+    from infra.local.runtime import write_private
+
     runtime.state_dir.mkdir(parents=True, exist_ok=True)
     key_file = runtime.state_dir / "sandbox_payment_keys.json"
-    key_file.write_text(json.dumps(keys), encoding="utf-8")
-    key_file.chmod(0o600)
+    write_private(key_file, json.dumps(keys))  # private keys: 0600 before the first byte
     runtime.set_env("PAYMENTS_SANDBOX_KEYS", str(key_file.resolve()))
     runtime.set_env("LOCAL_STATE_DIR", str(runtime.state_dir.resolve()))
     wechat, alipay = keys["wechatpay"], keys["alipay"]
