@@ -12,15 +12,10 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Match, Template
 
-from infra.constructs.api import Api
 from infra.constructs.auth import USER_GROUPS, Auth
-from infra.constructs.compute import Functions
 from infra.constructs.data import Data
 from infra.constructs.messaging import Messaging
-from infra.constructs.monitoring import Monitoring
 from infra.constructs.settings import Settings
-from infra.constructs.state_machines import Workflows
-from infra.constructs.triggers import Triggers
 from infra.declaration import (
     Declaration,
     Function,
@@ -35,6 +30,7 @@ from infra.declaration import (
     Workflow,
     function_arn_placeholder,
 )
+from infra.stack import Order24Stack
 from tests.infra.conftest import TEST_CONTEXT
 
 
@@ -78,21 +74,8 @@ def bare_stack() -> Stack:
 
 @pytest.fixture(scope="module")
 def composed() -> tuple[Stack, Template]:
-    """Every construct, wired as Order24Stack wires them, from the tiny declaration."""
-    stack = bare_stack()
-    data = Data(stack, "Data", table=TINY.table)
-    auth = Auth(stack, "Auth")
-    messaging = Messaging(stack, "Messaging", declaration=TINY)
-    settings = Settings(stack, "Settings", secrets=TINY.secrets, stack_name=stack.stack_name)
-    compute = Functions(stack, "Functions", declaration=TINY, table=data.table)
-    flows = Workflows(stack, "Workflows", declaration=TINY, table=data.table, functions=compute.functions,
-                      messaging=messaging)
-    compute.grant_declared(messaging=messaging, settings=settings, state_machines=flows.state_machines)
-    Triggers(stack, "Triggers", declaration=TINY, table=data.table, functions=compute.functions,
-             queues=messaging.queues, alarms=messaging.alarms)
-    api = Api(stack, "Api", declaration=TINY, functions=compute.functions, auth=auth)
-    Monitoring(stack, "Monitoring", alarms=messaging.alarms, api=api.http_api, functions=compute.functions,
-               messaging=messaging, state_machines=flows.state_machines)
+    """The constructs that need each other (functions, workflows, triggers, api, monitoring), wired by the stack."""
+    stack = Order24Stack(App(context=TEST_CONTEXT), "Tiny", declaration=TINY)
     return stack, Template.from_stack(stack)
 
 
