@@ -305,7 +305,7 @@ def plan(data: dict[str, Any]) -> str:
         "regions serving at once:"
     )
     w(
-        "- **DynamoDB global tables**: the CDK uses `TableV2` (infra/stack.py), so a second region is "
+        "- **DynamoDB global tables**: the CDK uses `TableV2` (infra/constructs/data.py), so a second region is "
         "`replicas=[ReplicaTableOptions(region=...)]` on the same construct; the stream, GSIs, PITR and "
         "deletion protection come along. Replicated writes are billed again in the replica region (replicated "
         f"WRU at the same price as WRU since Nov 2024): about +${res['per_million']['ddb_wru'][0]:.2f} per million "

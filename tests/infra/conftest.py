@@ -14,6 +14,7 @@ from aws_cdk.assertions import Template
 
 import infra.declaration as declaration_module
 from infra.app import build_app
+from infra.constructs.common import logical_id
 from infra.declaration import Declaration, Function, Route, Schedule, Secret
 from infra.stack import Order24Stack
 
@@ -34,7 +35,7 @@ class Synth:
     report: dict[str, Any]  # cdk-nag's policy validation report
 
     def logical_id(self, construct: Any) -> str:
-        return str(self.stack.resolve(self.stack.get_logical_id(construct.node.default_child)))
+        return logical_id(construct)
 
     def resources(self, cfn_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.raw["Resources"].items() if v["Type"] == cfn_type}

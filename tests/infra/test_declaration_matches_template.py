@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from infra.constructs.compute import function_name
 from infra.declaration import function_arn_placeholder
 from infra.local import plan
 from tests.infra.conftest import Synth
@@ -104,10 +105,10 @@ def test_substitution_values_point_at_the_table_and_the_named_functions(synth: S
         assert subs["TableName"] == table_ref
         for f in synth.declaration.functions:
             arn = json.dumps(subs[function_arn_placeholder(f.name)])
-            assert f":function:{synth.stack.function_name(f.name)}" in arn, f.name
+            assert f":function:{function_name(synth.stack, f.name)}" in arn, f.name
             # ...and that name is the deployed function's name.
             props = synth.raw["Resources"][synth.logical_id(synth.stack.functions[f.name])]["Properties"]
-            assert props["FunctionName"] == synth.stack.function_name(f.name)
+            assert props["FunctionName"] == function_name(synth.stack, f.name)
 
 
 def test_unknown_placeholder_raises_instead_of_deploying_a_broken_definition(synth: Synth) -> None:
