@@ -15,9 +15,9 @@ from functions.api_merchant.handler import handler as merchant_handler
 from shared.core.clock import now, parse_iso
 from shared.entitlements import store as ledger
 from shared.entitlements.models import EntitlementKind, Entry, EntryAction
-from shared.fulfilment import providers
 from shared.orders import store
 from shared.payments import refunds
+from shared.sandbox import digital as sandbox_digital
 from tests.integration.test_catalog_and_intake import AD_SLOT, create
 from tests.integration.test_fulfilment_helpers import (  # noqa: F401
     deliver_order,
@@ -75,7 +75,7 @@ def test_membership_is_granted_once_when_the_deliver_step_is_replayed(aws: dict[
     # PAID -> COMPLETED stays one order write: two events, one version step
     assert done["version"] == order["version"] + 1
     assert [e["to_status"] for e in done["events"]][-2:] == ["DELIVERED", "COMPLETED"]
-    assert providers.sandbox().attempts == {}  # the outside provider was never asked
+    assert sandbox_digital.provider().attempts == {}  # the outside provider was never asked
 
 
 def test_shopper_reads_their_membership_and_another_shopper_sees_none_of_it(aws: dict[str, str]) -> None:

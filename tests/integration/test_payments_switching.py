@@ -91,12 +91,12 @@ def test_card_without_a_card_provider_writes_nothing_and_alipay_pays(
     payments: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     order_id = awaiting_order()
-    monkeypatch.delenv("PROVIDERS_SANDBOX")  # as in AWS today: no card provider configured
+    monkeypatch.delenv("ORDER24_SANDBOX")  # as in AWS today: no card provider configured
     status, body, _ = pay(order_id, {"provider": "card", "card_token": "tok_visa_4242"})
     assert status == 503 and body["code"] == "provider_not_configured"
     assert "payment_intent" not in store.require(order_id)
 
-    monkeypatch.setenv("PROVIDERS_SANDBOX", "1")
+    monkeypatch.setenv("ORDER24_SANDBOX", "1")
     status, body, _ = pay(order_id, {"provider": "alipay"})
     assert status == 200 and body["provider"] == "alipay" and body["out_trade_no"] == order_id
     assert_alipay(post_alipay(alipay_form(order_id, AMOUNT)), "success")
