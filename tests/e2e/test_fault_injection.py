@@ -46,6 +46,9 @@ STACK_ENV = {
     "SWEEP_INTERVAL_SECONDS": "1",
     "PLACED_REDRIVE_AFTER_SECONDS": "6",  # production: 90 s
     "FULFIL_REDRIVE_AFTER_SECONDS": "12",  # production: 5 min
+    # A step that times out on loaded cores (TASK_TIMEOUT_S) is requeued, not failed; the sweeper then leaves
+    # the order to its queue for this long before re-driving it. Production: 7 min, longer than the settle.
+    "REQUEUE_PATIENCE_SECONDS": "30",
     "RETURN_WINDOW_SECONDS": "1",  # DELIVERED -> COMPLETED at the next sweep
     "PAYMENT_TIMEOUT_SECONDS": "25",  # the deliberately unpaid orders expire within the run
     "RISK_MODE": "shadow",  # two shoppers place hundreds of orders: score, never block
