@@ -17,7 +17,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from shared.core.errors import DomainError, MalformedBody, NotFound, UnsupportedMediaType, ValidationFailed
+from shared.core.errors import (
+    DomainError,
+    MalformedBody,
+    NotFound,
+    UnsupportedMediaType,
+    ValidationFailed,
+    as_unavailable,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -101,7 +108,11 @@ def http_app(*routers: Router, accepts: tuple[str, ...] = JSON_ONLY,
         return app.fail(UnsupportedMediaType(f"This route reads {' or '.join(accepts)} bodies.",
                                              code="unsupported_media_type", accepts=list(accepts)))
 
-    def unexpected(_error: Exception) -> Response[str]:
+    def unexpected(error: Exception) -> Response[str]:
+        unavailable = as_unavailable(error)
+        if unavailable is not None:
+            logger.warning("dependency unavailable: %s", type(error).__name__)
+            return app.fail(unavailable)
         logger.exception("unhandled error")
         return app.fail(_Internal("Something went wrong on our side; retry later."))
 

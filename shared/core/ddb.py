@@ -107,5 +107,6 @@ def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None, name
 
 
 def is_conditional_failure(error: Exception) -> bool:
-    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+    # A transport error (a read timeout) has `response` set to None, not a dict.
+    code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code", "")
     return code in ("ConditionalCheckFailedException", "TransactionCanceledException")

@@ -56,6 +56,25 @@ class Unavailable(DomainError):
     status, code, title = 503, "temporarily_unavailable", "Temporarily unavailable"
 
 
+# AWS answers that mean "slow down", not "you are wrong" (DynamoDB, SQS, Step Functions, Lambda).
+THROTTLING_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "TooManyRequestsException", "ServiceUnavailable", "InternalServerError",
+})
+
+
+def as_unavailable(error: Exception) -> Unavailable | None:
+    """An AWS dependency that timed out, dropped the connection or throttled us: the platform's trouble for a
+    moment, not a bug and never the caller's, so a 503 to retry (with the same Idempotency-Key), not a 500."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError  # loaded with boto3 anyway
+
+    if isinstance(error, HTTPClientError | ConnectionError) or (
+        isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES
+    ):
+        return Unavailable("A service we depend on did not answer in time; retry shortly.")
+    return None
+
+
 class UnsupportedMediaType(DomainError):
     """The request's Content-Type is not one the route reads."""
 

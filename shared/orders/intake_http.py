@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.core.errors import DomainError
+from shared.core.errors import DomainError, as_unavailable
 from shared.core.problems import PROBLEM_JSON, domain_error_reply, jwt_claims, loads_json, problem_body, proxy_reply
 from shared.orders import intake
 from shared.orders.models import PlaceOrder
@@ -66,7 +66,11 @@ def answer(event: Mapping[str, Any]) -> dict[str, Any] | None:
                                  headers.get("x-device-id"), body)
     except DomainError as error:
         return domain_error_reply(error)
-    except Exception:
+    except Exception as error:
+        unavailable = as_unavailable(error)
+        if unavailable is not None:
+            logger.warning("dependency unavailable: %s", type(error).__name__)
+            return domain_error_reply(unavailable)
         logger.exception("unhandled error")
         return proxy_reply(500, problem_body(500, "internal_error", "Internal error",
                                              "Something went wrong on our side; retry later."), PROBLEM_JSON)
