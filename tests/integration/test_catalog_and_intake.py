@@ -173,3 +173,26 @@ def test_the_same_sku_on_two_lines_is_one_line_and_unknown_duplicates_are_a_422(
     status, problem, _ = place(order_body(items=[{"sku": "no-such-sku", "quantity": 1},
                                                  {"sku": "no-such-sku", "quantity": 5}]), key="key-00000002")
     assert status == 422 and problem["code"] == "unknown_sku"
+
+
+def test_a_dynamodb_timeout_on_the_order_write_is_a_503_to_retry_and_the_retry_places_it(aws: dict[str, str]) -> None:
+    # Found by make stress on hogged cores: a read timeout on PutItem answered 500 (AttributeError).
+    from botocore.exceptions import ReadTimeoutError
+
+    create(AD_SLOT)
+    events = ddb.dynamodb().meta.events
+
+    def time_out(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="http://dynamodb.local/")
+
+    events.register_first("before-send.dynamodb.PutItem", time_out)
+    try:
+        status, body, headers = place(order_body(), key="key-timeout-1")
+    finally:
+        events.unregister("before-send.dynamodb.PutItem", time_out)
+
+    assert status == 503 and body["code"] == "temporarily_unavailable", body
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert not [item for item in table_items() if item["PK"].startswith("ORDER#")]
+    retried = place(order_body(), key="key-timeout-1")
+    assert retried[0] == 202 and retried[1]["status"] == "PLACED"
