@@ -25,7 +25,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m mypy shared functions infra
+	$(PY) -m mypy shared functions infra tools
 
 ## CloudFormation template into cdk.out/ (offline, no Docker).
 synth: $(STAMP)
@@ -39,12 +39,12 @@ deploy: $(STAMP)
 ## Cold-import ratios and local latency, one run on this machine -> docs/benchmarks.md (not a test).
 ## e.g. make bench BENCH_ARGS="--orders 400 --runs 3 --repeats 7"
 bench: $(STAMP)
-	$(PY) -m infra.bench $(BENCH_ARGS)
+	$(PY) -m tools.bench $(BENCH_ARGS)
 
 ## Digital orders over HTTP against a running `RISK_MODE=shadow make run` (another terminal): PAID -> COMPLETED p99.
 ## e.g. make journey JOURNEY_ARGS="--orders 200 --clients 8"
 journey: $(STAMP)
-	$(PY) -m infra.bench.journey $(JOURNEY_ARGS)
+	$(PY) -m tools.bench.journey $(JOURNEY_ARGS)
 
 ## Precision / recall of the ad-law matcher on shared/review/data/adlaw_labelled.tsv (add --misses to list errors).
 adlaw-eval: $(STAMP)
@@ -56,17 +56,17 @@ openapi: $(STAMP)
 
 ## Cost per million orders: N orders (ORDERS, default 200) through the whole lifecycle, metered and priced.
 cost: $(STAMP)
-	$(PY) -m infra.bench.cost --orders $${ORDERS:-200}
+	$(PY) -m tools.bench.cost --orders $${ORDERS:-200}
 
 ## docs/capacity.md for 150,000 orders/s, from the last `make cost` run (.local/cost.json).
 capacity: $(STAMP)
-	$(PY) -m infra.bench.capacity
+	$(PY) -m tools.bench.capacity
 
 ## Expiries per second: N expired orders (ORDERS, default 2000) through the sweeper and expiry_worker on moto,
 ## fan-out and inline; stores both in docs/expiry.json for section 8 of docs/capacity.md (then: make capacity).
 expiry: $(STAMP)
-	$(PY) -m infra.bench.expiry --orders $${ORDERS:-2000} --publish
-	$(PY) -m infra.bench.expiry --orders $${ORDERS:-2000} --mode inline --publish
+	$(PY) -m tools.bench.expiry --orders $${ORDERS:-2000} --publish
+	$(PY) -m tools.bench.expiry --orders $${ORDERS:-2000} --mode inline --publish
 
 ## The long fuzz, byte-fuzz, fault/throttle-injection and replay-storm runs (make test runs the same tests, smaller).
 soak: $(STAMP)
@@ -79,7 +79,7 @@ soak: $(STAMP)
 ## oversold = 0 and conserved = true per run (bounded; starts and stops its own stack and hog by PID).
 ## e.g. make stress STRESS_ARGS="--runs 3 --no-mix"
 stress: $(STAMP)
-	$(PY) -m infra.bench.stress $(STRESS_ARGS)
+	$(PY) -m tools.bench.stress $(STRESS_ARGS)
 
 clean:
 	rm -rf .local cdk.out

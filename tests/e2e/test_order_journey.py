@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from infra.bench.stress import CommitLog, audit_log, audit_timelines
+from tools.bench.stress import CommitLog, audit_log, audit_timelines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 

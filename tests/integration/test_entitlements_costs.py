@@ -9,7 +9,6 @@ from collections import Counter
 
 import pytest
 
-from infra.bench import meter
 from shared.core import ddb
 from shared.entitlements import store as ledger
 from tests.integration.test_entitlements import MEMBERSHIP
@@ -21,6 +20,7 @@ from tests.integration.test_fulfilment_helpers import (  # noqa: F401
 )
 from tests.integration.test_payments_costs import dynamodb_calls  # noqa: F401
 from tests.support import SHOPPER
+from tools.bench import meter
 
 ORDERS = 10
 

@@ -8,9 +8,9 @@ import time
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from infra.bench.meter import Meter
 from infra.declaration import DECLARATION
 from infra.local.invoker import Invoker, Timing
+from tools.bench.meter import Meter
 
 
 def _invoker(handler_s: float) -> Invoker:

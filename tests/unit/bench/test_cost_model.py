@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from infra.bench.meter import (
+from tools.bench.meter import (
     IndexSpec,
     chunks,
     gsi_writes,

@@ -1,10 +1,10 @@
-"""The stress audit (infra/bench/stress.py) catches an oversell, a leak and a lost record in a commit log."""
+"""The stress audit (tools/bench/stress.py) catches an oversell, a leak and a lost record in a commit log."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from infra.bench.stress import audit_log, audit_timelines
+from tools.bench.stress import audit_log, audit_timelines
 
 SKU = "S1"
 

@@ -18,7 +18,7 @@ from infra.declaration import DECLARATION
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = (ROOT / ".local" / "cost.json", ROOT / "docs" / "cost.json")
-EXPIRY_SOURCE = ROOT / "docs" / "expiry.json"  # `python -m infra.bench.expiry --orders 2000 --publish`
+EXPIRY_SOURCE = ROOT / "docs" / "expiry.json"  # `python -m tools.bench.expiry --orders 2000 --publish`
 DOC = ROOT / "docs" / "capacity.md"
 
 PEAK = 150_000  # orders per second
@@ -417,7 +417,7 @@ def expiry_plan(measured: dict[str, Any]) -> list[str]:
         "threads inside the one sweeper, which it already had: one Lambda environment is bound by its CPU "
         "(below), so no single sweeper reaches E.\n"
     )
-    w("**Measured locally** (`.venv/bin/python -m infra.bench.expiry --orders 2000 [--mode inline] --publish`, "
+    w("**Measured locally** (`.venv/bin/python -m tools.bench.expiry --orders 2000 [--mode inline] --publish`, "
       "in-process moto; figures from `docs/expiry.json`):\n")
     if measured:
         w("| path | orders | simulated consumer environments | sweeper runs | seconds until all cancelled | "

@@ -1,6 +1,6 @@
 """Local latency and throughput: the whole platform in this process, driven over HTTP by concurrent clients.
 
-    python -m infra.bench.latency [--orders 400] [--clients 8] [--runs 3] [--json out.json]
+    python -m tools.bench.latency [--orders 400] [--clients 8] [--runs 3] [--json out.json]
 
 Per run: start the local runtime on a free port (RISK_MODE=shadow: two demo shoppers placing hundreds of
 orders in seconds trip the velocity rules otherwise, and rejected orders would not reach payment), create
@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PRICE_FEN = 1990
 SETTLE_TIMEOUT_S = 180.0
 
-log = logging.getLogger("infra.bench.latency")
+log = logging.getLogger("tools.bench.latency")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -404,7 +404,7 @@ def run(orders: int, clients: int, runs: int, skus: int, first_call_repeats: int
         repeats = first_call_repeats if index == 0 else 0  # the first-call probe once, on the first runtime
         with tempfile.TemporaryDirectory(prefix="order24-bench-") as scratch:
             out = Path(scratch) / "run.json"
-            subprocess.run([sys.executable, "-m", "infra.bench.latency", "--single", "--orders", str(orders),
+            subprocess.run([sys.executable, "-m", "tools.bench.latency", "--single", "--orders", str(orders),
                             "--clients", str(clients), "--skus", str(skus), "--first-call", str(repeats),
                             "--json", str(out)], cwd=ROOT, check=True)
             results.append(json.loads(out.read_text()))

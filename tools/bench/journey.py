@@ -25,8 +25,8 @@ from typing import Any
 import boto3
 import requests
 
-from infra.bench.latency import Client, _between_ms, summary
 from infra.local.seed import login
+from tools.bench.latency import Client, _between_ms, summary
 
 WAIT_S = 60.0
 

@@ -1,4 +1,4 @@
-"""`python -m infra.bench.expiry --orders 2000`: how fast unpaid orders expire, measured on moto.
+"""`python -m tools.bench.expiry --orders 2000`: how fast unpaid orders expire, measured on moto.
 
 Seeds N AWAITING_PAYMENT orders that are already past their payment timeout, each holding one reserved
 unit of one SKU (bucket counts lowered to match, as the reserve step leaves them), straight into an
@@ -13,7 +13,7 @@ in-process moto. Then it times the real handlers until every order is CANCELLED 
   `sweeper_runs` says how many runs that took.
 
 Prints one line per figure and writes `.local/expiry.json` (`--publish` also stores the run under its mode
-in docs/expiry.json, which `infra.bench.capacity` turns into section 8 of docs/capacity.md). Benchmark, not
+in docs/expiry.json, which `tools.bench.capacity` turns into section 8 of docs/capacity.md). Benchmark, not
 a test: it measures and reports; it fails only when an order is left unexpired or stock is not conserved.
 """
 
@@ -219,7 +219,7 @@ def measure(count: int, mode: str, workers: int) -> dict[str, Any]:
         "consumer": {k: v for k, v in consumed.items() if k != "last_done"},
         "host": {"cpus": os.cpu_count(), "python": platform.python_version(),
                  "load_1m": round(os.getloadavg()[0], 2)},
-        "command": " ".join(["python -m infra.bench.expiry", *sys.argv[1:]]),
+        "command": " ".join(["python -m tools.bench.expiry", *sys.argv[1:]]),
     }
     return result
 

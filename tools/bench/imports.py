@@ -1,6 +1,6 @@
 """Cold import time of every function's handler, as a ratio to a bare `import boto3` in the same run.
 
-    python -m infra.bench.imports [--repeats 7] [--json out.json]
+    python -m tools.bench.imports [--repeats 7] [--json out.json]
 
 Each sample is a fresh interpreter (what a Lambda cold start pays for init). Every handler sample is paired
 with a boto3 sample taken just before it, so machine load affects both alike; the ratio is the median of the

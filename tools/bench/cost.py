@@ -2,8 +2,8 @@
 """`make cost`: N orders through the whole lifecycle on the local runtime, metered and priced.
 
 Starts the runtime in this process, drives orders over HTTP as a frontend would, counts what every
-function asked of AWS (`infra.bench.meter`), multiplies by `prices.json` and writes docs/cost.md plus a
-JSON (`.local/cost.json`) for `infra.bench.capacity`. The last line printed is
+function asked of AWS (`tools.bench.meter`), multiplies by `prices.json` and writes docs/cost.md plus a
+JSON (`.local/cost.json`) for `tools.bench.capacity`. The last line printed is
 `cost_per_million_orders_usd=<number>` (full lifecycle, this run's digital/physical mix).
 
 Benchmark, not a test: it measures and reports, it never fails on a number.
@@ -30,8 +30,8 @@ from typing import Any
 
 import requests
 
-from infra.bench import meter as m
 from infra.declaration import DECLARATION
+from tools.bench import meter as m
 
 ROOT = Path(__file__).resolve().parents[2]
 PRICES = Path(__file__).with_name("prices.json")
@@ -938,7 +938,7 @@ def report(raw: dict[str, Any], res: dict[str, Any], prices: dict[str, Any], com
     )
     _target_section(w, raw, res)
 
-    w("## How the units are counted (infra/bench/meter.py)\n")
+    w("## How the units are counted (tools/bench/meter.py)\n")
     w(
         "- Item size (DynamoDB developer guide, *DynamoDB item sizes and formats*, "
         "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html): sum of "
@@ -975,7 +975,7 @@ def report(raw: dict[str, Any], res: dict[str, Any], prices: dict[str, Any], com
         "`stepfunctions`; the cost driver's own reads and the sandbox providers are never billed.\n"
     )
 
-    w("## Prices (infra/bench/prices.json)\n")
+    w("## Prices (tools/bench/prices.json)\n")
     w(f"us-east-1 list prices taken {prices['taken_on']}.\n")
     w("| price | USD | per | source |")
     w("|---|---:|---|---|")
@@ -994,7 +994,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", type=Path, default=DOC_OUT)
     parser.add_argument("--remodel", action="store_true", help="re-price the counts in --json; no run")
     args = parser.parse_args(argv)
-    command = "python -m infra.bench.cost " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m tools.bench.cost " + " ".join(argv if argv is not None else sys.argv[1:])
     prices = json.loads(PRICES.read_text(encoding="utf-8"))
     if args.remodel:  # re-price and re-render a previous run's counts (no new run)
         previous = json.loads(args.json.read_text(encoding="utf-8"))
