@@ -60,12 +60,12 @@ def aws() -> Iterator[dict[str, str]]:
     """A fresh in-process moto AWS with the declared table and queues; handlers' env vars point at it."""
     from moto import mock_aws
 
-    from infra import moto_atomic
     from infra.declaration import DECLARATION, create_table_request
+    from infra.local import moto_patches
     from shared.catalog import store as catalog_store
     from shared.core.aws import client, reset_clients
 
-    moto_atomic.apply()
+    moto_patches.apply_dynamodb()
     reset_clients()
     catalog_store._cache.clear()
     with mock_aws():

@@ -6,7 +6,8 @@
 | `runtime` | `start(decl, port, state_dir) -> Runtime` (`.stop()`, `.stats()`), stack.json |
 | `resources` | table, queues + DLQs, topics, secrets, Lambdas, state machines, Cognito (in moto) |
 | `invoker` | handlers in-process with a Lambda context; counters; faults (`LOCAL_FAULT_RATE`) |
-| `lambda_hook` | moto Lambda `Invoke` (SDK, Step Functions tasks) -> the real handler |
+| `moto_patches` | every patch of moto: what moto gets wrong, the proving test; `install`: Lambda -> real handler |
+| `powertools_isolation` | Powertools' resolver request per thread, as in one Lambda environment each |
 | `gateway` | HTTP -> API Gateway HTTP API payload 2.0 -> handler -> HTTP; `GET /_local/stats` |
 | `jwt_auth` | the HTTP API JWT authorizer against the Cognito pool's JWKS |
 | `pollers` | SQS event-source mappings (partial batch failures), the DynamoDB stream, schedules |

@@ -1,7 +1,7 @@
 """Calls our real handlers in-process, the way Lambda would, and counts what it does.
 
 Every path into a handler goes through `Invoker.invoke`: the gateway, the SQS and stream pollers,
-the schedules and moto's Lambda (SDK `Invoke` and Step Functions tasks, see `lambda_hook`).
+the schedules and moto's Lambda (SDK `Invoke` and Step Functions tasks, see `moto_patches.install`).
 That one choke point gives a realistic context object, per-function counters for the cost
 benchmark and local fault injection (`LOCAL_FAULT_RATE`, `LOCAL_THROTTLE_RATE`, never deployed).
 """

@@ -92,7 +92,7 @@ def create_secrets(sm: Any, decl: Declaration, res: Resources) -> None:
 
 
 def _tiny_zip() -> bytes:
-    # moto needs some code; the hook in lambda_hook runs the real handler instead.
+    # moto needs some code; the hook in moto_patches.install runs the real handler instead.
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("handler.py", "def handler(event, context):\n    return event\n")

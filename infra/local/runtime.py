@@ -2,7 +2,7 @@
 
 `start(decl, port, state_dir)` returns a `Runtime` whose `.stop()` ends everything; `python -m infra.local`
 is a thin wrapper around it. moto runs in server mode on a thread of this process, so the Lambda hook
-(`lambda_hook`) can call the real handlers in-process for Step Functions tasks and SDK invokes.
+(`moto_patches.install`) can call the real handlers in-process for Step Functions tasks and SDK invokes.
 
 One runtime per process at a time: moto's backends and `os.environ` are process-wide.
 
@@ -30,9 +30,8 @@ import boto3
 import requests
 from botocore.config import Config
 
-from infra import moto_atomic
 from infra.declaration import Declaration, StreamConsumer
-from infra.local import extensions, lambda_hook, moto_speed, plan, powertools_isolation, resources, seed
+from infra.local import extensions, moto_patches, plan, powertools_isolation, resources, seed
 from infra.local.gateway import Gateway
 from infra.local.invoker import FaultPlan, HandlerResolver, Invoker, import_handler
 from infra.local.jwt_auth import CognitoJwtAuthorizer
@@ -147,7 +146,7 @@ class Runtime:
         """Stop the gateway, pollers, timers and moto; restore the environment. Idempotent."""
         self.quiesce()
         if self.invoker is not None:
-            lambda_hook.uninstall(self.invoker)
+            moto_patches.uninstall(self.invoker)
         if self._moto is not None:
             server = self._moto._server
             self._moto.stop()
@@ -236,8 +235,7 @@ def start(
     try:
         _wipe(state_dir)
         quiet_loggers()
-        moto_atomic.apply()  # DynamoDB writes serialised per process, as DynamoDB serialises them per item
-        moto_speed.apply()  # no per-request directory scans or per-task boto3 clients in moto
+        moto_patches.apply()  # what moto gets wrong (atomic DynamoDB writes, per-request overheads)
         powertools_isolation.apply()  # each handler thread sees its own HTTP request, as in its own Lambda
         # Powertools warns on every invocation that flushes no metric; locally that is only noise.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -275,7 +273,7 @@ def start(
 
         rt.invoker = Invoker(decl, arns=res.functions, resolver=resolver,
                              faults=FaultPlan.from_env(dict(os.environ), decl))
-        lambda_hook.install(rt.invoker)
+        moto_patches.install(rt.invoker)
         say(f"lambda functions {', '.join(res.functions)} (run in-process)")
         faults = rt.invoker.faults
         if faults.rate > 0:

@@ -1,4 +1,4 @@
-"""The local DynamoDB emulation (infra/moto_atomic.py): a cancelled transaction leaves no trace, not in the
+"""The local DynamoDB emulation (infra/local/moto_patches.py): a cancelled transaction leaves no trace, not in the
 items, not in a GSI, not in the stream, and no reader ever sees its writes in flight."""
 
 from __future__ import annotations

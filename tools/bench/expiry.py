@@ -172,13 +172,13 @@ def drain_expiry_queue(workers: int, *, idle_s: float = 2.0) -> dict[str, Any]:
 def measure(count: int, mode: str, workers: int) -> dict[str, Any]:
     from moto import mock_aws
 
-    from infra import moto_atomic
+    from infra.local import moto_patches
     from shared.core.aws import reset_clients
 
     os.environ.update(_FAKE_AWS)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ["EXPIRY_INLINE_MAX"] = "0"  # the bench measures the fan-out, never the small-batch shortcut
-    moto_atomic.apply()
+    moto_patches.apply_dynamodb()
     reset_clients()
     with mock_aws():
         setup_resources()

@@ -248,11 +248,11 @@ class Meter:
         from moto.sns.models import SNSBackend
         from moto.sqs.models import SQSBackend
 
-        from infra import moto_atomic
+        from infra.local import moto_patches
         from infra.local.invoker import Invoker
 
-        moto_atomic.apply()  # our write wrappers sit on top of the serialising lock, sharing it
-        lock = moto_atomic._LOCK
+        moto_patches.apply_dynamodb()  # our write wrappers sit on top of the serialising lock, sharing it
+        lock = moto_patches.DYNAMODB_LOCK
         meter = self
 
         def send(original: Callable[..., Any]) -> Callable[..., Any]:
