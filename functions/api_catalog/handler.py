@@ -1,4 +1,4 @@
-"""GET /health, /catalog, /catalog/{sku}, /openapi.json (public)."""
+"""GET /health, /catalog, /catalog/{sku}, /openapi.json (public); logic in shared/catalog/routes.py."""
 
 from typing import Any
 

@@ -1,4 +1,6 @@
-"""Merchant SKU management: POST /merchant/skus, PUT /merchant/skus/{sku}, PUT /merchant/skus/{sku}/stock."""
+"""Merchant SKU management; logic in shared/catalog/routes.py.
+
+POST /merchant/skus, PUT /merchant/skus/{sku}, PUT /merchant/skus/{sku}/stock."""
 
 from typing import Any
 

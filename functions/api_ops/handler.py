@@ -1,4 +1,4 @@
-"""Ops views: GET /ops/inbox/{kind}, GET /ops/orders/{order_id}."""
+"""Ops views: GET /ops/inbox/{kind}, GET /ops/orders/{order_id}; logic in shared/ops/routes.py."""
 
 from typing import Any
 

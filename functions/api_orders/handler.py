@@ -1,6 +1,4 @@
-"""The shopper's reads: orders, timeline, cancel, tracking, notifications, entitlements
-(shared/orders/routes.py, shared/fulfilment/routes.py, shared/notifications/routes.py,
-shared/entitlements/routes.py)."""
+"""The shopper's reads; logic in shared/orders/routes.py (and fulfilment/, notifications/, entitlements/routes.py)."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""GET /review/queue, POST /review/{order_id}/claim|approve|reject (reviewer role)."""
+"""GET /review/queue, POST /review/{order_id}/claim|approve|reject (reviewer); logic in shared/review/routes.py."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""Intake queue consumer: one checkout Express execution per order; failed records are retried alone."""
+"""Intake queue consumer: a checkout execution per order, failures retried alone; logic in shared/core/workflows.py."""
 
 import json
 from typing import Any

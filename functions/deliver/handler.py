@@ -1,6 +1,7 @@
-"""Fulfil step: digital delivery. Input {"order_id"} or {"order_id", "action": "give_up", "error"}.
+"""Fulfil step: digital delivery; logic in shared/fulfilment/delivery.py.
 
-Returns {"order_id", "status", "version"}. Raises DeliveryRetryable for the workflow's backoff retry.
+Input {"order_id"} or {"order_id", "action": "give_up", "error"}; returns {"order_id", "status", "version"}.
+Raises DeliveryRetryable for the workflow's backoff retry.
 """
 
 from typing import Any

@@ -1,6 +1,8 @@
-"""Expiry queue consumer: expires the unpaid orders the sweeper found due and releases their stock
-(shared/orders/expiry.py explains the fan-out; `lifecycle.expire_many` does the work). A message whose
-orders could not all be decided is retried alone; redelivery is harmless (conditional writes)."""
+"""Expiry queue consumer: expires due unpaid orders, releasing their stock; logic in shared/orders/lifecycle.py.
+
+The sweeper found them due (shared/orders/expiry.py explains the fan-out; `lifecycle.expire_many` does the
+work). A message whose orders could not all be decided is retried alone; redelivery is harmless (conditional
+writes)."""
 
 from typing import Any
 

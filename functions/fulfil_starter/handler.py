@@ -1,4 +1,4 @@
-"""Paid queue consumer: one fulfil Express execution per paid order; failed records are retried alone."""
+"""Paid queue consumer: a fulfil execution per paid order, failures retried alone; logic in shared/core/workflows.py."""
 
 import json
 from typing import Any

@@ -1,4 +1,4 @@
-"""POST /orders: the peak path. Validate, price, one conditional write, enqueue, 202.
+"""POST /orders, the peak path (validate, price, one conditional write, enqueue); logic in shared/orders/intake_http.py.
 
 Valid requests are answered by `shared.orders.intake_http` without building the Powertools resolver (about
 150 ms less cold start); anything else goes to the resolver built from the documented router, on first need.

@@ -1,4 +1,4 @@
-"""POST /logistics/kuaidi100/notify and POST /logistics/kdniao/notify: signed tracking pushes.
+"""POST /logistics/kuaidi100/notify and /logistics/kdniao/notify (signed tracking); logic in shared/logistics/routes.py.
 
 Answers the partner's exact body (see shared/logistics/routes.py), never problem+json on the happy path.
 """

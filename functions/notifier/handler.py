@@ -1,4 +1,4 @@
-"""The outbox: the table's stream -> SNS (PublishBatch, 10 notifications a request) + stored notifications.
+"""The outbox: table stream -> SNS (PublishBatch) + stored notifications; logic in shared/notifications/service.py.
 
 A record whose notifications fail to publish is reported in `batchItemFailures`, so only it is retried.
 """

@@ -1,4 +1,4 @@
-"""POST /orders/{order_id}/pay: create (or return) the payment intent with the provider."""
+"""POST /orders/{order_id}/pay: create (or return) the payment intent; logic in shared/payments/routes.py."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""POST /payments/wechatpay/notify and /payments/alipay/notify: verify, check, PAID, enqueue."""
+"""POST /payments/{wechatpay,alipay}/notify: verify, check, PAID, enqueue; logic in shared/payments/notify_routes.py."""
 
 from typing import Any
 

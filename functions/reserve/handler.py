@@ -1,4 +1,4 @@
-"""Checkout step: reserve stock and move the order to AWAITING_PAYMENT in one transaction."""
+"""Checkout step: reserve stock, order to AWAITING_PAYMENT, in one transaction; logic in shared/orders/checkout.py."""
 
 from typing import Any
 

@@ -1,4 +1,6 @@
-"""Fulfil step: automatic review. Returns {order_id, version, kind, next: deliver | ship | wait}."""
+"""Fulfil step: automatic review; logic in shared/review/service.py.
+
+Returns {order_id, version, kind, next: deliver | ship | wait}."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""Checkout step: explainable fraud score; enforce mode rejects, shadow mode only records."""
+"""Checkout step: explainable fraud score (enforce rejects, shadow records); logic in shared/risk/service.py."""
 
 from typing import Any
 

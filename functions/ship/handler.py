@@ -1,4 +1,6 @@
-"""Fulfil step: physical shipment. Input {"order_id"}; returns {"order_id", "status", "version"}."""
+"""Fulfil step: physical shipment; logic in shared/fulfilment/shipment.py.
+
+Input {"order_id"}; returns {"order_id", "status", "version"}."""
 
 from typing import Any
 

@@ -1,5 +1,7 @@
-"""Scheduled timers: expire unpaid orders (releasing stock), re-drive stuck orders, complete delivered ones,
-and report the review queue's oldest age (the "审核停滞" alarm watches it)."""
+"""Scheduled timers; logic in shared/orders/lifecycle.py (and shared/review/queue.py).
+
+Expire unpaid orders (releasing stock), re-drive stuck orders, complete delivered ones, and report the review
+queue's oldest age (the "审核停滞" alarm watches it)."""
 
 from typing import Any
 
