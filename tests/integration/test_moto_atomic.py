@@ -56,7 +56,7 @@ class Stream:
     def read(self) -> list[dict[str, Any]]:
         reply = self.streams.get_records(ShardIterator=self.iterator, Limit=1000)
         self.iterator = reply["NextShardIterator"]
-        return list(reply["Records"])
+        return [dict(record) for record in reply["Records"]]
 
 
 def keys_of(records: list[dict[str, Any]]) -> list[str]:
