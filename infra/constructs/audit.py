@@ -18,7 +18,7 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,7 +146,7 @@ def accept(construct: IConstruct, *kinds: str, unless: Iterable[str] = ()) -> No
         resource.add_metadata("checkov", {"skip": skips})
 
 
-def skips_of(template: dict[str, Any]) -> dict[tuple[str, str], str]:
+def skips_of(template: Mapping[str, Any]) -> dict[tuple[str, str], str]:
     """(logical id, checkov id) -> comment, for every suppression in a synthesized template."""
     return {
         (logical_id, skip["id"]): skip["comment"]

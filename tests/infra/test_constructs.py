@@ -320,7 +320,7 @@ def test_a_scheduled_function_parks_failed_runs_in_an_alarmed_dead_letter_queue(
 
 
 def test_the_workflow_is_express_logs_errors_to_its_own_retained_group(composed: tuple[Stack, Template]) -> None:
-    stack, template = composed
+    _, template = composed
     template.resource_count_is("AWS::StepFunctions::StateMachine", len(TINY.workflows))
     template.has_resource_properties("AWS::Logs::LogGroup", {
         "LogGroupName": "/aws/vendedlogs/states/Tiny-flow", "RetentionInDays": 30})
