@@ -82,5 +82,5 @@ class Triggers(Construct):
                 async_dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
                 threshold=1,
                 description=f"{name}: a scheduled run failed after Lambda's retries (its event is in the DLQ). "
-                "Runbook: 'DLQ not empty'.",
+                "Runbook: '<Function>AsyncDlqAlarm'.",
             )
