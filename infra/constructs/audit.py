@@ -81,6 +81,10 @@ ACCEPTED: dict[str, dict[str, str]] = {
         SQS_KMS: "Encrypted at rest with SQS-managed SSE (SqsManagedSseEnabled), which checkov does not "
         "recognise; KMS would add KMS requests and the KMS request quota to the 150k orders/s hot path.",
     },
+    "dead_letter_queue": {
+        SQS_KMS: "Encrypted at rest with SQS-managed SSE (SqsManagedSseEnabled), which checkov does not "
+        "recognise; a DLQ takes whatever its source sheds in a peak-time incident, so it must not hit KMS quotas.",
+    },
     "secret": {
         SECRET_KMS: "Encrypted with the AWS-managed aws/secretsmanager key; one account reads it, values are "
         "cached per container, so a CMK would add a key and grants to manage for no access we need to control.",

@@ -132,7 +132,7 @@ class Functions(Construct):
             self, cid + "AsyncDlq", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        accept(dlq, "queue")
+        accept(dlq, "dead_letter_queue")
         ack(dlq, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of a scheduled function's "
             "asynchronous invocations; it needs no DLQ.")
         return dlq

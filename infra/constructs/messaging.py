@@ -59,7 +59,7 @@ class Messaging(Construct):
                 dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=q.max_receive_count, queue=dlq),
             )
             self.dlqs[q.name] = dlq
-            accept(dlq, "queue")
+            accept(dlq, "dead_letter_queue")
             accept(self.queues[q.name], "queue")
             self.alarms.add(
                 self,

@@ -54,7 +54,7 @@ class Triggers(Construct):
                     on_failure=sources.SqsDlq(dlq),
                 )
             )
-            accept(dlq, "queue")
+            accept(dlq, "dead_letter_queue")
             ack(dlq, "AwsSolutions-SQS3",
                 "This queue is itself the on-failure destination of the stream consumer; it needs no DLQ.")
             alarms.add(
