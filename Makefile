@@ -5,9 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CDK_CLI_VERSION := 2.1148.0
+# checkov lives in its own virtualenv: its pins would clash with the project's, and `make test` never needs it.
+AUDIT_VENV := .venv-audit
+CHECKOV_VERSION := 3.3.30
+AUDIT_STAMP := $(AUDIT_VENV)/.checkov-$(CHECKOV_VERSION)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint synth deploy bench journey cost soak capacity expiry openapi stress clean adlaw-eval
+.PHONY: run test lint synth audit deploy bench journey cost soak capacity expiry openapi stress clean adlaw-eval
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +34,17 @@ lint: $(STAMP)
 ## CloudFormation template into cdk.out/ (offline, no Docker).
 synth: $(STAMP)
 	$(PY) -m infra.app
+
+$(AUDIT_STAMP):
+	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	touch $@
+
+## checkov (pinned, own venv) as a second judge after cdk-nag: synth offline, then fail on any finding that is
+## neither fixed nor accepted with its reason in infra/constructs/audit.py, and on any stale acceptance.
+audit: $(STAMP) $(AUDIT_STAMP)
+	$(PY) -m infra.app
+	$(PY) -m infra.constructs.audit --checkov $(AUDIT_VENV)/bin/checkov cdk.out/Order24.template.json
 
 ## Deploy with the CDK CLI (major version 2, pinned) to the account in your AWS profile.
 deploy: $(STAMP)

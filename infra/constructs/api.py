@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.audit import accept
 from infra.constructs.auth import Auth
 from infra.constructs.common import LOG_RETENTION, ack, pascal
 from infra.declaration import Declaration
@@ -47,6 +48,7 @@ class Api(Construct):
         access_logs = logs.LogGroup(
             self, "ApiAccessLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
         )
+        accept(access_logs, "log_group")
         self.stage = apigw.HttpStage(
             self,
             "DefaultStage",

@@ -11,10 +11,12 @@ from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.audit import LAMBDA_DLQ, RESERVED_CONCURRENCY, accept, function_kinds, is_scheduled
 from infra.constructs.common import LOG_RETENTION, ack, env_name, logical_id, pascal
 from infra.constructs.grants import parse_grant
 from infra.constructs.layer_asset import layer_code
@@ -84,6 +86,7 @@ class Functions(Construct):
             self, cid + "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=f"order24 {f.name}"
         )
         log_group.grant_write(role)
+        accept(log_group, "log_group")
         fn = lambda_.Function(
             self,
             cid,
@@ -101,6 +104,12 @@ class Functions(Construct):
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE if f.tracing else None,
             reserved_concurrent_executions=f.reserved_concurrency,
+            dead_letter_queue=self._async_dlq(cid) if is_scheduled(self.decl, f.name) else None,
+        )
+        accept(
+            fn, *function_kinds(self.decl, f.name),
+            unless=[check for check, fixed in ((RESERVED_CONCURRENCY, f.reserved_concurrency is not None),
+                                               (LAMBDA_DLQ, fn.dead_letter_queue is not None)) if fixed],
         )
         ack(
             fn,
@@ -115,6 +124,18 @@ class Functions(Construct):
                 "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
             )
         return fn
+
+    def _async_dlq(self, cid: str) -> sqs.Queue:
+        """Where an asynchronous invocation (EventBridge schedule) lands after Lambda's own retries;
+        Triggers alarms on its depth."""
+        dlq = sqs.Queue(
+            self, cid + "AsyncDlq", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        accept(dlq, "dead_letter_queue")
+        ack(dlq, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of a scheduled function's "
+            "asynchronous invocations; it needs no DLQ.")
+        return dlq
 
     def expose_api_url(self, url: str) -> None:
         """Every function holding a partner's secret builds callback URLs (WeChat Pay/Alipay notify_url,

@@ -10,6 +10,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.audit import accept
 from infra.constructs.common import Alarms, pascal
 from infra.declaration import Declaration
 
@@ -58,6 +59,8 @@ class Messaging(Construct):
                 dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=q.max_receive_count, queue=dlq),
             )
             self.dlqs[q.name] = dlq
+            accept(dlq, "dead_letter_queue")
+            accept(self.queues[q.name], "queue")
             self.alarms.add(
                 self,
                 cid + "DlqNotEmpty",

@@ -11,6 +11,7 @@ from aws_cdk import aws_appconfig as appconfig
 from aws_cdk import aws_secretsmanager as sm
 from constructs import Construct
 
+from infra.constructs.audit import accept
 from infra.constructs.common import ack, pascal
 from infra.declaration import Secret
 
@@ -50,6 +51,7 @@ class Settings(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         ack(secret, "AwsSolutions-SMG4", why)
+        accept(secret, "secret")
         return secret
 
     def feature_flags(self, name: str) -> appconfig.Environment:

@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.audit import accept
 from infra.constructs.common import LOG_RETENTION, ack, logical_id, pascal
 from infra.constructs.compute import function_arn
 from infra.constructs.messaging import Messaging
@@ -62,6 +63,7 @@ class Workflows(Construct):
             retention=LOG_RETENTION,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        accept(log_group, "log_group")
         machine = sfn.StateMachine(
             self,
             cid + "StateMachine",

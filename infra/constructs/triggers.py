@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.audit import accept
 from infra.constructs.common import Alarms, ack, pascal
 from infra.declaration import Declaration
 
@@ -53,6 +54,7 @@ class Triggers(Construct):
                     on_failure=sources.SqsDlq(dlq),
                 )
             )
+            accept(dlq, "dead_letter_queue")
             ack(dlq, "AwsSolutions-SQS3",
                 "This queue is itself the on-failure destination of the stream consumer; it needs no DLQ.")
             alarms.add(
@@ -68,4 +70,17 @@ class Triggers(Construct):
                 pascal(s.name) + "Schedule",
                 schedule=events.Schedule.rate(Duration.minutes(max(1, math.ceil(s.every_seconds / 60)))),
                 targets=[targets.LambdaFunction(functions[s.function])],
+            )
+        # EventBridge invokes asynchronously: after Lambda's two retries a failed run lands in the function's
+        # dead-letter queue (infra/constructs/compute.py), and its depth pages ops.
+        for name in sorted({s.function for s in declaration.schedules}):
+            async_dlq = functions[name].dead_letter_queue
+            assert async_dlq is not None, f"scheduled function {name} has no dead-letter queue"
+            alarms.add(
+                self,
+                f"{pascal(name)}AsyncDlqAlarm",
+                async_dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+                threshold=1,
+                description=f"{name}: a scheduled run failed after Lambda's retries (its event is in the DLQ). "
+                "Runbook: '<Function>AsyncDlqAlarm'.",
             )
