@@ -235,7 +235,7 @@ class CommitLog:
             self.iterator = reply["NextShardIterator"]
             if not reply.get("Records"):
                 return self.records
-            self.records += reply["Records"]
+            self.records += [dict(record) for record in reply["Records"]]
 
 
 # ---------------------------------------------------------------------------------------------------------

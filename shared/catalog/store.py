@@ -55,7 +55,7 @@ def create_sku(shop_id: str, new: SkuCreate) -> Sku:
         bucket = {"PK": sku_pk(new.sku), "SK": bucket_sk(index), "available": units}
         writes.append({"Put": {"TableName": ddb.table(), "Item": ddb.to_item(bucket)}})
     try:
-        ddb.dynamodb().transact_write_items(TransactItems=writes)
+        ddb.transact_write(writes)
     except Exception as error:
         if ddb.is_conditional_failure(error):
             raise Conflict(f"SKU {new.sku!r} already exists.", code="sku_exists") from None
@@ -136,7 +136,7 @@ def set_stock(shop_id: str, sku: str, stock: int, *, attempts: int = 5) -> int:
             for index, units in current
         ]
         try:
-            ddb.dynamodb().transact_write_items(TransactItems=writes)
+            ddb.transact_write(writes)
             return stock
         except Exception as error:
             if not ddb.is_conditional_failure(error):
