@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from shared.catalog.models import Kind, Sku, SkuCreate, SkuFields
-from shared.core import ddb, paging
+from shared.core import aws, ddb, paging
 from shared.core.clock import now_iso
 from shared.core.config import int_env
 from shared.core.errors import Conflict, Forbidden, NotFound
@@ -56,7 +56,7 @@ def create_sku(shop_id: str, new: SkuCreate) -> Sku:
         writes.append({"Put": {"TableName": ddb.table(), "Item": ddb.to_item(bucket)}})
     try:
         ddb.transact_write(writes)
-    except Exception as error:
+    except aws.ClientError as error:
         if ddb.is_conditional_failure(error):
             raise Conflict(f"SKU {new.sku!r} already exists.", code="sku_exists") from None
         raise
@@ -138,7 +138,7 @@ def set_stock(shop_id: str, sku: str, stock: int, *, attempts: int = 5) -> int:
         try:
             ddb.transact_write(writes)
             return stock
-        except Exception as error:
+        except aws.ClientError as error:
             if not ddb.is_conditional_failure(error):
                 raise
             time.sleep(random.uniform(0.005, 0.05))

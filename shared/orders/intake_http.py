@@ -66,7 +66,7 @@ def answer(event: Mapping[str, Any]) -> dict[str, Any] | None:
                                  headers.get("x-device-id"), body)
     except DomainError as error:
         return domain_error_reply(error)
-    except Exception as error:
+    except Exception as error:  # deliberately broad: the resolver's own catch-all (shared.core.api `unexpected`)
         unavailable = as_unavailable(error)
         if unavailable is not None:
             logger.warning("dependency unavailable: %s", type(error).__name__)
