@@ -4,7 +4,6 @@ spreads its reservations over N partitions' worth of write capacity (see docs/ca
 from __future__ import annotations
 
 import json
-import random
 import time
 from typing import Any
 
@@ -120,10 +119,10 @@ def available(sku: str) -> int:
     return sum(units for _, units in buckets_of(sku, consistent=False))
 
 
-def set_stock(shop_id: str, sku: str, stock: int, *, attempts: int = 5) -> int:
+def set_stock(shop_id: str, sku: str, stock: int, *, attempts: int = ddb.CONTENDED_ATTEMPTS) -> int:
     """Set the sellable units; optimistic on every bucket so a concurrent reservation is never lost."""
     meta = _owned_meta(shop_id, sku)
-    for _ in range(attempts):
+    for _ in ddb.contended(attempts):  # a reservation moved a bucket (or held it in a transaction): re-read
         current = buckets_of(sku)
         wanted = split_stock(stock, int(meta["buckets"]))
         writes = [
@@ -141,7 +140,6 @@ def set_stock(shop_id: str, sku: str, stock: int, *, attempts: int = 5) -> int:
         except aws.ClientError as error:
             if not ddb.is_conditional_failure(error):
                 raise
-            time.sleep(random.uniform(0.005, 0.05))
     raise Conflict("Stock is changing too fast; retry.", code="stock_contention")
 
 

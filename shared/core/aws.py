@@ -4,12 +4,13 @@ One accessor per service we call (`dynamodb()`, `sqs()`, ...), each returning th
 mypy checks every call's arguments and reply. The stub types are imported for the type checker only: at run
 time nothing here imports boto3 until the first call.
 
-The one retry policy lives here too: botocore's `standard` mode (`RETRY_CONFIG`), which retries throttling,
-transient (5xx, connection) errors and DynamoDB's TransactionInProgress with exponential backoff and full jitter
-under a client-side retry quota. No call site loops on top of it; the only application-level retries left are
-the ones botocore cannot see (a conditional write losing an optimistic race, see
-`shared.core.ddb.retry_contended`). The ClientError helpers (`error_code`, ...) are here as well, so the rest
-of the code names what it catches.
+The one retry policy lives here too: botocore's `standard` mode (`config()`), for every client. It retries
+throttling (ProvisionedThroughputExceeded, ThrottlingException, TransactionInProgress, ...), transient errors
+(5xx, RequestTimeout, lost connections and read timeouts) up to MAX_ATTEMPTS in all, with full-jitter
+exponential backoff capped at 20 s and a client-side retry quota (botocore/retries/standard.py). No call site
+loops on top of it. The application-level retries left are the ones botocore cannot see: a conditional write
+that lost an optimistic race (`shared.core.ddb.contended`) and BatchGetItem's UnprocessedKeys (a successful
+reply; `shared.core.ddb.batch_get`). The ClientError helpers (`error_code`, ...) are at the end.
 """
 
 from __future__ import annotations

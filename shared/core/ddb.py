@@ -152,9 +152,9 @@ CONTENDED_ATTEMPTS = 5
 
 def contended(attempts: int = CONTENDED_ATTEMPTS) -> Iterator[int]:
     """The attempts of an optimistic read-decide-write on a contended item, with a short random pause between
-    them: `for attempt in ddb.contended(): read; write conditionally; return on success`.
+    them: `for _ in ddb.contended(): read; decide; write conditionally; return on success`.
 
-    The one application-level retry we keep on top of botocore, and why: botocore's standard mode retries
+    Why an application-level retry on top of botocore: its standard mode retries
     throttling, 5xx, lost connections and TransactionInProgressException (botocore/retries/standard.py,
     data/_retry.json), but never ConditionalCheckFailedException (the item changed since we read it) nor a
     TransactionCanceledException whose reason is TransactionConflict (another transaction held the item):
