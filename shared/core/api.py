@@ -30,11 +30,10 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 # Re-exported (explicitly, for mypy strict): callers keep importing these names from here.
-from shared.core.problems import JSON_ONLY, loads_json, principal_of, problem_body, proxy_reply, require_roles, screen
+from shared.core.auth import Principal, principal_of, require_roles
+from shared.core.problems import JSON_ONLY, loads_json, problem_body, proxy_reply, screen
 from shared.core.problems import MAX_BODY_BYTES as MAX_BODY_BYTES
 from shared.core.problems import PROBLEM_JSON as PROBLEM_JSON
-from shared.core.problems import Principal as Principal
-from shared.core.problems import _groups as _groups
 
 ROLES = ("shopper", "merchant", "reviewer", "ops")
 

@@ -1,4 +1,4 @@
-"""The problem+json replies, the body cap and the caller's principal, without Powertools' event handler.
+"""The problem+json replies and the body cap, without Powertools' event handler (the caller: `shared.core.auth`).
 
 Split out of `shared.core.api` because importing the resolver costs about 150 ms of cold start; the intake
 function's fast path (functions/intake/handler.py) answers from these pieces alone. `shared.core.api`
@@ -11,15 +11,12 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from shared.core.errors import (
     DomainError,
-    Forbidden,
     MalformedBody,
     PayloadTooLarge,
-    Unauthorized,
     UnsupportedMediaType,
 )
 
@@ -130,45 +127,3 @@ def too_large(event: Mapping[str, Any]) -> dict[str, Any] | None:
             "body": json.dumps({"type": "https://order24.dev/problems/payload_too_large",
                                 "title": error.title, "status": 413, "detail": error.detail,
                                 "code": error.code})}
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller, from the claims API Gateway's JWT authorizer verified."""
-
-    sub: str
-    username: str
-    roles: frozenset[str]
-
-    def has(self, role: str) -> bool:
-        return role in self.roles
-
-
-def _groups(raw: Any) -> frozenset[str]:
-    # API Gateway renders array claims as "[a b]"; tests and other callers may pass a real list.
-    if isinstance(raw, list):
-        return frozenset(str(group) for group in raw)
-    text = str(raw or "").strip().strip("[]")
-    return frozenset(part.strip('" ,') for part in text.replace(",", " ").split() if part.strip('" ,'))
-
-
-def jwt_claims(event: Mapping[str, Any]) -> dict[str, Any]:
-    """requestContext.authorizer.jwt.claims, tolerating every level missing or null (as Powertools does)."""
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    jwt = authorizer.get("jwt") or {}
-    return jwt.get("claims") or {}
-
-
-def principal_of(claims: Mapping[str, Any]) -> Principal:
-    sub = claims.get("sub")
-    if not sub:
-        raise Unauthorized("A valid bearer token is required.")
-    username = str(claims.get("cognito:username") or claims.get("username") or sub)
-    return Principal(sub=str(sub), username=username, roles=_groups(claims.get("cognito:groups")))
-
-
-def require_roles(claims: Mapping[str, Any], *roles: str) -> Principal:
-    caller = principal_of(claims)
-    if not caller.roles.intersection(roles):
-        raise Forbidden(f"This action needs one of the roles: {', '.join(roles)}.", code="wrong_role")
-    return caller

@@ -18,8 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.core.auth import jwt_claims
 from shared.core.errors import DomainError, as_unavailable
-from shared.core.problems import PROBLEM_JSON, domain_error_reply, jwt_claims, loads_json, problem_body, proxy_reply
+from shared.core.problems import PROBLEM_JSON, domain_error_reply, loads_json, problem_body, proxy_reply
 from shared.orders import intake
 from shared.orders.models import PlaceOrder
 
