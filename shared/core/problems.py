@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from shared.core.errors import (
     MalformedBody,
     PayloadTooLarge,
     UnsupportedMediaType,
+    as_unavailable,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -25,6 +27,7 @@ MAX_BODY_BYTES = 16 * 1024  # our JSON bodies are small; API Gateway's own cap i
 JSON_ONLY = ("application/json",)
 FORM = "application/x-www-form-urlencoded"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+logger = logging.getLogger("order24.api")
 
 
 def problem_body(status: int, code: str, title: str, detail: str, **extra: Any) -> str:
@@ -43,6 +46,22 @@ def proxy_reply(status: int, body: str, content_type: str,
 def domain_error_reply(error: DomainError) -> dict[str, Any]:
     body = problem_body(error.status, error.code, error.title, error.detail, **error.extra)
     return proxy_reply(error.status, body, PROBLEM_JSON)
+
+
+class InternalError(DomainError):
+    status, code, title = 500, "internal_error", "Internal error"
+
+
+def unexpected(error: Exception) -> DomainError:
+    """What an exception no route expected answers (call it in the `except`): a 503 when an AWS dependency timed
+    out or throttled us (`as_unavailable`), else a 500 with the traceback logged. The resolver's catch-all
+    (`shared.core.api.http_app`) and the intake fast path both answer with it."""
+    unavailable = as_unavailable(error)
+    if unavailable is not None:
+        logger.warning("dependency unavailable: %s", type(error).__name__)
+        return unavailable
+    logger.exception("unhandled error")
+    return InternalError("Something went wrong on our side; retry later.")
 
 
 def _header(event: Mapping[str, Any], name: str) -> str | None:
