@@ -36,7 +36,7 @@ def _state_machines() -> dict[str, str]:
 
     from infra.declaration import DECLARATION, function_arn_placeholder, queue_url_placeholders
     from infra.local.plan import state_machine_definitions
-    from shared.core.aws import client
+    from shared.core.aws import stepfunctions
 
     role = "arn:aws:iam::123456789012:role/order24-states"
     subs = {"TableName": os.environ.get("TABLE_NAME", "order24-test")}
@@ -49,7 +49,7 @@ def _state_machines() -> dict[str, str]:
     arns = {}
     for name, definition in state_machine_definitions(DECLARATION, subs).items():
         workflow = DECLARATION.workflow(name)
-        arns[workflow.env_var] = client("stepfunctions").create_state_machine(
+        arns[workflow.env_var] = stepfunctions().create_state_machine(
             name=f"order24-{name}", definition=json.dumps(definition), roleArn=role, type=workflow.kind,
         )["stateMachineArn"]
     return arns
@@ -63,7 +63,7 @@ def aws() -> Iterator[dict[str, str]]:
     from infra.declaration import DECLARATION, create_table_request
     from infra.local import moto_patches
     from shared.catalog import store as catalog_store
-    from shared.core.aws import client, reset_clients
+    from shared.core.aws import dynamodb, reset_clients, secretsmanager, sns, sqs
 
     moto_patches.apply_dynamodb()
     reset_clients()
@@ -71,15 +71,15 @@ def aws() -> Iterator[dict[str, str]]:
     with mock_aws():
         names = {"TABLE_NAME": "order24-test"}
         os.environ["TABLE_NAME"] = names["TABLE_NAME"]
-        client("dynamodb").create_table(**create_table_request(DECLARATION.table, names["TABLE_NAME"]))
+        dynamodb().create_table(**create_table_request(DECLARATION.table, names["TABLE_NAME"]))
         for queue in DECLARATION.queues:
-            names[queue.env_var] = client("sqs").create_queue(QueueName=f"order24-{queue.name}")["QueueUrl"]
+            names[queue.env_var] = sqs().create_queue(QueueName=f"order24-{queue.name}")["QueueUrl"]
         for topic in DECLARATION.topics:
-            names[topic.env_var] = client("sns").create_topic(Name=f"order24-{topic.name}")["TopicArn"]
+            names[topic.env_var] = sns().create_topic(Name=f"order24-{topic.name}")["TopicArn"]
         names.update(_state_machines())
         for secret in DECLARATION.secrets:
             if secret.generated:  # our own keys (the cursor key): created with a value, as CDK generates one
-                names[secret.env_var] = client("secretsmanager").create_secret(
+                names[secret.env_var] = secretsmanager().create_secret(
                     Name=f"order24/{secret.name}", SecretString='{"key": "test-key-0123456789abcdef0123456789abcdef"}',
                 )["ARN"]
         previous = {key: os.environ.get(key) for key in names}

@@ -86,7 +86,7 @@ class Runtime:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.client(
+            self._clients[service] = boto3.client(  # type: ignore[call-overload]  # any service, by name
                 service, endpoint_url=self.endpoint, region_name=self.region,
                 aws_access_key_id="testing", aws_secret_access_key="testing",
                 config=Config(retries={"mode": "standard", "max_attempts": 3}),

@@ -4,12 +4,11 @@ spreads its reservations over N partitions' worth of write capacity (see docs/ca
 from __future__ import annotations
 
 import json
-import random
 import time
 from typing import Any
 
 from shared.catalog.models import Kind, Sku, SkuCreate, SkuFields
-from shared.core import ddb, paging
+from shared.core import aws, ddb, paging
 from shared.core.clock import now_iso
 from shared.core.config import int_env
 from shared.core.errors import Conflict, Forbidden, NotFound
@@ -55,8 +54,8 @@ def create_sku(shop_id: str, new: SkuCreate) -> Sku:
         bucket = {"PK": sku_pk(new.sku), "SK": bucket_sk(index), "available": units}
         writes.append({"Put": {"TableName": ddb.table(), "Item": ddb.to_item(bucket)}})
     try:
-        ddb.dynamodb().transact_write_items(TransactItems=writes)
-    except Exception as error:
+        ddb.transact_write(writes)
+    except aws.ClientError as error:
         if ddb.is_conditional_failure(error):
             raise Conflict(f"SKU {new.sku!r} already exists.", code="sku_exists") from None
         raise
@@ -120,10 +119,10 @@ def available(sku: str) -> int:
     return sum(units for _, units in buckets_of(sku, consistent=False))
 
 
-def set_stock(shop_id: str, sku: str, stock: int, *, attempts: int = 5) -> int:
+def set_stock(shop_id: str, sku: str, stock: int, *, attempts: int = ddb.CONTENDED_ATTEMPTS) -> int:
     """Set the sellable units; optimistic on every bucket so a concurrent reservation is never lost."""
     meta = _owned_meta(shop_id, sku)
-    for _ in range(attempts):
+    for _ in ddb.contended(attempts):  # a reservation moved a bucket (or held it in a transaction): re-read
         current = buckets_of(sku)
         wanted = split_stock(stock, int(meta["buckets"]))
         writes = [
@@ -136,12 +135,11 @@ def set_stock(shop_id: str, sku: str, stock: int, *, attempts: int = 5) -> int:
             for index, units in current
         ]
         try:
-            ddb.dynamodb().transact_write_items(TransactItems=writes)
+            ddb.transact_write(writes)
             return stock
-        except Exception as error:
+        except aws.ClientError as error:
             if not ddb.is_conditional_failure(error):
                 raise
-            time.sleep(random.uniform(0.005, 0.05))
     raise Conflict("Stock is changing too fast; retry.", code="stock_contention")
 
 

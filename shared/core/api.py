@@ -6,7 +6,6 @@ Every error leaves as RFC 9457 `application/problem+json` with a stable `code`; 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,22 +22,20 @@ from shared.core.errors import (
     NotFound,
     UnsupportedMediaType,
     ValidationFailed,
-    as_unavailable,
 )
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 # Re-exported (explicitly, for mypy strict): callers keep importing these names from here.
-from shared.core.problems import JSON_ONLY, loads_json, principal_of, problem_body, proxy_reply, require_roles, screen
+from shared.core import problems
+from shared.core.auth import Principal, principal_of, require_roles
+from shared.core.problems import JSON_ONLY, loads_json, problem_body, proxy_reply, screen
 from shared.core.problems import MAX_BODY_BYTES as MAX_BODY_BYTES
 from shared.core.problems import PROBLEM_JSON as PROBLEM_JSON
-from shared.core.problems import Principal as Principal
-from shared.core.problems import _groups as _groups
 
 ROLES = ("shopper", "merchant", "reviewer", "ops")
 
-logger = logging.getLogger("order24.api")
 
 
 # How a function answers a failure: (event, error) -> (status, content type, body). Partner callbacks pass
@@ -86,10 +83,6 @@ def _validation_error(error: RequestValidationError) -> DomainError:
     return ValidationFailed("The request does not match the schema.", errors=issues)
 
 
-class _Internal(DomainError):
-    status, code, title = 500, "internal_error", "Internal error"
-
-
 def http_app(*routers: Router, accepts: tuple[str, ...] = JSON_ONLY,
              failure: Failure = problem_failure) -> HttpApp:
     """A resolver with validation, OpenAPI, one failure format (problem+json unless told) and `serve`'s screen."""
@@ -109,12 +102,7 @@ def http_app(*routers: Router, accepts: tuple[str, ...] = JSON_ONLY,
                                              code="unsupported_media_type", accepts=list(accepts)))
 
     def unexpected(error: Exception) -> Response[str]:
-        unavailable = as_unavailable(error)
-        if unavailable is not None:
-            logger.warning("dependency unavailable: %s", type(error).__name__)
-            return app.fail(unavailable)
-        logger.exception("unhandled error")
-        return app.fail(_Internal("Something went wrong on our side; retry later."))
+        return app.fail(problems.unexpected(error))
 
     app.exception_handler(DomainError)(domain_error)
     app.exception_handler(RequestUnsupportedContentType)(unsupported)

@@ -5,16 +5,20 @@ Numbers come back as Decimal; we hold money and counts as int, never float.
 
 from __future__ import annotations
 
+import random
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from shared.core.aws import client
+from shared.core.aws import dynamodb as dynamodb  # re-exported: `ddb.dynamodb()` is the table's client
+from shared.core.aws import error_code, error_response
 from shared.core.config import table_name
 
 if TYPE_CHECKING:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 # Deferred: `boto3.dynamodb.types` imports all of boto3 (~150-200 ms). Import time excludes it now; the first
@@ -44,7 +48,7 @@ def _plain(value: Any) -> Any:
 
 
 def to_attr(value: Any) -> dict[str, Any]:
-    return _serializer().serialize(value)  # type: ignore[no-any-return]
+    return cast("dict[str, Any]", _serializer().serialize(value))
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -64,12 +68,14 @@ def key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
-def dynamodb() -> Any:
-    return client("dynamodb")
-
-
 def table() -> str:
     return table_name()
+
+
+def transact_write(items: Sequence[Mapping[str, Any]]) -> None:
+    """TransactWriteItems of request items built as plain dicts across modules (an order transition beside
+    stock-bucket updates): the one place they meet the typed client's TransactWriteItemTypeDef."""
+    dynamodb().transact_write_items(TransactItems=cast("Sequence[TransactWriteItemTypeDef]", items))
 
 
 def get(pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
@@ -84,7 +90,10 @@ BATCH_GET_ATTEMPTS = 5
 def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None, names: dict[str, str] | None = None,
               consistent: bool = False) -> list[dict[str, Any]]:
     """Every item of `keys` that exists, as plain dicts. BatchGetItem refuses duplicate keys and more than 100
-    per request, and under throttling hands keys back unprocessed: de-duplicate, chunk, and follow them."""
+    per request, and under throttling hands keys back unprocessed: de-duplicate, chunk, and follow them.
+
+    Following UnprocessedKeys is not a retry botocore could do: the call succeeded (200) with part of the
+    answer, so its retry policy never sees it. AWS asks for a backoff before asking again, hence the pause."""
     unique = list({(k["PK"]["S"], k["SK"]["S"]): k for k in keys}.values())
     found: list[dict[str, Any]] = []
     for start in range(0, len(unique), BATCH_GET_LIMIT):
@@ -97,7 +106,7 @@ def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None, name
         for attempt in range(BATCH_GET_ATTEMPTS):
             reply = dynamodb().batch_get_item(RequestItems=request)
             found.extend(from_item(item) for item in reply.get("Responses", {}).get(table(), []))
-            request = reply.get("UnprocessedKeys") or {}
+            request = dict(reply.get("UnprocessedKeys") or {})
             if not request:
                 break
             time.sleep(0.02 * 2**attempt)
@@ -106,7 +115,51 @@ def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None, name
     return found
 
 
-def is_conditional_failure(error: Exception) -> bool:
-    # A transport error (a read timeout) has `response` set to None, not a dict.
-    code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code", "")
-    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+# ---------------------------------------------------------------- failed conditions
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+TRANSACTION_CANCELED = "TransactionCanceledException"
+
+
+def is_conditional_failure(error: BaseException) -> bool:
+    """A write whose condition failed, or a transaction DynamoDB cancelled (a condition, or a conflict with
+    another transaction on one of its items). Anything else, a timeout included, is False."""
+    return error_code(error) in (CONDITION_FAILED, TRANSACTION_CANCELED)
+
+
+def cancellation_codes(error: BaseException) -> list[str]:
+    """Per item of a cancelled transaction, in TransactItems order: "None", "ConditionalCheckFailed",
+    "TransactionConflict", ...; [] for any other error."""
+    if error_code(error) != TRANSACTION_CANCELED:
+        return []
+    reasons = error_response(error).get("CancellationReasons") or []
+    return [str(reason.get("Code", "None")) for reason in reasons]
+
+
+def failed_item(error: BaseException) -> dict[str, Any] | None:
+    """The item as it stood when a write's condition failed (ReturnValuesOnConditionCheckFailure=ALL_OLD),
+    as plain values; None when the item did not exist or the error is not such a failure."""
+    if error_code(error) != CONDITION_FAILED:
+        return None
+    raw = error_response(error).get("Item")
+    return from_item(raw) if raw else None
+
+
+# ---------------------------------------------------------------- contention
+
+CONTENDED_ATTEMPTS = 5
+
+
+def contended(attempts: int = CONTENDED_ATTEMPTS) -> Iterator[int]:
+    """The attempts of an optimistic read-decide-write on a contended item, with a short random pause between
+    them: `for _ in ddb.contended(): read; decide; write conditionally; return on success`.
+
+    Why an application-level retry on top of botocore: its standard mode retries
+    throttling, 5xx, lost connections and TransactionInProgressException (botocore/retries/standard.py,
+    data/_retry.json), but never ConditionalCheckFailedException (the item changed since we read it) nor a
+    TransactionCanceledException whose reason is TransactionConflict (another transaction held the item):
+    both need a fresh read and a new decision, which only the caller can make."""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(random.uniform(0.005, 0.05))
+        yield attempt

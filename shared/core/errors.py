@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.core.aws import error_code
+
 
 class DomainError(Exception):
     """Base of every error we answer with a problem+json document."""
@@ -66,11 +68,9 @@ THROTTLING_CODES = frozenset({
 def as_unavailable(error: Exception) -> Unavailable | None:
     """An AWS dependency that timed out, dropped the connection or throttled us: the platform's trouble for a
     moment, not a bug and never the caller's, so a 503 to retry (with the same Idempotency-Key), not a 500."""
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError  # loaded with boto3 anyway
+    from botocore.exceptions import ConnectionError, HTTPClientError  # loaded with boto3 anyway
 
-    if isinstance(error, HTTPClientError | ConnectionError) or (
-        isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES
-    ):
+    if isinstance(error, HTTPClientError | ConnectionError) or error_code(error) in THROTTLING_CODES:
         return Unavailable("A service we depend on did not answer in time; retry shortly.")
     return None
 

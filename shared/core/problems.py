@@ -1,4 +1,4 @@
-"""The problem+json replies, the body cap and the caller's principal, without Powertools' event handler.
+"""The problem+json replies and the body cap, without Powertools' event handler (the caller: `shared.core.auth`).
 
 Split out of `shared.core.api` because importing the resolver costs about 150 ms of cold start; the intake
 function's fast path (functions/intake/handler.py) answers from these pieces alone. `shared.core.api`
@@ -10,17 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from shared.core.errors import (
     DomainError,
-    Forbidden,
     MalformedBody,
     PayloadTooLarge,
-    Unauthorized,
     UnsupportedMediaType,
+    as_unavailable,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -28,6 +27,7 @@ MAX_BODY_BYTES = 16 * 1024  # our JSON bodies are small; API Gateway's own cap i
 JSON_ONLY = ("application/json",)
 FORM = "application/x-www-form-urlencoded"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+logger = logging.getLogger("order24.api")
 
 
 def problem_body(status: int, code: str, title: str, detail: str, **extra: Any) -> str:
@@ -46,6 +46,22 @@ def proxy_reply(status: int, body: str, content_type: str,
 def domain_error_reply(error: DomainError) -> dict[str, Any]:
     body = problem_body(error.status, error.code, error.title, error.detail, **error.extra)
     return proxy_reply(error.status, body, PROBLEM_JSON)
+
+
+class InternalError(DomainError):
+    status, code, title = 500, "internal_error", "Internal error"
+
+
+def unexpected(error: Exception) -> DomainError:
+    """What an exception no route expected answers (call it in the `except`): a 503 when an AWS dependency timed
+    out or throttled us (`as_unavailable`), else a 500 with the traceback logged. The resolver's catch-all
+    (`shared.core.api.http_app`) and the intake fast path both answer with it."""
+    unavailable = as_unavailable(error)
+    if unavailable is not None:
+        logger.warning("dependency unavailable: %s", type(error).__name__)
+        return unavailable
+    logger.exception("unhandled error")
+    return InternalError("Something went wrong on our side; retry later.")
 
 
 def _header(event: Mapping[str, Any], name: str) -> str | None:
@@ -130,45 +146,3 @@ def too_large(event: Mapping[str, Any]) -> dict[str, Any] | None:
             "body": json.dumps({"type": "https://order24.dev/problems/payload_too_large",
                                 "title": error.title, "status": 413, "detail": error.detail,
                                 "code": error.code})}
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller, from the claims API Gateway's JWT authorizer verified."""
-
-    sub: str
-    username: str
-    roles: frozenset[str]
-
-    def has(self, role: str) -> bool:
-        return role in self.roles
-
-
-def _groups(raw: Any) -> frozenset[str]:
-    # API Gateway renders array claims as "[a b]"; tests and other callers may pass a real list.
-    if isinstance(raw, list):
-        return frozenset(str(group) for group in raw)
-    text = str(raw or "").strip().strip("[]")
-    return frozenset(part.strip('" ,') for part in text.replace(",", " ").split() if part.strip('" ,'))
-
-
-def jwt_claims(event: Mapping[str, Any]) -> dict[str, Any]:
-    """requestContext.authorizer.jwt.claims, tolerating every level missing or null (as Powertools does)."""
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    jwt = authorizer.get("jwt") or {}
-    return jwt.get("claims") or {}
-
-
-def principal_of(claims: Mapping[str, Any]) -> Principal:
-    sub = claims.get("sub")
-    if not sub:
-        raise Unauthorized("A valid bearer token is required.")
-    username = str(claims.get("cognito:username") or claims.get("username") or sub)
-    return Principal(sub=str(sub), username=username, roles=_groups(claims.get("cognito:groups")))
-
-
-def require_roles(claims: Mapping[str, Any], *roles: str) -> Principal:
-    caller = principal_of(claims)
-    if not caller.roles.intersection(roles):
-        raise Forbidden(f"This action needs one of the roles: {', '.join(roles)}.", code="wrong_role")
-    return caller

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.core.aws import client
+from shared.core import aws
 from shared.core.config import env
+
+if TYPE_CHECKING:
+    from types_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 
 def send(queue_env_var: str, message: dict[str, Any], *, dedupe_hint: str | None = None) -> None:
-    attributes = {"dedupe": {"DataType": "String", "StringValue": dedupe_hint}} if dedupe_hint else {}
-    client("sqs").send_message(
+    attributes: dict[str, MessageAttributeValueTypeDef] = (
+        {"dedupe": {"DataType": "String", "StringValue": dedupe_hint}} if dedupe_hint else {}
+    )
+    aws.sqs().send_message(
         QueueUrl=env(queue_env_var), MessageBody=json.dumps(message, separators=(",", ":")),
         MessageAttributes=attributes,
     )

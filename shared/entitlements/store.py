@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import ddb
+from shared.core import aws, ddb
 from shared.entitlements.models import Entry
 
 
@@ -29,7 +29,7 @@ def append(shopper_id: str, entry: Entry) -> bool:
         ddb.dynamodb().put_item(
             TableName=ddb.table(), Item=ddb.to_item(item), ConditionExpression="attribute_not_exists(PK)"
         )
-    except Exception as error:
+    except aws.ClientError as error:
         if ddb.is_conditional_failure(error):
             return False
         raise

@@ -28,7 +28,7 @@ import contextlib
 import logging
 from typing import Any
 
-from shared.core import ddb
+from shared.core import aws, ddb
 from shared.core.clock import now_iso
 from shared.core.errors import Conflict, NotFound
 from shared.entitlements import service as entitlements
@@ -87,7 +87,7 @@ def _record_item(order: dict[str, Any], sku: str, record: dict[str, Any]) -> dic
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
-    except Exception as error:
+    except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
         return _load(order["order_id"])  # someone recorded it (or moved the order) first: take theirs

@@ -81,7 +81,7 @@ def kuaidi100_notify() -> Response[str]:
     except CallbackRejected as error:
         _store_unusable("kuaidi100", error, param)
         outcome = f"stored:{error.code}"
-    except Exception:
+    except Exception:  # deliberately broad: any failure of ours is the partner's retry, never a lost push
         logger.exception("kuaidi100 push not applied; the partner will retry")
         return Response(500, kuaidi100.CONTENT_TYPE, kuaidi100.failure_body("稍后重试", "500"))
     logger.info("kuaidi100 push", extra={"outcome": outcome})
@@ -109,7 +109,7 @@ def kdniao_notify() -> Response[str]:
     except CallbackRejected as error:
         _store_unusable("kdniao", error, request_data)
         outcomes = [f"stored:{error.code}"]
-    except Exception:
+    except Exception:  # deliberately broad: any failure of ours is the partner's retry, never a lost push
         logger.exception("kdniao push not applied; the partner will retry")
         return Response(500, kdniao.CONTENT_TYPE, kdniao.ack_body(business_id, False, "retry later"))
     logger.info("kdniao push", extra={"outcomes": outcomes})

@@ -18,7 +18,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from shared.core import ddb
+from shared.core import aws, ddb
 from shared.core.clock import iso, now, now_iso, parse_iso
 from shared.core.errors import Conflict
 from shared.logistics import store
@@ -264,7 +264,7 @@ def _append(
             ExpressionAttributeNames={**names, "#version": "version"},
             ExpressionAttributeValues=values,
         )
-    except Exception as error:
+    except aws.ClientError as error:
         if ddb.is_conditional_failure(error):
             raise Conflict("The order changed meanwhile.", code="order_changed") from None
         raise

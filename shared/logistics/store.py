@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import ddb
+from shared.core import aws, ddb
 from shared.orders.store import order_pk
 
 TRACKING = "TRACKING"
@@ -35,7 +35,7 @@ def put_lookup(carrier: str, number: str, order_id: str) -> None:
             ConditionExpression="attribute_not_exists(PK) OR order_id = :o",
             ExpressionAttributeValues=ddb.values(o=order_id),
         )
-    except Exception as error:
+    except aws.ClientError as error:
         if ddb.is_conditional_failure(error):
             raise ValueError(f"tracking number {number} already belongs to another order") from None
         raise
@@ -61,7 +61,7 @@ def put_tracking(record: dict[str, Any], previous_rev: int | None) -> None:
         request["ExpressionAttributeValues"] = ddb.values(rev=previous_rev)
     try:
         ddb.dynamodb().put_item(**request)
-    except Exception as error:
+    except aws.ClientError as error:
         if ddb.is_conditional_failure(error):
             raise RecordChanged() from None
         raise

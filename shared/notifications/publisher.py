@@ -11,16 +11,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.core.aws import client
+from shared.core import aws
 from shared.core.config import env
+
+if TYPE_CHECKING:
+    from types_boto3_sns.type_defs import PublishBatchRequestEntryTypeDef
 
 BATCH_LIMIT = 10  # PublishBatch's entries per request
 logger = logging.getLogger("order24.notifications")
 
 
-def _entry(batch_id: str, note: dict[str, Any]) -> dict[str, Any]:
+def _entry(batch_id: str, note: dict[str, Any]) -> PublishBatchRequestEntryTypeDef:
     message = {k: v for k, v in note.items() if v is not None and k != "sk"}
     message["notification_id"] = note["sk"]
     return {
@@ -41,7 +44,7 @@ def publish_batch(notes: Sequence[dict[str, Any]]) -> set[str]:
         chunk = notes[start : start + BATCH_LIMIT]
         entries = [_entry(str(i), note) for i, note in enumerate(chunk)]
         try:
-            reply = client("sns").publish_batch(TopicArn=env("NOTIFICATIONS_TOPIC_ARN"),
+            reply = aws.sns().publish_batch(TopicArn=env("NOTIFICATIONS_TOPIC_ARN"),
                                                 PublishBatchRequestEntries=entries)
         except Exception as error:  # the whole request failed: every note in it is retried
             logger.warning("publish batch failed", extra={"error": type(error).__name__, "notes": len(chunk)})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.core import ddb, paging
+from shared.core import aws, ddb, paging
 from shared.core.clock import now_iso
 
 KINDS = ("unmatched_payment", "unmatched_tracking", "trouble_flag", "risk_rejected", "refund_issue")
@@ -25,7 +25,7 @@ def record(kind: str, ref: str, payload: dict[str, Any], *, summary: str) -> boo
         ddb.dynamodb().put_item(TableName=ddb.table(), Item=ddb.to_item(item),
                                 ConditionExpression="attribute_not_exists(PK)")
         return True
-    except Exception as error:
+    except aws.ClientError as error:
         if ddb.is_conditional_failure(error):
             return False
         raise

@@ -93,7 +93,7 @@ def reserve(order_id: str) -> dict[str, Any]:
                         **logic.due_key("EXPIRY", order_id, iso(expires))},
         )})
         try:
-            ddb.dynamodb().transact_write_items(TransactItems=writes)
+            ddb.transact_write(writes)
             # the transaction's condition pinned status and version, so the result is known without a read
             return _result({**order, "status": OrderStatus.AWAITING_PAYMENT.value, "version": order["version"] + 1})
         except Exception as error:
@@ -124,7 +124,7 @@ def release_only(order: dict[str, Any], to: OrderStatus, *, actor: str, reason: 
                                                      remove_fields=("GSI3PK", "GSI3SK", "reservations"),
                                                      set_fields={"released": plan} if plan else None)})
     try:
-        ddb.dynamodb().transact_write_items(TransactItems=writes)
+        ddb.transact_write(writes)
     except Exception as error:
         if not ddb.is_conditional_failure(error):
             raise

@@ -30,7 +30,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.core.aws import client
+from shared.core import aws
 from shared.core.config import env, int_env
 from shared.orders import store
 
@@ -80,7 +80,7 @@ def enqueue(order_ids: list[str], found_at: str) -> int:
     sent = 0
     for start in range(0, len(chunks), SEND_BATCH):
         batch = chunks[start:start + SEND_BATCH]
-        reply = client("sqs").send_message_batch(QueueUrl=env(QUEUE_ENV), Entries=[
+        reply = aws.sqs().send_message_batch(QueueUrl=env(QUEUE_ENV), Entries=[
             {"Id": str(i), "MessageBody": ExpiryWork(order_ids=chunk, found_at=found_at).model_dump_json()}
             for i, chunk in enumerate(batch)
         ])

@@ -14,10 +14,10 @@ from typing import Any
 
 from shared.catalog import store as catalog
 from shared.core import queues
+from shared.core.auth import require_roles
 from shared.core.clock import iso, now
 from shared.core.config import int_env
 from shared.core.errors import Unprocessable
-from shared.core.problems import require_roles
 from shared.orders import logic, store
 from shared.orders.models import OrderAccepted, OrderStatus, PlaceOrder
 

@@ -12,18 +12,17 @@ replies come from Powertools itself. tests/unit/api/test_intake_fast_path.py pin
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
-from shared.core.errors import DomainError, as_unavailable
-from shared.core.problems import PROBLEM_JSON, domain_error_reply, jwt_claims, loads_json, problem_body, proxy_reply
+from shared.core.auth import jwt_claims
+from shared.core.errors import DomainError
+from shared.core.problems import domain_error_reply, loads_json, proxy_reply, unexpected
 from shared.orders import intake
 from shared.orders.models import PlaceOrder
 
-logger = logging.getLogger("order24.api")  # the resolver's logger, so an unexpected error logs alike
 DEVICE_ID_MAX = 64  # Header(alias="X-Device-Id", max_length=64) in intake_routes
 
 
@@ -66,13 +65,7 @@ def answer(event: Mapping[str, Any]) -> dict[str, Any] | None:
                                  headers.get("x-device-id"), body)
     except DomainError as error:
         return domain_error_reply(error)
-    except Exception as error:
-        unavailable = as_unavailable(error)
-        if unavailable is not None:
-            logger.warning("dependency unavailable: %s", type(error).__name__)
-            return domain_error_reply(unavailable)
-        logger.exception("unhandled error")
-        return proxy_reply(500, problem_body(500, "internal_error", "Internal error",
-                                             "Something went wrong on our side; retry later."), PROBLEM_JSON)
+    except Exception as error:  # deliberately broad: the resolver's catch-all, the same `unexpected`
+        return domain_error_reply(unexpected(error))
     body_text = json.dumps(accepted.model_dump(mode="json"), separators=(",", ":"))  # as the resolver does
     return proxy_reply(202, body_text, "application/json", {"Location": f"/orders/{accepted.order_id}"})

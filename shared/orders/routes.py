@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared.core.api import Principal, principal, require_role
+from shared.core.api import principal, require_role
+from shared.core.auth import Principal
 from shared.core.errors import NotFound
 from shared.core.types import OrderId
 from shared.orders import lifecycle, store

@@ -83,7 +83,7 @@ def wechatpay_notify() -> Response[str]:
     except Unavailable as error:
         logger.warning("wechatpay notification deferred", extra={"code": error.code})
         return _wechat_fail(503, "retry later")
-    except Exception:
+    except Exception:  # deliberately broad: any failure of ours makes WeChat retry the notification later
         logger.exception("wechatpay notification failed")
         return _wechat_fail(500, "retry later")
     logger.info("wechatpay notification", extra={"result": outcome.result, "order_id": outcome.order_id})
@@ -101,7 +101,7 @@ def alipay_notify() -> Response[str]:
     except CallbackRejected as error:
         logger.warning("alipay notification rejected", extra={"code": error.code})
         return Response(status_code=error.status, content_type="text/plain; charset=utf-8", body="failure")
-    except Exception as error:
+    except Exception as error:  # deliberately broad: any failure of ours makes Alipay retry the notification
         if not isinstance(error, Unavailable):
             logger.exception("alipay notification failed")
         return Response(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shared.core import ddb
+from shared.core import aws, ddb
 from shared.core.clock import now_iso
 from shared.orders import logic
 from shared.orders.models import OrderStatus
@@ -80,7 +80,7 @@ def _conditional(call: Any) -> dict[str, Any] | None:
     try:
         result: dict[str, Any] = call()
         return result
-    except Exception as error:
+    except aws.ClientError as error:
         if ddb.is_conditional_failure(error):
             return None
         raise

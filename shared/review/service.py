@@ -17,7 +17,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from shared.core import clock, ddb
+from shared.core import aws, clock, ddb
 from shared.core.config import int_env
 from shared.core.errors import Conflict, NotFound
 from shared.orders import logic
@@ -178,7 +178,7 @@ def auto(order_id: str) -> dict[str, Any]:
             return _finish_auto_reject(order, codes)
     except Conflict:
         return route(orders.require(order_id, consistent=True))  # a concurrent delivery decided first
-    except Exception as error:
+    except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
         return route(orders.require(order_id, consistent=True))
@@ -255,11 +255,6 @@ def _explain_refusal(order_id: str, old: dict[str, Any] | None, reviewer: str, *
     )
 
 
-def _old_item(error: Exception) -> dict[str, Any] | None:
-    raw = getattr(error, "response", {}).get("Item")
-    return ddb.from_item(raw) if raw else None
-
-
 def claim(order_id: str, reviewer: str, *, now: datetime | None = None) -> dict[str, Any]:
     """Take (or renew) the lease. One conditional UpdateItem; the version is not bumped."""
     moment = now or clock.now()
@@ -288,10 +283,10 @@ def claim(order_id: str, reviewer: str, *, now: datetime | None = None) -> dict[
             ),
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
-    except Exception as error:
+    except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
-        raise _explain_refusal(order_id, _old_item(error), reviewer, claiming=True) from None
+        raise _explain_refusal(order_id, ddb.failed_item(error), reviewer, claiming=True) from None
     return {"order_id": order_id, "claimed_by": reviewer, "claim_expires_at": until}
 
 
@@ -330,10 +325,10 @@ def _write_decision(order_id: str, update: dict[str, Any], reviewer: str, now_is
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
-    except Exception as error:
+    except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
-        raise _explain_refusal(order_id, _old_item(error), reviewer, claiming=False) from None
+        raise _explain_refusal(order_id, ddb.failed_item(error), reviewer, claiming=False) from None
     _metric("ReviewDecision", 1, "Count", decision=decision)
     _metric("ReviewQueueWait", queue_wait_s, "Seconds")
     return ddb.from_item(reply["Attributes"])

@@ -18,7 +18,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from shared.core import clock, ddb
+from shared.core import aws, clock, ddb
 from shared.core.errors import Conflict
 from shared.orders import logic
 from shared.orders import store as orders
@@ -152,7 +152,7 @@ def check(order_id: str, *, now: datetime | None = None) -> dict[str, Any]:
         order = _reject(order, risk) if assessment.effective_decision is Decision.REJECT else _persist(order, risk)
     except Conflict:
         order = orders.require(order_id, consistent=True)  # a concurrent delivery won; report its result
-    except Exception as error:
+    except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
         order = orders.require(order_id, consistent=True)

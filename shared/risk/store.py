@@ -44,8 +44,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
-from shared.core import clock
-from shared.core.ddb import batch_get, dynamodb, from_item, is_conditional_failure, key, table, to_attr
+from shared.core import aws, clock
+from shared.core.ddb import batch_get, dynamodb, failed_item, from_item, is_conditional_failure, key, table, to_attr
 from shared.risk.models import BlockKind, OrderFacts, RiskSignals, VelocityDim
 
 _DIMS: tuple[VelocityDim, ...] = get_args(VelocityDim)
@@ -111,19 +111,6 @@ def block(kind: BlockKind, value: str, reason: str, *, now: datetime | None = No
 def unblock(kind: BlockKind, value: str) -> None:
     dynamodb().delete_item(TableName=table(), Key=key(f"BLOCK#{kind}", value))
     _block_cache.pop(kind, None)
-
-
-def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """BatchGetItem, following UnprocessedKeys (throttling) until everything is read."""
-    found: list[dict[str, Any]] = []
-    request: dict[str, Any] = {table(): {"Keys": keys, "ConsistentRead": False}}
-    for _ in range(5):
-        reply = dynamodb().batch_get_item(RequestItems=request)
-        found.extend(reply.get("Responses", {}).get(table(), []))
-        request = reply.get("UnprocessedKeys") or {}
-        if not request:
-            return found
-    raise RuntimeError("BatchGetItem left keys unprocessed after 5 attempts")
 
 
 BLOCK_CACHE_MAX_ITEMS = 1000
@@ -284,8 +271,6 @@ def load_signals(facts: OrderFacts, *, now: datetime | None = None) -> RiskSigna
 
 def _update_history(signals: RiskSignals, at: str, *, set_max: bool) -> bool:
     """One UpdateItem. False when the order was already recorded (an immediate replay of the same order)."""
-    from botocore.exceptions import ClientError
-
     update = (
         "ADD order_count :one, sum_amount_fen :amt"
         " SET first_seen = if_not_exists(first_seen, :at), updated_at = :at"
@@ -316,10 +301,10 @@ def _update_history(signals: RiskSignals, at: str, *, set_max: bool) -> bool:
     try:
         dynamodb().update_item(**request)
         return True
-    except ClientError as error:
+    except aws.ClientError as error:
         if not is_conditional_failure(error):
             raise
-        old = from_item(error.response.get("Item", {}))
+        old = failed_item(error) or {}
         if signals.order_id and old.get("last_order_id") == signals.order_id:
             return False
         if set_max:  # a concurrent order raised the max past ours: record without touching it

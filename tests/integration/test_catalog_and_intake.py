@@ -154,11 +154,11 @@ def test_merchant_cannot_place_orders(aws: dict[str, str]) -> None:
 
 
 def test_accepted_order_is_enqueued_for_checkout(aws: dict[str, str]) -> None:
-    from shared.core.aws import client
+    from shared.core.aws import sqs
 
     create(AD_SLOT)
     _, accepted, _ = place(order_body())
-    messages = client("sqs").receive_message(QueueUrl=aws["INTAKE_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
+    messages = sqs().receive_message(QueueUrl=aws["INTAKE_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"])["order_id"] for m in messages] == [accepted["order_id"]]
 
 

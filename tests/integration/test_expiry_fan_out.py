@@ -19,7 +19,7 @@ from functions.reserve.handler import handler as reserve_handler
 from functions.sweeper.handler import handler as sweeper_handler
 from infra.local.pollers import SqsPoller
 from shared.catalog import store as catalog
-from shared.core.aws import client
+from shared.core.aws import sqs
 from shared.core.clock import now
 from shared.orders import expiry, lifecycle, logic, store
 from shared.payments import service
@@ -61,14 +61,14 @@ def unpaid_orders(per_shard: int) -> list[str]:
 
 def expiry_poller() -> SqsPoller:
     url = os.environ["EXPIRY_QUEUE_URL"]
-    arn = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return SqsPoller(sqs=client("sqs"), queue_url=url, queue_arn=arn, region="us-east-1", consumer="expiry_worker",
+    arn = sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return SqsPoller(sqs=sqs(), queue_url=url, queue_arn=arn, region="us-east-1", consumer="expiry_worker",
                      batch_size=10, invoke=lambda _fn, event, **_: expiry_handler(event, context("expiry_worker")),
                      stop=threading.Event())
 
 
 def queued() -> int:
-    attributes = client("sqs").get_queue_attributes(
+    attributes = sqs().get_queue_attributes(
         QueueUrl=os.environ["EXPIRY_QUEUE_URL"],
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
@@ -192,7 +192,7 @@ def test_redelivered_expiry_message_changes_nothing(sale: None) -> None:
         poller = expiry_poller()
         mine: list[dict[str, Any]] = []
         while not mine:  # 16 one-order messages (one per shard); take the one for our order
-            messages = client("sqs").receive_message(QueueUrl=poller.queue_url, MaxNumberOfMessages=10)["Messages"]
+            messages = sqs().receive_message(QueueUrl=poller.queue_url, MaxNumberOfMessages=10)["Messages"]
             mine = [m for m in messages if order_id in m["Body"]]
         event = {"Records": [poller.record(m) for m in mine]}
         # when SQS delivers it twice

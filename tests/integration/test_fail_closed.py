@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from functions.pay.handler import handler as pay_handler
-from shared.core.aws import client
+from shared.core.aws import secretsmanager
 from shared.core.errors import ProviderNotConfigured
 from shared.logistics import secrets as logistics_secrets
 from shared.orders import store
@@ -51,7 +51,7 @@ def deployed(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[N
 
 
 def put_secret(monkeypatch: pytest.MonkeyPatch, name: str, env_var: str, value: dict[str, Any]) -> None:
-    arn = client("secretsmanager").create_secret(Name=f"order24/{name}", SecretString=json.dumps(value))["ARN"]
+    arn = secretsmanager().create_secret(Name=f"order24/{name}", SecretString=json.dumps(value))["ARN"]
     monkeypatch.setenv(env_var, arn)
 
 

@@ -83,7 +83,7 @@ def physical_order(*, quantity: int = 1, key: str = "key-00000001", province: st
 @pytest.fixture(name="logistics")
 def logistics_fixture(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """The `logistics` secret in moto (as the local runtime puts it), our API's URL, and sandbox providers on."""
-    from shared.core.aws import client
+    from shared.core.aws import secretsmanager
     from shared.logistics import secrets
 
     payload = {
@@ -92,7 +92,7 @@ def logistics_fixture(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> I
         "kdniao_app_key": APP_KEY,
         "kdniao_business_id": BUSINESS_ID,
     }
-    arn = client("secretsmanager").create_secret(Name="order24/logistics", SecretString=json.dumps(payload))[
+    arn = secretsmanager().create_secret(Name="order24/logistics", SecretString=json.dumps(payload))[
         "ARN"
     ]
     monkeypatch.setenv("LOGISTICS_SECRET_ARN", arn)

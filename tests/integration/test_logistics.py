@@ -165,10 +165,10 @@ def test_kuaidi100_official_vector_is_acknowledged_with_the_exact_body(logistics
         actor="test",
         set_fields={"shipment": {"carrier": "yuantong", "tracking_number": "V030344422"}},
     )
-    from shared.core.aws import client
+    from shared.core.aws import secretsmanager
     from shared.logistics import secrets
 
-    client("secretsmanager").put_secret_value(
+    secretsmanager().put_secret_value(
         SecretId="order24/logistics", SecretString=json.dumps({**logistics, "kuaidi100_salt": VECTOR["salt"]})
     )
     secrets.clear_cache()

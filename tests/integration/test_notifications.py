@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.core.aws import client
+from shared.core.aws import dynamodb, sqs
+from shared.core.aws import sns as aws_sns
 from shared.notifications import publisher
 from shared.orders import store
 from tests.integration.test_fulfilment_helpers import (  # noqa: F401
@@ -35,7 +36,7 @@ def stream_event() -> dict[str, Any]:
 
     # in-process moto answers streams only on the classic host (newer botocore resolves another one)
     streams = boto3.client("dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
-    arn = client("dynamodb").describe_table(TableName="order24-test")["Table"]["LatestStreamArn"]
+    arn = dynamodb().describe_table(TableName="order24-test")["Table"]["LatestStreamArn"]
     records = []
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
         iterator = streams.get_shard_iterator(
@@ -65,18 +66,18 @@ def my_notifications(user: Any = SHOPPER, **query: str) -> dict[str, Any]:
 @pytest.fixture
 def sns_inbox(aws: dict[str, str]) -> str:
     """An SQS queue subscribed to the topic, to see what was published."""
-    url = client("sqs").create_queue(QueueName="notifications-probe")["QueueUrl"]
-    queue_arn = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+    url = sqs().create_queue(QueueName="notifications-probe")["QueueUrl"]
+    queue_arn = sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    client("sns").subscribe(TopicArn=aws["NOTIFICATIONS_TOPIC_ARN"], Protocol="sqs", Endpoint=queue_arn)
+    aws_sns().subscribe(TopicArn=aws["NOTIFICATIONS_TOPIC_ARN"], Protocol="sqs", Endpoint=queue_arn)
     return str(url)
 
 
 def published(url: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     while True:
-        batch = client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        batch = sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not batch:
             return found
         found += [json.loads(m["Body"]) for m in batch]
@@ -193,7 +194,7 @@ def test_a_stream_batch_publishes_ten_notifications_per_request(
     # given four delivered orders: 12 notifications (paid, approved, delivered) in one stream batch
     for n in range(4):
         deliver_order(fulfilling_order(key=f"key-batch-{n:04d}")["order_id"])
-    sns = client("sns")
+    sns = aws_sns()
     requests: list[int] = []
     real = sns.publish_batch
 
@@ -214,7 +215,7 @@ def test_entries_sns_reports_failed_are_the_ones_retried(aws: dict[str, str]) ->
     from botocore.stub import ANY, Stubber
 
     notes = [{"sk": f"2026-12-01T00:00:0{i}Z#o1#000{i}", "type": "paid", "order_id": "o1"} for i in range(3)]
-    sns = client("sns")
+    sns = aws_sns()
     with Stubber(sns) as stub:
         stub.add_response("publish_batch", {
             "Successful": [{"Id": "0", "MessageId": "m0"}, {"Id": "2", "MessageId": "m2"}],

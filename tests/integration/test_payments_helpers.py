@@ -55,14 +55,14 @@ def alipay_config(keys: dict[str, dict[str, Any]] | None = None) -> AlipayConfig
 
 def install_payments(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, dict[str, Any]]]:
     """Secrets in moto's Secrets Manager (as the local runtime puts them), sandbox providers on."""
-    from shared.core.aws import client
+    from shared.core.aws import secretsmanager
     from shared.payments import secrets as payment_secrets
     from shared.sandbox import payments as sandbox_http
 
     keys = sandbox_keys()
     payloads = _payloads(keys)
     for name, env_var in (("wechatpay", "WECHATPAY_SECRET_ARN"), ("alipay", "ALIPAY_SECRET_ARN")):
-        arn = client("secretsmanager").create_secret(
+        arn = secretsmanager().create_secret(
             Name=f"order24/{name}", SecretString=json.dumps(payloads[name])
         )["ARN"]
         monkeypatch.setenv(env_var, arn)

@@ -19,7 +19,7 @@ from functions.pay.handler import handler as pay_handler
 from functions.sweeper.handler import handler as sweeper_handler
 from shared.catalog import store as catalog
 from shared.core import ddb
-from shared.core.aws import client
+from shared.core.aws import sqs
 from shared.core.clock import now
 from shared.orders import store
 from shared.sandbox.payments import SandboxHttpClient
@@ -59,7 +59,7 @@ def paid_events(order_id: str) -> int:
 def paid_messages() -> int:
     import os
 
-    attributes = client("sqs").get_queue_attributes(
+    attributes = sqs().get_queue_attributes(
         QueueUrl=os.environ["PAID_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"]
     )
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])

@@ -14,7 +14,7 @@ from functions.api_review.handler import handler as review_handler
 from functions.review_auto.handler import handler as review_auto_handler
 from shared.catalog import store as catalog
 from shared.core import ddb
-from shared.core.aws import client
+from shared.core.aws import stepfunctions
 from shared.core.clock import iso, now
 from shared.orders import store
 from shared.orders.logic import due_key
@@ -85,7 +85,7 @@ def executions() -> list[dict[str, Any]]:
     import os
 
     arn = os.environ["FULFIL_STATE_MACHINE_ARN"]
-    return list(client("stepfunctions").list_executions(stateMachineArn=arn)["executions"])
+    return list(stepfunctions().list_executions(stateMachineArn=arn)["executions"])
 
 
 # ---------------------------------------------------------------- automatic review

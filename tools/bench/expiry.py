@@ -51,13 +51,13 @@ _FAKE_AWS = {
 def setup_resources() -> dict[str, str]:
     """The declared table and queues in the (already started) moto; returns and exports their env vars."""
     from infra.declaration import DECLARATION, create_table_request
-    from shared.core.aws import client
+    from shared.core.aws import dynamodb, sqs
 
     names = {"TABLE_NAME": "order24-bench"}
     os.environ["TABLE_NAME"] = names["TABLE_NAME"]
-    client("dynamodb").create_table(**create_table_request(DECLARATION.table, names["TABLE_NAME"]))
+    dynamodb().create_table(**create_table_request(DECLARATION.table, names["TABLE_NAME"]))
     for queue in DECLARATION.queues:
-        names[queue.env_var] = client("sqs").create_queue(  # the declared visibility, as CDK deploys it
+        names[queue.env_var] = sqs().create_queue(  # the declared visibility, as CDK deploys it
             QueueName=f"order24-bench-{queue.name}",
             Attributes={"VisibilityTimeout": str(queue.visibility_timeout_s)})["QueueUrl"]
     os.environ.update(names)
@@ -125,11 +125,11 @@ def drain_expiry_queue(workers: int, *, idle_s: float = 2.0) -> dict[str, Any]:
     from functions.expiry_worker.handler import handler
     from infra.declaration import DECLARATION
     from infra.local.pollers import SqsPoller
-    from shared.core.aws import client
+    from shared.core.aws import sqs
 
     queue = DECLARATION.queue("expiry")
     url = os.environ[queue.env_var]
-    arn = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     lock = threading.Lock()
     state: dict[str, Any] = {"batches": 0, "failed_batches": 0, "last_done": time.monotonic(), "messages": 0}
 
@@ -143,7 +143,7 @@ def drain_expiry_queue(workers: int, *, idle_s: float = 2.0) -> dict[str, Any]:
         return result
 
     stop = threading.Event()
-    pollers = [SqsPoller(sqs=client("sqs"), queue_url=url, queue_arn=arn, region="us-east-1",
+    pollers = [SqsPoller(sqs=sqs(), queue_url=url, queue_arn=arn, region="us-east-1",
                          consumer=queue.consumer, batch_size=queue.batch_size, invoke=invoke, stop=stop)
                for _ in range(workers)]
 
@@ -156,7 +156,7 @@ def drain_expiry_queue(workers: int, *, idle_s: float = 2.0) -> dict[str, Any]:
         thread.start()
     while True:  # stop once nothing is visible or in flight and no batch finished for idle_s
         time.sleep(0.2)
-        attrs = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=[
+        attrs = sqs().get_queue_attributes(QueueUrl=url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         busy = int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
         with lock:

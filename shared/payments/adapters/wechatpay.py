@@ -557,7 +557,7 @@ def parse_close_response(response: HttpResponse, config: WechatPayConfig, *, now
         raise ProviderError(f"WeChat Pay close answered {response.status}, not 204", status=response.status)
     try:
         verify_notification(response.headers, response.body, config, now=now)
-    except Exception as exc:
+    except Exception as exc:  # whatever fails (a bad signature, an unusable key), an unverified answer is refused
         raise ProviderError(
             f"WeChat Pay response did not verify: {getattr(exc, 'code', type(exc).__name__)}"
         ) from exc
