@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from infra import workflows
+from shared.api.declaration import ROUTES, Auth, Route
 
-Auth = Literal["public", "jwt"]
+__all__ = ["DECLARATION", "ROUTES", "Auth", "Declaration", "Function", "Route"]
 
 
 @dataclass(frozen=True)
@@ -70,18 +71,6 @@ class Function:
 
 
 @dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # API Gateway HTTP API syntax: /orders/{order_id}
-    function: str
-    auth: Auth = "jwt"
-
-    @property
-    def route_key(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-@dataclass(frozen=True)
 class Schedule:
     name: str
     function: str
@@ -133,6 +122,7 @@ class Declaration:
     secrets: tuple[Secret, ...] = ()
     stream_consumers: tuple[StreamConsumer, ...] = ()
     # Served by the local runtime only (sandbox providers); the function is a module under infra/local/.
+    # The production DECLARATION has none: infra/local/sandbox_routes.py adds them for the local runtime.
     local_only_routes: tuple[Route, ...] = field(default=())
 
     def function(self, name: str) -> Function:
@@ -271,43 +261,8 @@ FUNCTIONS = (
              grants=("table:read", "secret:cursor:read")),
 )
 
-ROUTES = (
-    Route("GET", "/health", "api_catalog", auth="public"),
-    Route("GET", "/openapi.json", "api_catalog", auth="public"),
-    Route("GET", "/catalog", "api_catalog", auth="public"),
-    Route("GET", "/catalog/{sku}", "api_catalog", auth="public"),
-    Route("POST", "/merchant/skus", "api_merchant"),
-    Route("PUT", "/merchant/skus/{sku}", "api_merchant"),
-    Route("PUT", "/merchant/skus/{sku}/stock", "api_merchant"),
-    Route("POST", "/orders", "intake"),
-    Route("GET", "/orders", "api_orders"),
-    Route("GET", "/orders/{order_id}", "api_orders"),
-    Route("GET", "/orders/{order_id}/events", "api_orders"),
-    Route("POST", "/orders/{order_id}/cancel", "api_orders"),
-    Route("GET", "/orders/{order_id}/tracking", "api_orders"),
-    Route("GET", "/me/notifications", "api_orders"),
-    Route("POST", "/me/notifications/read", "api_orders"),
-    Route("GET", "/me/entitlements", "api_orders"),
-    Route("GET", "/merchant/orders", "api_merchant"),
-    Route("GET", "/merchant/sales", "api_merchant"),
-    Route("POST", "/orders/{order_id}/pay", "pay"),
-    Route("POST", "/payments/wechatpay/notify", "payment_notify", auth="public"),
-    Route("POST", "/payments/alipay/notify", "payment_notify", auth="public"),
-    Route("GET", "/review/queue", "api_review"),
-    Route("POST", "/review/{order_id}/claim", "api_review"),
-    Route("POST", "/review/{order_id}/approve", "api_review"),
-    Route("POST", "/review/{order_id}/reject", "api_review"),
-    Route("POST", "/logistics/kuaidi100/notify", "logistics_notify", auth="public"),
-    Route("POST", "/logistics/kdniao/notify", "logistics_notify", auth="public"),
-    Route("GET", "/ops/inbox/{kind}", "api_ops"),
-    Route("GET", "/ops/orders/{order_id}", "api_ops"),
-)
-
-# Local runtime only, never deployed: sandbox providers that post correctly signed callbacks.
-LOCAL_ONLY_ROUTES = (
-    Route("POST", "/sandbox/pay/{order_id}", "sandbox_payments", auth="public"),  # acts as the provider
-    Route("POST", "/sandbox/ship/{order_id}", "sandbox_courier", auth="public"),  # acts as the courier
-)
+# ROUTES (method, path, function, auth, roles, operationId, tags) are declared in shared/api/declaration.py:
+# the handlers register from them at run time, and the Lambda layer ships shared/ only.
 
 SCHEDULES = (Schedule("sweep", "sweeper", every_seconds=60, local_env_override="SWEEP_INTERVAL_SECONDS"),)
 
@@ -352,7 +307,6 @@ DECLARATION = Declaration(
     workflows=WORKFLOWS,
     secrets=SECRETS,
     stream_consumers=STREAM_CONSUMERS,
-    local_only_routes=LOCAL_ONLY_ROUTES,
 )
 
 

@@ -14,5 +14,6 @@
 | `extensions` | the hook for sandbox providers: extra stack.json sections, env vars and secrets |
 | `plan` | what the declaration means as data, shared with the CDK drift tests |
 
-Local-only routes (`Declaration.local_only_routes`) are served by `infra/local/<function>.py:handler`.
+Local-only routes (`Declaration.local_only_routes`, the sandbox ones in `sandbox_routes`) are served by
+`infra/local/<function>.py:handler`.
 """

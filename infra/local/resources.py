@@ -15,15 +15,15 @@ from typing import Any
 from infra import workflows
 from infra.declaration import Declaration, create_table_request, function_arn_placeholder, queue_url_placeholders
 from infra.local import plan
+from shared.core.roles import ROLES, Role
 
 PREFIX = "order24"
-ROLES = ("shopper", "merchant", "reviewer", "ops")
-DEMO_USERS: tuple[tuple[str, str, str], ...] = (
-    ("shopper1", "Shopper1!local", "shopper"),
-    ("shopper2", "Shopper2!local", "shopper"),
-    ("merchant1", "Merchant1!local", "merchant"),
-    ("reviewer1", "Reviewer1!local", "reviewer"),
-    ("ops1", "Ops1!local", "ops"),
+DEMO_USERS: tuple[tuple[str, str, Role], ...] = (
+    ("shopper1", "Shopper1!local", Role.SHOPPER),
+    ("shopper2", "Shopper2!local", Role.SHOPPER),
+    ("merchant1", "Merchant1!local", Role.MERCHANT),
+    ("reviewer1", "Reviewer1!local", Role.REVIEWER),
+    ("ops1", "Ops1!local", Role.OPS),
 )
 
 

@@ -36,8 +36,6 @@ from shared.core.problems import PROBLEM_JSON as PROBLEM_JSON
 from shared.core.problems import Principal as Principal
 from shared.core.problems import _groups as _groups
 
-ROLES = ("shopper", "merchant", "reviewer", "ops")
-
 logger = logging.getLogger("order24.api")
 
 

@@ -18,6 +18,7 @@ from shared.core.clock import iso, now
 from shared.core.config import int_env
 from shared.core.errors import Unprocessable
 from shared.core.problems import require_roles
+from shared.core.roles import Role
 from shared.orders import logic, store
 from shared.orders.models import OrderAccepted, OrderStatus, PlaceOrder
 
@@ -40,7 +41,7 @@ class Caller:
 def accept(claims: Mapping[str, Any], source_ip: str | None, idempotency_key: str | None,
            device_id: str | None, body: PlaceOrder) -> OrderAccepted:
     """POST /orders once body and headers are valid: what both the routed and the fast path run."""
-    caller = require_roles(claims, "shopper")
+    caller = require_roles(claims, Role.SHOPPER)
     key = logic.validate_idempotency_key(idempotency_key)
     return place(Caller(caller.sub, source_ip, device_id), key, body)
 
