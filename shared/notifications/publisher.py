@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared.core.aws import client
-from shared.core.config import env
+from shared.core.config import Env, env
 
 BATCH_LIMIT = 10  # PublishBatch's entries per request
 logger = logging.getLogger("order24.notifications")
@@ -41,7 +41,7 @@ def publish_batch(notes: Sequence[dict[str, Any]]) -> set[str]:
         chunk = notes[start : start + BATCH_LIMIT]
         entries = [_entry(str(i), note) for i, note in enumerate(chunk)]
         try:
-            reply = client("sns").publish_batch(TopicArn=env("NOTIFICATIONS_TOPIC_ARN"),
+            reply = client("sns").publish_batch(TopicArn=env(Env.NOTIFICATIONS_TOPIC_ARN),
                                                 PublishBatchRequestEntries=entries)
         except Exception as error:  # the whole request failed: every note in it is retried
             logger.warning("publish batch failed", extra={"error": type(error).__name__, "notes": len(chunk)})

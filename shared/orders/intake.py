@@ -15,7 +15,7 @@ from typing import Any
 from shared.catalog import store as catalog
 from shared.core import queues
 from shared.core.clock import iso, now
-from shared.core.config import int_env
+from shared.core.config import Env, IntakeSettings, settings
 from shared.core.errors import Unprocessable
 from shared.core.problems import require_roles
 from shared.core.roles import Role
@@ -23,12 +23,11 @@ from shared.orders import logic, store
 from shared.orders.models import OrderAccepted, OrderStatus, PlaceOrder
 
 logger = logging.getLogger("order24.intake")
-DEFAULT_REDRIVE_AFTER_S = 90  # the sweeper re-enqueues an order still PLACED after this
 
 
 def redrive_after() -> timedelta:
     """Env PLACED_REDRIVE_AFTER_SECONDS lets the local fault tests shorten it; 90 s otherwise."""
-    return timedelta(seconds=int_env("PLACED_REDRIVE_AFTER_SECONDS", DEFAULT_REDRIVE_AFTER_S))
+    return timedelta(seconds=settings(IntakeSettings).placed_redrive_after_seconds)
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def place(caller: Caller, idempotency_key: str, body: PlaceOrder) -> OrderAccept
 
 def enqueue(order_id: str) -> None:
     try:
-        queues.send("INTAKE_QUEUE_URL", {"order_id": order_id, "version": 1})
+        queues.send(Env.INTAKE_QUEUE_URL, {"order_id": order_id, "version": 1})
     except Exception:
         # The order is durably accepted; the sweeper re-drives PLACED orders, so the shopper still gets 202.
         logger.exception("enqueue failed; the sweeper will re-drive", extra={"order_id": order_id})
