@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from infra import workflows
 from shared.api.declaration import ROUTES, Auth, Route
+from shared.core.config import FUNCTION_SETTINGS, Env, Settings, tunables
 
-__all__ = ["DECLARATION", "ROUTES", "Auth", "Declaration", "Function", "Route"]
+__all__ = ["DECLARATION", "ROUTES", "Auth", "Declaration", "Env", "Function", "Route"]
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class Declaration:
 
 TABLE = Table(
     logical_id="Orders",
-    env_var="TABLE_NAME",
+    env_var=Env.TABLE_NAME,
     indexes=(
         Index("by_shopper", "GSI1PK", "GSI1SK"),  # a shopper's orders, newest first
         Index("by_shop_day", "GSI2PK", "GSI2SK"),  # a merchant's orders by day
@@ -148,19 +149,19 @@ TABLE = Table(
 )
 
 QUEUES = (
-    Queue("intake", "INTAKE_QUEUE_URL", consumer="checkout_starter", batch_size=10, max_batching_window_s=1),
+    Queue("intake", Env.INTAKE_QUEUE_URL, consumer="checkout_starter", batch_size=10, max_batching_window_s=1),
     # No batching window on the paid queue: a paid digital order must complete within 2 s, and a 1 s window
     # would spend half of that waiting for company at light traffic. At peak the batches fill at once anyway.
-    Queue("paid", "PAID_QUEUE_URL", consumer="fulfil_starter", batch_size=10, max_batching_window_s=0),
+    Queue("paid", Env.PAID_QUEUE_URL, consumer="fulfil_starter", batch_size=10, max_batching_window_s=0),
     # Payment expiry at sale speed (shared/orders/expiry.py): the sweeper finds due orders and sends their ids,
     # 100 per message; a batch of 10 messages is 1,000 expiries. Visibility = 6 x the consumer's timeout, as
     # AWS advises for SQS mappings; a message that keeps failing reaches the DLQ (alarm), while its orders,
     # still in the `by_due` index, are found again by the next sweep anyway.
-    Queue("expiry", "EXPIRY_QUEUE_URL", consumer="expiry_worker", batch_size=10, max_batching_window_s=0,
+    Queue("expiry", Env.EXPIRY_QUEUE_URL, consumer="expiry_worker", batch_size=10, max_batching_window_s=0,
           visibility_timeout_s=360),
 )
 
-TOPICS = (Topic("notifications", "NOTIFICATIONS_TOPIC_ARN"),)
+TOPICS = (Topic("notifications", Env.NOTIFICATIONS_TOPIC_ARN),)
 
 FUNCTIONS = (
     Function("api_catalog", "Public catalog, health and the OpenAPI document",
@@ -269,7 +270,7 @@ SCHEDULES = (Schedule("sweep", "sweeper", every_seconds=60, local_env_override="
 WORKFLOWS = (
     Workflow(
         "checkout",
-        "CHECKOUT_STATE_MACHINE_ARN",
+        Env.CHECKOUT_STATE_MACHINE_ARN,
         definition=workflows.checkout,
         functions=("risk", "reserve"),
         direct_table_access=True,
@@ -277,7 +278,7 @@ WORKFLOWS = (
     ),
     Workflow(
         "fulfil",
-        "FULFIL_STATE_MACHINE_ARN",
+        Env.FULFIL_STATE_MACHINE_ARN,
         definition=workflows.fulfil,
         functions=("review_auto", "deliver", "ship"),
         direct_table_access=True,  # the requeue counter on the order
@@ -286,12 +287,12 @@ WORKFLOWS = (
 )
 
 SECRETS = (
-    Secret("wechatpay", "WECHATPAY_SECRET_ARN", "WeChat Pay v3 merchant keys and platform certificates"),
-    Secret("alipay", "ALIPAY_SECRET_ARN", "Alipay app private key and Alipay public key"),
-    Secret("logistics", "LOGISTICS_SECRET_ARN", "Kuaidi100 key and salt, KDNiao business id and app key"),
-    Secret("digital_provider", "DIGITAL_PROVIDER_SECRET_ARN",
+    Secret("wechatpay", Env.WECHATPAY_SECRET_ARN, "WeChat Pay v3 merchant keys and platform certificates"),
+    Secret("alipay", Env.ALIPAY_SECRET_ARN, "Alipay app private key and Alipay public key"),
+    Secret("logistics", Env.LOGISTICS_SECRET_ARN, "Kuaidi100 key and salt, KDNiao business id and app key"),
+    Secret("digital_provider", Env.DIGITAL_PROVIDER_SECRET_ARN,
            "Digital provider base_url (https) and HMAC signing_secret (shared/fulfilment/providers.py)"),
-    Secret("cursor", "CURSOR_SECRET_ARN", "HMAC-SHA256 key that signs page cursors (shared/core/paging.py)",
+    Secret("cursor", Env.CURSOR_SECRET_ARN, "HMAC-SHA256 key that signs page cursors (shared/core/paging.py)",
            generated=True),
 )
 
@@ -308,6 +309,21 @@ DECLARATION = Declaration(
     secrets=SECRETS,
     stream_consumers=STREAM_CONSUMERS,
 )
+
+
+def settings_model(function: str) -> type[Settings]:
+    """The function's tunables (shared/core/config.py FUNCTION_SETTINGS): names, types, defaults. A function
+    without a model reads none (tests/unit/test_one_declaration.py requires one for each declared function)."""
+    return FUNCTION_SETTINGS.get(function, Settings)
+
+
+def function_environment(function: str) -> dict[str, str]:
+    """The variables every deployment of `function` gets besides its grants': its name (which settings model
+    it validates) and its tunables at their declared defaults."""
+    values = {Env.FUNCTION.value: function}
+    values.update({name: str(default) for name, default in tunables(settings_model(function)).items()
+                   if default is not None})
+    return values
 
 
 def function_arn_placeholder(function: str) -> str:
