@@ -12,10 +12,9 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra import workflows
+from infra import plan, workflows
 from infra.constructs.grants import parse_grant
 from infra.declaration import Declaration, create_table_request, function_arn_placeholder, queue_url_placeholders
-from infra.local import plan
 from shared.core.config import FUNCTION_SETTINGS, Env, FunctionEnvironment, Settings, tunables
 from shared.core.roles import ROLES, Role
 
@@ -180,20 +179,21 @@ def granted_variables(decl: Declaration, function: str) -> dict[str, tuple[str, 
     have no local resource: without their variables the code reads its local fallback, as it always did."""
     fn = decl.function(function)
     found: dict[str, tuple[str, str]] = {decl.table.env_var: ("table", decl.table.logical_id)}
+    # A grant naming a resource this declaration lacks (a test's partial declaration) gives nothing.
+    variables = {
+        "queue": {q.name: q.env_var for q in decl.queues},
+        "workflow": {w.name: w.env_var for w in decl.workflows},
+        "topic": {t.name: t.env_var for t in decl.topics},
+        "secret": {s.name: s.env_var for s in decl.secrets},
+    }
     partner_secrets = {s.name for s in decl.secrets if not s.generated}
     for grant in map(parse_grant, fn.grants):
-        if grant.name is None:
+        variable = variables.get(grant.kind, {}).get(grant.name or "")
+        if variable is None:
             continue
-        if grant.kind == "queue":
-            found[decl.queue(grant.name).env_var] = ("queue", grant.name)
-        elif grant.kind == "workflow":
-            found[decl.workflow(grant.name).env_var] = ("workflow", grant.name)
-        elif grant.kind == "topic":
-            found[next(t.env_var for t in decl.topics if t.name == grant.name)] = ("topic", grant.name)
-        elif grant.kind == "secret":
-            found[next(s.env_var for s in decl.secrets if s.name == grant.name)] = ("secret", grant.name)
-            if grant.name in partner_secrets:
-                found[Env.PUBLIC_API_URL] = ("api", "public")
+        found[variable] = (grant.kind, grant.name or "")
+        if grant.kind == "secret" and grant.name in partner_secrets:
+            found[Env.PUBLIC_API_URL] = ("api", "public")
     return found
 
 

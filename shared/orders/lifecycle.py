@@ -42,8 +42,6 @@ def expire_unpaid(order: dict[str, Any], moment: datetime) -> str:
     return "expired"
 
 
-
-
 def requeue_patience() -> timedelta:
     """How long after a throttled workflow handed an order back to its queue the order counts as moving.
     Env REQUEUE_PATIENCE_SECONDS lets the local tests shorten it."""
@@ -80,8 +78,6 @@ def redrive_placed(order: dict[str, Any], moment: datetime) -> str:
                        set_fields={"redrives": count + 1, **due}, expected_status=OrderStatus.PLACED.value)
     intake.enqueue(order["order_id"])
     return "redriven"
-
-
 
 
 def fulfil_redrive_after() -> timedelta:
