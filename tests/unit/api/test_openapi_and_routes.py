@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def router_operations(function: str) -> set[str]:
-    found = set()
+    found: set[str] = set()
     for router in ROUTERS_BY_FUNCTION.get(function, ()):
         for (rule, methods, *_rest) in router._routes:
             path = gateway_path(rule)
