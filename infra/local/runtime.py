@@ -297,6 +297,7 @@ def start(
         moto_speed.apply()  # no per-request directory scans or per-task boto3 clients in moto
         powertools_isolation.apply()  # each handler thread sees its own HTTP request, as in its own Lambda
         pools_inherit_context()  # a handler's pool threads see its function environment
+        config.reset_settings()  # each function reads its tunables at its (local) cold start
         # Powertools warns on every invocation that flushes no metric; locally that is only noise.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         for problem in check(decl):

@@ -247,6 +247,11 @@ def tunables(model: type[Settings]) -> dict[str, Any]:
     return {field.alias: field.default for field in model.model_fields.values() if field.alias}
 
 
+@lru_cache(maxsize=64)
+def _aliases(model: type[Settings]) -> tuple[str, ...]:
+    return tuple(tunables(model))
+
+
 def default_of(model: type[Settings], field: str) -> Any:
     return model.model_fields[field].default
 
@@ -258,7 +263,7 @@ def _validated(model: type[S], values: tuple[tuple[str, str], ...]) -> S:
 
 def _load(model: type[S]) -> S:
     # Keyed on the variables' current values: read at each call (cheap), validated once per distinct value.
-    values = tuple((alias, value) for alias in tunables(model) if (value := optional_env(alias)) is not None)
+    values = tuple((alias, value) for alias in _aliases(model) if (value := optional_env(alias)) is not None)
     return cast(S, _validated(model, values))
 
 
@@ -266,26 +271,38 @@ def current_function() -> str | None:
     return optional_env(Env.FUNCTION)
 
 
+_cold_start: dict[str, Settings] = {}  # function -> its settings, read once (a Lambda's environment is fixed)
+
+
 def function_settings(function: str | None = None) -> Settings | None:
-    """The function's whole settings model, validated (a bad value raises pydantic's ValidationError, at cold
-    start when `instrumented` calls it). None outside a declared function (tests calling code directly)."""
+    """The function's whole settings model, validated once per process (a bad value raises pydantic's
+    ValidationError at cold start: `instrumented` calls this at import). None outside a declared function."""
     name = function or current_function()
     model = FUNCTION_SETTINGS.get(name or "")
-    return None if model is None else _load(model)
+    if name is None or model is None:
+        return None
+    found = _cold_start.get(name)
+    if found is None:
+        found = _cold_start[name] = _load(model)
+    return found
+
+
+def reset_settings() -> None:
+    """Forget the settings read so far (a new local runtime reads its functions' anew)."""
+    _cold_start.clear()
 
 
 def settings(group: type[S]) -> S:
-    """The running function's tunables of `group`. Outside a declared function (unit and integration tests
-    calling the code directly), the group alone, from the environment."""
+    """The running function's tunables of `group`, from its settings read at cold start. Outside a declared
+    function (unit and integration tests calling the code directly), the group alone, read now."""
     name = current_function()
     if name is None:
         return _load(group)
-    model = FUNCTION_SETTINGS.get(name)
-    if model is None or not issubclass(model, group):
+    loaded = function_settings(name)
+    if not isinstance(loaded, group):
+        model = FUNCTION_SETTINGS.get(name)
         raise UndeclaredSettings(
             f"function {name} reads {group.__name__} but its settings model "
             f"{model.__name__ if model else '(none)'} does not include it: add {group.__name__} to its model "
             "in shared/core/config.py")
-    loaded = _load(model)
-    assert isinstance(loaded, group)  # model is a subclass of group
     return loaded

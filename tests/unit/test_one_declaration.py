@@ -167,6 +167,7 @@ def test_each_tunable_is_declared_once_with_a_default() -> None:
 
 
 def test_settings_read_the_environment_and_validate_it() -> None:
+    config.reset_settings()
     with config.function_environment(config.FunctionEnvironment(
             values={"ORDER24_FUNCTION": "sweeper", "SWEEP_THREADS": "7"}, hidden=frozenset())):
         assert config.settings(config.LifecycleSettings).sweep_threads == 7
