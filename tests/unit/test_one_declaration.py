@@ -267,3 +267,27 @@ def test_no_path_is_written_in_powertools_syntax_outside_the_declaration() -> No
                  if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and sub.value.startswith("/")
                  and "<" in sub.value and ">" in sub.value and rel(mod.path) != "shared/api/declaration.py"]
     assert not offenders, f"write paths as /orders/{{order_id}}, in shared/api/declaration.py: {offenders}"
+
+
+# ---------------------------------------------------------------- the table's indexes
+
+
+def test_every_index_and_index_key_the_code_names_is_declared() -> None:
+    import re
+
+    indexes = {index.name for index in DECLARATION.table.indexes}
+    keys = {name for index in DECLARATION.table.indexes for name in (index.pk, index.sk)}
+    unknown = []
+    for mod in deployed_modules().values():
+        for sub in ast.walk(mod.tree):
+            if (isinstance(sub, ast.keyword) and sub.arg == "IndexName") or isinstance(sub, ast.Dict):
+                pairs = ([(None, sub.value)] if isinstance(sub, ast.keyword)
+                         else [(k, v) for k, v in zip(sub.keys, sub.values, strict=True)])
+                for k, v in pairs:
+                    named = k is None or (isinstance(k, ast.Constant) and k.value == "IndexName")
+                    if named and isinstance(v, ast.Constant) and v.value not in indexes:
+                        unknown.append(f"{rel(mod.path)}:{v.lineno} index {v.value!r}")
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                unknown += [f"{rel(mod.path)}:{sub.lineno} key {key!r}"
+                            for key in re.findall(r"\bGSI\d+(?:PK|SK)\b", sub.value) if key not in keys]
+    assert not unknown, f"declare these in TABLE (infra/declaration.py) or fix the name: {unknown}"
