@@ -37,6 +37,8 @@ def test_committed_openapi_document_matches_the_routes() -> None:
 
 
 def test_every_declared_route_is_served_by_its_function_and_nothing_else() -> None:
+    assert set(ROUTERS_BY_FUNCTION) == {route.function for route in ROUTES}, (
+        "ROUTERS_BY_FUNCTION (shared/api/routers.py) must name exactly the functions ROUTES route to")
     for function in {route.function for route in DECLARATION.routes}:
         declared = {route.route_key for route in DECLARATION.routes if route.function == function}
         documented = router_operations(function)
