@@ -12,7 +12,8 @@ from shared.core.observability import instrumented
 app = http_app(public)
 
 
-@route(app, "getOpenApiDocument")  # GET /openapi.json, outside the document
+# GET /openapi.json
+@route(app, "getOpenApiDocument")  # outside the document
 def openapi() -> dict[str, Any]:
     from shared.api.openapi import document  # only this route pays for importing every router
 

@@ -19,11 +19,13 @@ public = Router()
 merchant = Router()
 
 
+# GET /health
 @route(public, "getHealth", summary="Liveness")
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+# GET /catalog
 @route(public, "listCatalog", summary="Browse and search the catalog")
 def browse(
     q: Annotated[str | None, Query(max_length=60, description="Keyword in title or category")] = None,
@@ -34,11 +36,13 @@ def browse(
     return CatalogPage(items=items, cursor=next_cursor)
 
 
+# GET /catalog/{sku}
 @route(public, "getSku", summary="One SKU with its stock")
 def detail(sku: SkuId) -> Sku:
     return store.get_sku(sku)
 
 
+# POST /merchant/skus
 @route(merchant, "createSku", summary="Create a SKU in your shop",
                responses={201: {"description": "Created"}})  # it answers 201, not the default 200
 def create(body: SkuCreate) -> tuple[Sku, int]:
@@ -46,12 +50,14 @@ def create(body: SkuCreate) -> tuple[Sku, int]:
     return store.create_sku(caller.sub, body), 201
 
 
+# PUT /merchant/skus/{sku}
 @route(merchant, "replaceSku", summary="Replace a SKU's fields")
 def replace(sku: SkuId, body: SkuFields) -> Sku:
     caller = require_role(merchant, Role.MERCHANT)
     return store.replace_sku(caller.sub, sku, body)
 
 
+# PUT /merchant/skus/{sku}/stock
 @route(merchant, "setSkuStock", summary="Set a SKU's sellable units")
 def set_stock(sku: SkuId, body: StockSet) -> dict[str, int | str]:
     caller = require_role(merchant, Role.MERCHANT)
@@ -61,6 +67,7 @@ def set_stock(sku: SkuId, body: StockSet) -> dict[str, int | str]:
 Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day, default today")]
 
 
+# GET /merchant/orders
 @route(merchant, "listShopOrders", summary="Your shop's orders of one day, newest first")
 def shop_orders(day: Day = None, cursor: Annotated[str | None, Query(max_length=2048)] = None) -> dict[str, Any]:
     from shared.orders import merchant as merchant_orders
@@ -72,6 +79,7 @@ def shop_orders(day: Day = None, cursor: Annotated[str | None, Query(max_length=
             "cursor": next_cursor}
 
 
+# GET /merchant/sales
 @route(merchant, "getShopSales", summary="Your shop's sales figures for one day")
 def shop_sales(day: Day = None) -> dict[str, Any]:
     from shared.orders import merchant as merchant_orders

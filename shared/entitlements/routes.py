@@ -11,6 +11,7 @@ from shared.entitlements.models import Entitlements
 router = Router()  # Powertools leaves __init__ unannotated
 
 
+# GET /me/entitlements
 @route(router, "getEntitlements", summary="Your membership, ad credit balance and entitlement ledger")
 def my_entitlements() -> Entitlements:
     from shared.entitlements import service

@@ -29,6 +29,7 @@ class TrackingView(BaseModel):
     traces: list[TraceView]
 
 
+# GET /orders/{order_id}/tracking
 @route(router, "getOrderTracking", summary="Where the parcel is: the full trace, newest first")
 def get_tracking(order_id: OrderId) -> TrackingView:
     from shared.logistics import store as tracking_store

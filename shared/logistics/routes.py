@@ -58,6 +58,7 @@ def _store_unusable(partner: str, error: CallbackRejected, raw: str) -> None:
     )
 
 
+# POST /logistics/kuaidi100/notify
 @route(router, "notifyKuaidi100Tracking", summary="Kuaidi100 tracking push")
 def kuaidi100_notify() -> Response[str]:
     from shared.logistics import secrets, service
@@ -84,6 +85,7 @@ def kuaidi100_notify() -> Response[str]:
     return Response(200, kuaidi100.CONTENT_TYPE, kuaidi100.ACK_BODY)
 
 
+# POST /logistics/kdniao/notify
 @route(router, "notifyKdniaoTracking", summary="KDNiao tracking push")
 def kdniao_notify() -> Response[str]:
     from shared.logistics import secrets, service

@@ -42,6 +42,7 @@ class ReadMarker(BaseModel):
     read_up_to: str
 
 
+# GET /me/notifications
 @route(router, "listNotifications", summary="Your notifications, newest first")
 def list_notifications(cursor: Annotated[str | None, Query(max_length=2048)] = None) -> NotificationPage:
     from shared.notifications import store
@@ -69,6 +70,7 @@ def list_notifications(cursor: Annotated[str | None, Query(max_length=2048)] = N
     )
 
 
+# POST /me/notifications/read
 @route(router, "markNotificationsRead", summary="Mark notifications read up to one (an id or a time)")
 def mark_read(body: MarkRead) -> ReadMarker:
     from shared.notifications import store

@@ -33,6 +33,7 @@ class InboxPage(BaseModel):
     cursor: str | None = None
 
 
+# GET /ops/inbox/{kind}
 @route(router, "listOpsInbox", summary="Callbacks and flags stored for ops")
 def list_inbox(kind: InboxKind, cursor: Annotated[str | None, Query(max_length=2048)] = None) -> InboxPage:
     caller = require_role(router, Role.OPS)
@@ -40,6 +41,7 @@ def list_inbox(kind: InboxKind, cursor: Annotated[str | None, Query(max_length=2
     return InboxPage(kind=kind, items=[InboxEntry.model_validate(item) for item in items], cursor=next_cursor)
 
 
+# GET /ops/orders/{order_id}
 @route(router, "getOpsOrder", summary="The whole order record, risk and review reasons included")
 def ops_order(order_id: OrderId) -> dict[str, Any]:
     require_role(router, Role.OPS)

@@ -19,6 +19,7 @@ from shared.orders.models import OrderAccepted, PlaceOrder
 router = Router()
 
 
+# POST /orders
 @route(router, "placeOrder", summary="Place an order", responses={
     202: {"description": "Accepted; poll GET /orders/{order_id} or watch notifications"}})
 def place_order(

@@ -31,6 +31,7 @@ def readable_order(order_id: str, caller: Principal) -> dict[str, Any]:
     return order
 
 
+# GET /orders
 @route(orders, "listOrders", summary="Your orders, newest first")
 def list_orders(cursor: Annotated[str | None, Query(max_length=2048)] = None) -> OrderPage:
     caller = require_role(orders, Role.SHOPPER)
@@ -38,17 +39,20 @@ def list_orders(cursor: Annotated[str | None, Query(max_length=2048)] = None) ->
     return OrderPage(items=[OrderView.model_validate(order) for order in found], cursor=next_cursor)
 
 
+# GET /orders/{order_id}
 @route(orders, "getOrder", summary="One order")
 def get_order(order_id: OrderId) -> OrderView:
     return OrderView.model_validate(readable_order(order_id, principal(orders)))
 
 
+# GET /orders/{order_id}/events
 @route(orders, "listOrderEvents", summary="The order's timeline, oldest first")
 def get_events(order_id: OrderId) -> Timeline:
     order = readable_order(order_id, principal(orders))
     return Timeline.model_validate({"order_id": order_id, "events": order.get("events", [])})
 
 
+# POST /orders/{order_id}/cancel
 @route(orders, "cancelOrder", summary="Cancel before payment")
 def cancel(order_id: OrderId) -> OrderView:
     caller = require_role(orders, Role.SHOPPER)

@@ -69,6 +69,7 @@ def _wechat_fail(status: int, message: str) -> Response[str]:
     )
 
 
+# POST /payments/wechatpay/notify
 @route(notify, "notifyWechatpayPayment", summary="WeChat Pay v3 payment and refund notifications")
 def wechatpay_notify() -> Response[str]:
     try:
@@ -86,6 +87,7 @@ def wechatpay_notify() -> Response[str]:
     return Response(status_code=204, content_type="text/plain", body="")
 
 
+# POST /payments/alipay/notify
 @route(notify, "notifyAlipayPayment", summary="Alipay asynchronous notifications (trade_status_sync)")
 def alipay_notify() -> Response[str]:
     try:

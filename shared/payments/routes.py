@@ -21,6 +21,7 @@ from shared.payments.models import PaymentIntentView, PayRequest
 payments = Router()  # Powertools leaves __init__ unannotated
 
 
+# POST /orders/{order_id}/pay
 @route(payments, "payOrder", summary="Create, return or switch the order's payment intent",
     responses={
         200: {

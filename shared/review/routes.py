@@ -67,6 +67,7 @@ class RejectBody(BaseModel):
     )
 
 
+# GET /review/queue
 @route(router, "listReviewQueue", summary="Orders waiting for a reviewer, oldest first")
 def list_queue(cursor: Annotated[str | None, Query(max_length=2048)] = None) -> QueuePage:
     caller = require_role(router, Role.REVIEWER)
@@ -74,18 +75,21 @@ def list_queue(cursor: Annotated[str | None, Query(max_length=2048)] = None) -> 
     return QueuePage(items=[QueueEntry.model_validate(entry) for entry in entries], cursor=next_cursor)
 
 
+# POST /review/{order_id}/claim
 @route(router, "claimReview", summary="Take the lease on an order (409 if another reviewer holds it)")
 def claim(order_id: OrderId) -> Lease:
     caller = require_role(router, Role.REVIEWER)
     return Lease.model_validate(service.claim(order_id, caller.sub))
 
 
+# POST /review/{order_id}/approve
 @route(router, "approveReview", summary="Approve: fulfilment resumes (needs your live lease)")
 def approve(order_id: OrderId) -> Decided:
     caller = require_role(router, Role.REVIEWER)
     return Decided.model_validate(service.approve(order_id, caller.sub))
 
 
+# POST /review/{order_id}/reject
 @route(router, "rejectReview", summary="Reject and refund in full (needs your live lease)")
 def reject(order_id: OrderId, body: RejectBody) -> Decided:
     caller = require_role(router, Role.REVIEWER)

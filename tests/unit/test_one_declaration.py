@@ -261,6 +261,19 @@ def test_every_declared_route_is_registered_once_through_route_and_nothing_else_
     assert not raw, f"register routes with @route(router, '<operationId>') from shared/api/declaration.py: {raw}"
 
 
+def test_each_route_handler_is_headed_by_its_declared_route_key_so_grep_finds_it() -> None:
+    # `grep -rn "/orders/{order_id}"` finds the declaration and the handler: the line above each
+    # `@route(router, "<operationId>")` is `# <METHOD> <path>`, checked here against the declaration.
+    wrong = []
+    for operation, (file, handler) in _route_handlers().items():
+        lines = (ROOT / file).read_text().splitlines()
+        first = min(d.lineno for d in handler.decorator_list)
+        expected = f"# {ROUTES_BY_OPERATION[operation].route_key}"
+        if lines[first - 2].strip() != expected:
+            wrong.append(f"{file}:{first - 1}: {lines[first - 2].strip()!r}, expected {expected!r}")
+    assert not wrong, "head each @route handler with its route key:\n  " + "\n  ".join(wrong)
+
+
 def test_no_path_is_written_in_powertools_syntax_outside_the_declaration() -> None:
     offenders = [f"{rel(mod.path)}:{sub.lineno}" for mod in reach.modules().values()
                  for sub in ast.walk(mod.tree)
