@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from infra import workflows
+from shared.api.declaration import ROUTES, Auth, Route
+from shared.core.config import FUNCTION_SETTINGS, Env, Settings, tunables
 
-Auth = Literal["public", "jwt"]
+__all__ = ["DECLARATION", "ROUTES", "Auth", "Declaration", "Env", "Function", "Route"]
 
 
 @dataclass(frozen=True)
@@ -70,18 +72,6 @@ class Function:
 
 
 @dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # API Gateway HTTP API syntax: /orders/{order_id}
-    function: str
-    auth: Auth = "jwt"
-
-    @property
-    def route_key(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-@dataclass(frozen=True)
 class Schedule:
     name: str
     function: str
@@ -133,6 +123,7 @@ class Declaration:
     secrets: tuple[Secret, ...] = ()
     stream_consumers: tuple[StreamConsumer, ...] = ()
     # Served by the local runtime only (sandbox providers); the function is a module under infra/local/.
+    # The production DECLARATION has none: infra/local/sandbox_routes.py adds them for the local runtime.
     local_only_routes: tuple[Route, ...] = field(default=())
 
     def function(self, name: str) -> Function:
@@ -147,7 +138,7 @@ class Declaration:
 
 TABLE = Table(
     logical_id="Orders",
-    env_var="TABLE_NAME",
+    env_var=Env.TABLE_NAME,
     indexes=(
         Index("by_shopper", "GSI1PK", "GSI1SK"),  # a shopper's orders, newest first
         Index("by_shop_day", "GSI2PK", "GSI2SK"),  # a merchant's orders by day
@@ -158,19 +149,19 @@ TABLE = Table(
 )
 
 QUEUES = (
-    Queue("intake", "INTAKE_QUEUE_URL", consumer="checkout_starter", batch_size=10, max_batching_window_s=1),
+    Queue("intake", Env.INTAKE_QUEUE_URL, consumer="checkout_starter", batch_size=10, max_batching_window_s=1),
     # No batching window on the paid queue: a paid digital order must complete within 2 s, and a 1 s window
     # would spend half of that waiting for company at light traffic. At peak the batches fill at once anyway.
-    Queue("paid", "PAID_QUEUE_URL", consumer="fulfil_starter", batch_size=10, max_batching_window_s=0),
+    Queue("paid", Env.PAID_QUEUE_URL, consumer="fulfil_starter", batch_size=10, max_batching_window_s=0),
     # Payment expiry at sale speed (shared/orders/expiry.py): the sweeper finds due orders and sends their ids,
     # 100 per message; a batch of 10 messages is 1,000 expiries. Visibility = 6 x the consumer's timeout, as
     # AWS advises for SQS mappings; a message that keeps failing reaches the DLQ (alarm), while its orders,
     # still in the `by_due` index, are found again by the next sweep anyway.
-    Queue("expiry", "EXPIRY_QUEUE_URL", consumer="expiry_worker", batch_size=10, max_batching_window_s=0,
+    Queue("expiry", Env.EXPIRY_QUEUE_URL, consumer="expiry_worker", batch_size=10, max_batching_window_s=0,
           visibility_timeout_s=360),
 )
 
-TOPICS = (Topic("notifications", "NOTIFICATIONS_TOPIC_ARN"),)
+TOPICS = (Topic("notifications", Env.NOTIFICATIONS_TOPIC_ARN),)
 
 FUNCTIONS = (
     Function("api_catalog", "Public catalog, health and the OpenAPI document",
@@ -217,7 +208,8 @@ FUNCTIONS = (
     Function(
         "pay",
         "POST /orders/{id}/pay: create (or return) the payment intent with the provider",
-        grants=("table:read", "table:write", "secret:wechatpay:read", "secret:alipay:read"),
+        # queue:paid:send: a card charge answers synchronously and is recorded like a callback (PAID, enqueue).
+        grants=("table:read", "table:write", "queue:paid:send", "secret:wechatpay:read", "secret:alipay:read"),
     ),
     Function(
         "payment_notify",
@@ -255,7 +247,9 @@ FUNCTIONS = (
     Function(
         "ship",
         "Fulfil step: warehouse allocation, shipment, tracking subscription",
-        grants=("table:read", "table:write", "secret:logistics:read"),
+        # The payment secrets: no warehouse holding the order fails it and refunds in full (shipment.ship).
+        grants=("table:read", "table:write", "secret:logistics:read", "secret:wechatpay:read",
+                "secret:alipay:read"),
     ),
     Function(
         "logistics_notify",
@@ -271,50 +265,15 @@ FUNCTIONS = (
              grants=("table:read", "secret:cursor:read")),
 )
 
-ROUTES = (
-    Route("GET", "/health", "api_catalog", auth="public"),
-    Route("GET", "/openapi.json", "api_catalog", auth="public"),
-    Route("GET", "/catalog", "api_catalog", auth="public"),
-    Route("GET", "/catalog/{sku}", "api_catalog", auth="public"),
-    Route("POST", "/merchant/skus", "api_merchant"),
-    Route("PUT", "/merchant/skus/{sku}", "api_merchant"),
-    Route("PUT", "/merchant/skus/{sku}/stock", "api_merchant"),
-    Route("POST", "/orders", "intake"),
-    Route("GET", "/orders", "api_orders"),
-    Route("GET", "/orders/{order_id}", "api_orders"),
-    Route("GET", "/orders/{order_id}/events", "api_orders"),
-    Route("POST", "/orders/{order_id}/cancel", "api_orders"),
-    Route("GET", "/orders/{order_id}/tracking", "api_orders"),
-    Route("GET", "/me/notifications", "api_orders"),
-    Route("POST", "/me/notifications/read", "api_orders"),
-    Route("GET", "/me/entitlements", "api_orders"),
-    Route("GET", "/merchant/orders", "api_merchant"),
-    Route("GET", "/merchant/sales", "api_merchant"),
-    Route("POST", "/orders/{order_id}/pay", "pay"),
-    Route("POST", "/payments/wechatpay/notify", "payment_notify", auth="public"),
-    Route("POST", "/payments/alipay/notify", "payment_notify", auth="public"),
-    Route("GET", "/review/queue", "api_review"),
-    Route("POST", "/review/{order_id}/claim", "api_review"),
-    Route("POST", "/review/{order_id}/approve", "api_review"),
-    Route("POST", "/review/{order_id}/reject", "api_review"),
-    Route("POST", "/logistics/kuaidi100/notify", "logistics_notify", auth="public"),
-    Route("POST", "/logistics/kdniao/notify", "logistics_notify", auth="public"),
-    Route("GET", "/ops/inbox/{kind}", "api_ops"),
-    Route("GET", "/ops/orders/{order_id}", "api_ops"),
-)
-
-# Local runtime only, never deployed: sandbox providers that post correctly signed callbacks.
-LOCAL_ONLY_ROUTES = (
-    Route("POST", "/sandbox/pay/{order_id}", "sandbox_payments", auth="public"),  # acts as the provider
-    Route("POST", "/sandbox/ship/{order_id}", "sandbox_courier", auth="public"),  # acts as the courier
-)
+# ROUTES (method, path, function, auth, roles, operationId, tags) are declared in shared/api/declaration.py:
+# the handlers register from them at run time, and the Lambda layer ships shared/ only.
 
 SCHEDULES = (Schedule("sweep", "sweeper", every_seconds=60, local_env_override="SWEEP_INTERVAL_SECONDS"),)
 
 WORKFLOWS = (
     Workflow(
         "checkout",
-        "CHECKOUT_STATE_MACHINE_ARN",
+        Env.CHECKOUT_STATE_MACHINE_ARN,
         definition=workflows.checkout,
         functions=("risk", "reserve"),
         direct_table_access=True,
@@ -322,7 +281,7 @@ WORKFLOWS = (
     ),
     Workflow(
         "fulfil",
-        "FULFIL_STATE_MACHINE_ARN",
+        Env.FULFIL_STATE_MACHINE_ARN,
         definition=workflows.fulfil,
         functions=("review_auto", "deliver", "ship"),
         direct_table_access=True,  # the requeue counter on the order
@@ -331,12 +290,12 @@ WORKFLOWS = (
 )
 
 SECRETS = (
-    Secret("wechatpay", "WECHATPAY_SECRET_ARN", "WeChat Pay v3 merchant keys and platform certificates"),
-    Secret("alipay", "ALIPAY_SECRET_ARN", "Alipay app private key and Alipay public key"),
-    Secret("logistics", "LOGISTICS_SECRET_ARN", "Kuaidi100 key and salt, KDNiao business id and app key"),
-    Secret("digital_provider", "DIGITAL_PROVIDER_SECRET_ARN",
+    Secret("wechatpay", Env.WECHATPAY_SECRET_ARN, "WeChat Pay v3 merchant keys and platform certificates"),
+    Secret("alipay", Env.ALIPAY_SECRET_ARN, "Alipay app private key and Alipay public key"),
+    Secret("logistics", Env.LOGISTICS_SECRET_ARN, "Kuaidi100 key and salt, KDNiao business id and app key"),
+    Secret("digital_provider", Env.DIGITAL_PROVIDER_SECRET_ARN,
            "Digital provider base_url (https) and HMAC signing_secret (shared/fulfilment/providers.py)"),
-    Secret("cursor", "CURSOR_SECRET_ARN", "HMAC-SHA256 key that signs page cursors (shared/core/paging.py)",
+    Secret("cursor", Env.CURSOR_SECRET_ARN, "HMAC-SHA256 key that signs page cursors (shared/core/paging.py)",
            generated=True),
 )
 
@@ -352,8 +311,22 @@ DECLARATION = Declaration(
     workflows=WORKFLOWS,
     secrets=SECRETS,
     stream_consumers=STREAM_CONSUMERS,
-    local_only_routes=LOCAL_ONLY_ROUTES,
 )
+
+
+def settings_model(function: str) -> type[Settings]:
+    """The function's tunables (shared/core/config.py FUNCTION_SETTINGS): names, types, defaults. A function
+    without a model reads none (tests/unit/test_one_declaration.py requires one for each declared function)."""
+    return FUNCTION_SETTINGS.get(function, Settings)
+
+
+def function_environment(function: str) -> dict[str, str]:
+    """The variables every deployment of `function` gets besides its grants': its name (which settings model
+    it validates) and its tunables at their declared defaults."""
+    values = {Env.FUNCTION.value: function}
+    values.update({name: str(default) for name, default in tunables(settings_model(function)).items()
+                   if default is not None})
+    return values
 
 
 def function_arn_placeholder(function: str) -> str:

@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from shared.api.declaration import route
 from shared.catalog.routes import public
 from shared.core.api import http_app, serve
 from shared.core.observability import instrumented
@@ -11,7 +12,8 @@ from shared.core.observability import instrumented
 app = http_app(public)
 
 
-@app.get("/openapi.json", include_in_schema=False)
+# GET /openapi.json
+@route(app, "getOpenApiDocument")  # outside the document
 def openapi() -> dict[str, Any]:
     from shared.api.openapi import document  # only this route pays for importing every router
 

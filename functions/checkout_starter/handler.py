@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from shared.core import workflows
+from shared.core.config import Env
 from shared.core.observability import instrumented
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -15,7 +16,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
     order_id = str(message["order_id"])
-    workflows.start("CHECKOUT_STATE_MACHINE_ARN", name=f"{order_id}-{record.message_id}",
+    workflows.start(Env.CHECKOUT_STATE_MACHINE_ARN, name=f"{order_id}-{record.message_id}",
                     payload={"order_id": order_id, "version": int(message.get("version", 1))})
 
 

@@ -15,11 +15,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import plan
 from infra.constructs.audit import accept
 from infra.constructs.auth import Auth
 from infra.constructs.common import LOG_RETENTION, ack, pascal
 from infra.declaration import Declaration
-from infra.local import plan
 
 # Stage-wide defaults; the account quota (10k rps) is raised per region for peak (docs/capacity.md).
 API_RATE_LIMIT = 10_000

@@ -7,8 +7,9 @@ from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 from infra.constructs.common import ack, pascal
+from shared.core.roles import ROLES
 
-USER_GROUPS = ("shopper", "merchant", "reviewer", "ops")
+USER_GROUPS: tuple[str, ...] = ROLES  # one group per role (shared/core/roles.py)
 
 
 class Auth(Construct):

@@ -22,7 +22,8 @@ from infra.constructs.grants import parse_grant
 from infra.constructs.layer_asset import layer_code
 from infra.constructs.messaging import Messaging
 from infra.constructs.settings import Settings
-from infra.declaration import Declaration, Function
+from infra.declaration import Declaration, Function, function_environment
+from shared.core.config import Env
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 POWERTOOLS_ENV = {
@@ -99,7 +100,10 @@ class Functions(Construct):
             layers=[self.layer],
             memory_size=f.memory_mb,
             timeout=Duration.seconds(f.timeout_s),
-            environment={self.decl.table.env_var: self.table.table_name, **POWERTOOLS_ENV},
+            # The table and the function's tunables (name and defaults from shared/core/config.py); each grant
+            # below adds the variable naming its resource.
+            environment={self.decl.table.env_var: self.table.table_name, **POWERTOOLS_ENV,
+                         **function_environment(f.name)},
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE if f.tracing else None,
@@ -145,7 +149,7 @@ class Functions(Construct):
         for f in self.decl.functions:
             grants = [parse_grant(text) for text in f.grants]
             if any(g.kind == "secret" and g.name in partner_secrets for g in grants):
-                self.functions[f.name].add_environment("PUBLIC_API_URL", url)
+                self.functions[f.name].add_environment(Env.PUBLIC_API_URL, url)
 
     def grant_declared(
         self, *, messaging: Messaging, settings: Settings, state_machines: dict[str, sfn.StateMachine]

@@ -14,6 +14,7 @@ from constructs import Construct
 from infra.constructs.audit import accept
 from infra.constructs.common import ack, pascal
 from infra.declaration import Secret
+from shared.core.config import Env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,8 +74,8 @@ class Settings(Construct):
         )
         self.flag_envs[name] = env
         self.flag_env_vars[name] = {
-            "APPCONFIG_APPLICATION": app.application_id,
-            "APPCONFIG_ENVIRONMENT": env.environment_id,
-            "APPCONFIG_PROFILE": config.configuration_profile_id,
+            Env.APPCONFIG_APPLICATION: app.application_id,
+            Env.APPCONFIG_ENVIRONMENT: env.environment_id,
+            Env.APPCONFIG_PROFILE: config.configuration_profile_id,
         }
         return env

@@ -13,12 +13,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra import plan
 from infra.constructs.audit import accept
 from infra.constructs.common import LOG_RETENTION, ack, logical_id, pascal
 from infra.constructs.compute import function_arn
 from infra.constructs.messaging import Messaging
 from infra.declaration import Declaration, Workflow, function_arn_placeholder, queue_url_placeholders
-from infra.local import plan
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 

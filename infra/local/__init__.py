@@ -13,7 +13,9 @@
 | `pollers` | SQS event-source mappings (partial batch failures), the DynamoDB stream, schedules |
 | `seed` | the demo catalog (`demo_catalog.json`) through `POST /merchant/skus`, as the merchant |
 | `extensions` | the hook for sandbox providers: extra stack.json sections, env vars and secrets |
-| `plan` | what the declaration means as data, shared with the CDK drift tests |
+| `plan` | re-exports `infra/plan.py`: what the declaration means as data, shared with the CDK constructs |
+| `sandbox_routes` | the local-only sandbox routes, and `LOCAL_DECLARATION` = the declaration plus them |
 
-Local-only routes (`Declaration.local_only_routes`) are served by `infra/local/<function>.py:handler`.
+Local-only routes (`Declaration.local_only_routes`, the sandbox ones in `sandbox_routes`) are served by
+`infra/local/<function>.py:handler`.
 """

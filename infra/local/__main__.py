@@ -26,9 +26,9 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from infra.declaration import DECLARATION
 from infra.local.runtime import DEFAULT_STATE_DIR, start
 from infra.local.runtime import print_line as say
+from infra.local.sandbox_routes import LOCAL_DECLARATION
 from infra.local.seed import SeedingFailed
 
 
@@ -50,7 +50,7 @@ def main() -> int:
 
     t0 = time.monotonic()
     try:
-        runtime = start(DECLARATION, port=port, state_dir=state_dir)
+        runtime = start(LOCAL_DECLARATION, port=port, state_dir=state_dir)
     except SeedingFailed as failed:
         say(f"FAILED: {failed}")
         _leave(1)

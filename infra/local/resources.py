@@ -12,18 +12,19 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra import workflows
+from infra import plan, workflows
+from infra.constructs.grants import parse_grant
 from infra.declaration import Declaration, create_table_request, function_arn_placeholder, queue_url_placeholders
-from infra.local import plan
+from shared.core.config import FUNCTION_SETTINGS, Env, FunctionEnvironment, Settings, tunables
+from shared.core.roles import ROLES, Role
 
 PREFIX = "order24"
-ROLES = ("shopper", "merchant", "reviewer", "ops")
-DEMO_USERS: tuple[tuple[str, str, str], ...] = (
-    ("shopper1", "Shopper1!local", "shopper"),
-    ("shopper2", "Shopper2!local", "shopper"),
-    ("merchant1", "Merchant1!local", "merchant"),
-    ("reviewer1", "Reviewer1!local", "reviewer"),
-    ("ops1", "Ops1!local", "ops"),
+DEMO_USERS: tuple[tuple[str, str, Role], ...] = (
+    ("shopper1", "Shopper1!local", Role.SHOPPER),
+    ("shopper2", "Shopper2!local", Role.SHOPPER),
+    ("merchant1", "Merchant1!local", Role.MERCHANT),
+    ("reviewer1", "Reviewer1!local", Role.REVIEWER),
+    ("ops1", "Ops1!local", Role.OPS),
 )
 
 
@@ -171,8 +172,54 @@ def create_cognito(idp: Any, res: Resources) -> None:
         res.users.append({"username": username, "password": password, "role": role})
 
 
+def granted_variables(decl: Declaration, function: str) -> dict[str, tuple[str, str]]:
+    """The resource variables `function` gets, as infra/constructs/compute.py gives them: variable -> (kind,
+    resource name). The table's for every function; one per queue, workflow, topic and secret grant; our own
+    API's URL where a partner's secret is granted (it builds callback URLs). AppConfig and SSM parameter grants
+    have no local resource: without their variables the code reads its local fallback, as it always did."""
+    fn = decl.function(function)
+    found: dict[str, tuple[str, str]] = {decl.table.env_var: ("table", decl.table.logical_id)}
+    # A grant naming a resource this declaration lacks (a test's partial declaration) gives nothing.
+    variables = {
+        "queue": {q.name: q.env_var for q in decl.queues},
+        "workflow": {w.name: w.env_var for w in decl.workflows},
+        "topic": {t.name: t.env_var for t in decl.topics},
+        "secret": {s.name: s.env_var for s in decl.secrets},
+    }
+    partner_secrets = {s.name for s in decl.secrets if not s.generated}
+    for grant in map(parse_grant, fn.grants):
+        variable = variables.get(grant.kind, {}).get(grant.name or "")
+        if variable is None:
+            continue
+        found[variable] = (grant.kind, grant.name or "")
+        if grant.kind == "secret" and grant.name in partner_secrets:
+            found[Env.PUBLIC_API_URL] = ("api", "public")
+    return found
+
+
+def declared_variables(decl: Declaration) -> frozenset[str]:
+    """Every variable the declaration hands out per function: resources' and tunables'."""
+    names = {decl.table.env_var, *(q.env_var for q in decl.queues), *(w.env_var for w in decl.workflows),
+             *(t.env_var for t in decl.topics), *(s.env_var for s in decl.secrets)}
+    names |= {str(e) for e in Env}
+    names |= {alias for model in FUNCTION_SETTINGS.values() for alias in tunables(model)}
+    return frozenset(names)
+
+
+def function_environment(decl: Declaration, function: str, shared: dict[str, str]) -> FunctionEnvironment:
+    """What `function` sees while it runs locally: its own resource variables (values from `shared`, the
+    environment every function was given) and its own tunables; every other declared variable is hidden, so
+    a function reading a resource it has no grant for fails here as it does in AWS."""
+    values = {name: shared[name] for name in granted_variables(decl, function) if name in shared}
+    values[Env.FUNCTION] = function
+    own_tunables = set(tunables(FUNCTION_SETTINGS.get(function, Settings)))
+    hidden = declared_variables(decl) - set(values) - own_tunables
+    return FunctionEnvironment(values=values, hidden=frozenset(hidden))
+
+
 def env_vars(decl: Declaration, res: Resources) -> dict[str, str]:
-    """What the handlers read, the same names CDK sets from the declaration."""
+    """Every resource variable (the same names CDK sets from the declaration); each function sees only its
+    own while it runs (`function_environment`)."""
     env = {decl.table.env_var: res.table_name}
     env.update({q.env_var: res.queues[q.name] for q in decl.queues})
     env.update({w.env_var: res.state_machines[w.name] for w in decl.workflows})

@@ -14,6 +14,7 @@ keys: it is written owner-only.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +35,10 @@ from botocore.config import Config
 from infra.declaration import Declaration, StreamConsumer
 from infra.local import extensions, moto_patches, plan, powertools_isolation, resources, seed
 from infra.local.gateway import Gateway
-from infra.local.invoker import FaultPlan, HandlerResolver, Invoker, import_handler
+from infra.local.invoker import FaultPlan, Handler, HandlerResolver, Invoker, import_handler, import_local_handler
 from infra.local.jwt_auth import CognitoJwtAuthorizer
 from infra.local.pollers import STREAM_CONSUMERS, ScheduleTimer, SqsPoller, StreamPoller, Worker
+from shared.core import config
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -76,6 +79,7 @@ class Runtime:
     started_s: float = 0.0
     _moto: Any = None
     _env: dict[str, str] = field(default_factory=dict)  # for handlers, applied once
+    _function_envs: dict[str, config.FunctionEnvironment] = field(default_factory=dict)
     _env_before: dict[str, str | None] = field(default_factory=dict)
     _serving: bool = False
     _clients: dict[str, Any] = field(default_factory=dict)
@@ -98,6 +102,44 @@ class Runtime:
         if self._serving:
             raise RuntimeError("set_env after the runtime started serving")
         self._env[name] = value
+
+    def function_environment(self, function: str) -> config.FunctionEnvironment | None:
+        """What `function` sees of the environment while it runs: its own resource variables and tunables,
+        as its own Lambda would (None for a local-only function, a sandbox provider: it sees everything)."""
+        if function not in {f.name for f in self.decl.functions}:
+            return None
+        found = self._function_envs.get(function)
+        if found is None or not self._serving:
+            found = resources.function_environment(self.decl, function, self._env)
+            if self._serving and self.api_url:  # complete from here on: cache it
+                self._function_envs[function] = found
+        return found
+
+    def scoped(self, resolver: HandlerResolver) -> HandlerResolver:
+        """`resolver`, with each handler run inside its own function's environment (`function_environment`),
+        and its settings validated as its cold start would."""
+        local_only = {r.function for r in self.decl.local_only_routes} - {f.name for f in self.decl.functions}
+
+        def resolve(function: str) -> Handler:
+            local = function in local_only and resolver is import_handler
+            handler = (import_local_handler if local else resolver)(function)
+            if self.function_environment(function) is None:
+                return handler
+            with config.function_environment(self._environment_of(function)):
+                config.function_settings(function)  # a bad tunable fails the import, as a cold start
+
+            def run(event: Any, context: Any) -> Any:
+                with config.function_environment(self._environment_of(function)):
+                    return handler(event, context)
+
+            return run
+
+        return resolve
+
+    def _environment_of(self, function: str) -> config.FunctionEnvironment:
+        found = self.function_environment(function)
+        assert found is not None
+        return found
 
     def put_secret(self, name: str, value: dict[str, Any] | str) -> None:
         text = value if isinstance(value, str) else json.dumps(value)
@@ -160,6 +202,21 @@ class Runtime:
                 os.environ[name] = value
         self._env_before.clear()
         _reset_shared_clients()
+
+
+def pools_inherit_context() -> None:
+    """A handler's thread pool (the sweeper's, the expiry finder's) runs each task in the submitting thread's
+    context, so pool threads see the same function environment (config.function_environment) as the handler.
+    In Lambda the whole process is the function's; locally every function shares this one. Idempotent."""
+    if getattr(ThreadPoolExecutor.submit, "order24_context", False):
+        return
+    original = ThreadPoolExecutor.submit
+
+    def submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return original(self, contextvars.copy_context().run, fn, *args, **kwargs)
+
+    submit.order24_context = True  # type: ignore[attr-defined]
+    ThreadPoolExecutor.submit = submit  # type: ignore[method-assign,assignment]
 
 
 def _reset_shared_clients() -> None:
@@ -237,6 +294,8 @@ def start(
         quiet_loggers()
         moto_patches.apply()  # what moto gets wrong (atomic DynamoDB writes, per-request overheads)
         powertools_isolation.apply()  # each handler thread sees its own HTTP request, as in its own Lambda
+        pools_inherit_context()  # a handler's pool threads see its function environment
+        config.reset_settings()  # each function reads its tunables at its (local) cold start
         # Powertools warns on every invocation that flushes no metric; locally that is only noise.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         for problem in check(decl):
@@ -271,7 +330,7 @@ def start(
             say(f"sns topics {', '.join(res.topics) or '-'}; secrets {', '.join(res.secrets) or '-'}")
         role_arn = resources.create_functions(rt.client("lambda"), rt.client("iam"), decl, res)
 
-        rt.invoker = Invoker(decl, arns=res.functions, resolver=resolver,
+        rt.invoker = Invoker(decl, arns=res.functions, resolver=rt.scoped(resolver),
                              faults=FaultPlan.from_env(dict(os.environ), decl))
         moto_patches.install(rt.invoker)
         say(f"lambda functions {', '.join(res.functions)} (run in-process)")

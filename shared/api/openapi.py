@@ -6,7 +6,8 @@ import json
 from functools import cache
 from typing import Any
 
-from shared.api.routers import ALL_ROUTERS, PUBLIC_OPERATIONS
+from shared.api.declaration import PUBLIC_OPERATIONS
+from shared.api.routers import ALL_ROUTERS
 from shared.core.api import http_app
 
 PROBLEM_SCHEMA: dict[str, Any] = {

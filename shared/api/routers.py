@@ -1,9 +1,13 @@
-"""Every HTTP router, for the OpenAPI document and the drift test against the declaration."""
+"""Every HTTP router by the function whose handler serves it, for the OpenAPI document.
+
+The routes themselves (method, path, operationId, tags, roles, auth) are declared in shared/api/declaration.py;
+tests/unit/api/test_openapi_and_routes.py checks each function's routers serve exactly its declared routes."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from shared.api.declaration import PUBLIC_OPERATIONS as PUBLIC_OPERATIONS  # derived from the routes
 from shared.catalog.routes import merchant, public
 from shared.entitlements.routes import router as entitlements
 from shared.fulfilment.routes import router as tracking
@@ -16,7 +20,7 @@ from shared.payments.notify_routes import notify as payment_notify
 from shared.payments.routes import payments
 from shared.review.routes import router as review
 
-# function name (infra/declaration.py) -> the routers its handler serves
+# function name (infra/declaration.py) -> the routers its handler serves; the keys are the functions ROUTES name
 ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {
     "api_catalog": (public,),
     "api_merchant": (merchant,),
@@ -30,10 +34,3 @@ ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {
 }
 
 ALL_ROUTERS: tuple[Router, ...] = tuple(router for routers in ROUTERS_BY_FUNCTION.values() for router in routers)
-
-# Operations API Gateway serves without the JWT authorizer (must match infra/declaration.py).
-PUBLIC_OPERATIONS = frozenset({
-    "GET /health", "GET /catalog", "GET /catalog/{sku}",
-    "POST /payments/wechatpay/notify", "POST /payments/alipay/notify",
-    "POST /logistics/kuaidi100/notify", "POST /logistics/kdniao/notify",
-})

@@ -10,7 +10,7 @@ from typing import Any
 from shared.catalog.models import Kind, Sku, SkuCreate, SkuFields
 from shared.core import aws, ddb, paging
 from shared.core.clock import now_iso
-from shared.core.config import int_env
+from shared.core.config import StockSettings, settings
 from shared.core.errors import Conflict, Forbidden, NotFound
 
 META = "META"
@@ -29,7 +29,7 @@ def bucket_sk(index: int) -> str:
 
 
 def bucket_count() -> int:
-    return max(1, min(int_env("STOCK_BUCKETS", 4), 90))  # a transaction holds at most 100 items
+    return max(1, min(settings(StockSettings).stock_buckets, 90))  # a transaction holds at most 100 items
 
 
 def split_stock(total: int, buckets: int) -> list[int]:

@@ -6,6 +6,7 @@ Every error leaves as RFC 9457 `application/problem+json` with a stable `code`; 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -34,8 +35,7 @@ from shared.core.problems import JSON_ONLY, loads_json, problem_body, proxy_repl
 from shared.core.problems import MAX_BODY_BYTES as MAX_BODY_BYTES
 from shared.core.problems import PROBLEM_JSON as PROBLEM_JSON
 
-ROLES = ("shopper", "merchant", "reviewer", "ops")
-
+logger = logging.getLogger("order24.api")
 
 
 # How a function answers a failure: (event, error) -> (status, content type, body). Partner callbacks pass

@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
+from shared.core.config import function_settings
+
 logger = Logger(service="order24")
 metrics = Metrics(namespace="order24")
 
@@ -14,9 +16,11 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 
 def instrumented(correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:
-    """Structured logs with the Lambda context and a correlation id, and EMF metrics flushed per call."""
+    """Structured logs with the Lambda context and a correlation id, and EMF metrics flushed per call.
+    At import (the cold start) the function's settings are validated: a bad tunable fails the cold start."""
 
     def wrap(handler: Handler) -> Handler:
+        function_settings()  # ORDER24_FUNCTION's model (shared/core/config.py); none outside a deployed function
         logged = logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)(handler)
         return metrics.log_metrics(logged)
 

@@ -20,9 +20,9 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 from typing import Any
 
+from shared.core.config import Env, optional_env
 from shared.core.errors import BadRequest
 
 VERSION = "v1"
@@ -38,7 +38,7 @@ class CursorKeyError(RuntimeError):
 def _key() -> bytes:
     from aws_lambda_powertools.utilities import parameters  # only paging functions pay for it
 
-    name = os.environ.get("CURSOR_SECRET_ARN")
+    name = optional_env(Env.CURSOR_SECRET_ARN)
     if not name:
         raise CursorKeyError("environment variable CURSOR_SECRET_ARN is not set")
     raw: Any = parameters.get_secret(name, transform="json", max_age=MAX_AGE_S)

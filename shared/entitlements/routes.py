@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from shared.api.declaration import route
 from shared.core.api import principal
 from shared.entitlements.models import Entitlements
 
 router = Router()  # Powertools leaves __init__ unannotated
 
 
-@router.get(
-    "/me/entitlements",
-    summary="Your membership, ad credit balance and entitlement ledger",
-    tags=["entitlements"],
-)
+# GET /me/entitlements
+@route(router, "getEntitlements", summary="Your membership, ad credit balance and entitlement ledger")
 def my_entitlements() -> Entitlements:
     from shared.entitlements import service
 

@@ -12,13 +12,12 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
-from shared.core.config import sandbox_providers
+from shared.core.config import Env, optional_env, sandbox_providers
 from shared.core.errors import ProviderNotConfigured
 
 logger = logging.getLogger("order24.providers")
@@ -143,7 +142,7 @@ def _config() -> DigitalProviderConfig | str:
     """The provider's config, or what is missing (names only, never values)."""
     from aws_lambda_powertools.utilities import parameters
 
-    name = os.environ.get("DIGITAL_PROVIDER_SECRET_ARN")
+    name = optional_env(Env.DIGITAL_PROVIDER_SECRET_ARN)
     if not name:
         return "environment variable DIGITAL_PROVIDER_SECRET_ARN is not set"
     try:

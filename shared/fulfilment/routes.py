@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel
 
+from shared.api.declaration import route
 from shared.core.api import principal
 from shared.core.errors import NotFound
 from shared.core.types import OrderId
@@ -28,11 +29,8 @@ class TrackingView(BaseModel):
     traces: list[TraceView]
 
 
-@router.get(
-    "/orders/<order_id>/tracking",
-    summary="Where the parcel is: the full trace, newest first",
-    tags=["orders"],
-)
+# GET /orders/{order_id}/tracking
+@route(router, "getOrderTracking", summary="Where the parcel is: the full trace, newest first")
 def get_tracking(order_id: OrderId) -> TrackingView:
     from shared.logistics import store as tracking_store
     from shared.orders.routes import readable_order

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from shared.api.declaration import route
 from shared.core.errors import DomainError
 from shared.core.problems import FORM
 from shared.logistics.adapters import kdniao, kuaidi100
@@ -57,12 +58,8 @@ def _store_unusable(partner: str, error: CallbackRejected, raw: str) -> None:
     )
 
 
-@router.post(
-    "/logistics/kuaidi100/notify",
-    summary="Kuaidi100 tracking push",
-    tags=["logistics"],
-    include_in_schema=True,
-)
+# POST /logistics/kuaidi100/notify
+@route(router, "notifyKuaidi100Tracking", summary="Kuaidi100 tracking push")
 def kuaidi100_notify() -> Response[str]:
     from shared.logistics import secrets, service
 
@@ -88,7 +85,8 @@ def kuaidi100_notify() -> Response[str]:
     return Response(200, kuaidi100.CONTENT_TYPE, kuaidi100.ACK_BODY)
 
 
-@router.post("/logistics/kdniao/notify", summary="KDNiao tracking push", tags=["logistics"])
+# POST /logistics/kdniao/notify
+@route(router, "notifyKdniaoTracking", summary="KDNiao tracking push")
 def kdniao_notify() -> Response[str]:
     from shared.logistics import secrets, service
 

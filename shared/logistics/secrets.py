@@ -10,11 +10,11 @@ Values are SecretStr: never logged, never in a repr. A malformed secret names th
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from shared.core.config import Env, optional_env
 from shared.core.errors import ProviderNotConfigured
 
 MAX_AGE_S = 300
@@ -38,7 +38,7 @@ _built: dict[str, tuple[object, LogisticsConfig]] = {}
 def config() -> LogisticsConfig:
     from aws_lambda_powertools.utilities import parameters
 
-    name = os.environ.get("LOGISTICS_SECRET_ARN")
+    name = optional_env(Env.LOGISTICS_SECRET_ARN)
     if not name:
         raise SecretConfigError("environment variable LOGISTICS_SECRET_ARN is not set")
     raw: Any = parameters.get_secret(name, transform="json", max_age=MAX_AGE_S)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.core import aws
-from shared.core.config import env
+from shared.core.config import Env, env
 
 if TYPE_CHECKING:
     from types_boto3_sns.type_defs import PublishBatchRequestEntryTypeDef
@@ -44,7 +44,7 @@ def publish_batch(notes: Sequence[dict[str, Any]]) -> set[str]:
         chunk = notes[start : start + BATCH_LIMIT]
         entries = [_entry(str(i), note) for i, note in enumerate(chunk)]
         try:
-            reply = aws.sns().publish_batch(TopicArn=env("NOTIFICATIONS_TOPIC_ARN"),
+            reply = aws.sns().publish_batch(TopicArn=env(Env.NOTIFICATIONS_TOPIC_ARN),
                                                 PublishBatchRequestEntries=entries)
         except Exception as error:  # the whole request failed: every note in it is retried
             logger.warning("publish batch failed", extra={"error": type(error).__name__, "notes": len(chunk)})

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from shared.api.declaration import route
 from shared.core.api import principal
 
 router = Router()  # Powertools leaves __init__ unannotated
@@ -41,7 +42,8 @@ class ReadMarker(BaseModel):
     read_up_to: str
 
 
-@router.get("/me/notifications", summary="Your notifications, newest first", tags=["notifications"])
+# GET /me/notifications
+@route(router, "listNotifications", summary="Your notifications, newest first")
 def list_notifications(cursor: Annotated[str | None, Query(max_length=2048)] = None) -> NotificationPage:
     from shared.notifications import store
 
@@ -68,11 +70,8 @@ def list_notifications(cursor: Annotated[str | None, Query(max_length=2048)] = N
     )
 
 
-@router.post(
-    "/me/notifications/read",
-    summary="Mark notifications read up to one (an id or a time)",
-    tags=["notifications"],
-)
+# POST /me/notifications/read
+@route(router, "markNotificationsRead", summary="Mark notifications read up to one (an id or a time)")
 def mark_read(body: MarkRead) -> ReadMarker:
     from shared.notifications import store
 

@@ -8,7 +8,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel
 
+from shared.api.declaration import route
 from shared.core.api import require_role
+from shared.core.roles import Role
 from shared.core.types import OrderId
 from shared.ops import inbox
 from shared.orders import store
@@ -31,16 +33,17 @@ class InboxPage(BaseModel):
     cursor: str | None = None
 
 
-@router.get("/ops/inbox/<kind>", summary="Callbacks and flags stored for ops", tags=["ops"])
+# GET /ops/inbox/{kind}
+@route(router, "listOpsInbox", summary="Callbacks and flags stored for ops")
 def list_inbox(kind: InboxKind, cursor: Annotated[str | None, Query(max_length=2048)] = None) -> InboxPage:
-    caller = require_role(router, "ops")
+    caller = require_role(router, Role.OPS)
     items, next_cursor = inbox.list_kind(kind, cursor, viewer=caller.sub)
     return InboxPage(kind=kind, items=[InboxEntry.model_validate(item) for item in items], cursor=next_cursor)
 
 
-@router.get("/ops/orders/<order_id>", summary="The whole order record, risk and review reasons included",
-            tags=["ops"])
+# GET /ops/orders/{order_id}
+@route(router, "getOpsOrder", summary="The whole order record, risk and review reasons included")
 def ops_order(order_id: OrderId) -> dict[str, Any]:
-    require_role(router, "ops")
+    require_role(router, Role.OPS)
     order = store.require(order_id)
     return {k: v for k, v in order.items() if not k.startswith(("GSI", "PK", "SK")) and k != "request_hash"}

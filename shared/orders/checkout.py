@@ -12,7 +12,7 @@ from typing import Any
 from shared.catalog import store as catalog
 from shared.core import ddb
 from shared.core.clock import iso, now
-from shared.core.config import int_env
+from shared.core.config import CheckoutSettings, settings
 from shared.orders import logic, store
 from shared.orders.models import OrderStatus
 
@@ -25,7 +25,7 @@ class TransientError(Exception):
 
 
 def payment_timeout() -> timedelta:
-    return timedelta(seconds=int_env("PAYMENT_TIMEOUT_SECONDS", 1800))
+    return timedelta(seconds=settings(CheckoutSettings).payment_timeout_seconds)
 
 
 def _bucket_update(sku: str, bucket: int, delta: int) -> dict[str, Any]:

@@ -10,16 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.core.clock import parse_iso
-from shared.core.config import int_env
+from shared.core.config import CompletionSettings, settings
 from shared.core.errors import Conflict
 from shared.orders import store
 from shared.orders.models import OrderStatus
 
-DEFAULT_RETURN_WINDOW_S = 7 * 24 * 3600
-
 
 def return_window() -> timedelta:
-    return timedelta(seconds=int_env("RETURN_WINDOW_SECONDS", DEFAULT_RETURN_WINDOW_S))
+    return timedelta(seconds=settings(CompletionSettings).return_window_seconds)
 
 
 def complete_delivered(order: dict[str, Any], moment: datetime) -> str:

@@ -22,7 +22,6 @@ paid in between, changes nothing. A message that could not be sent is not lost w
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -31,18 +30,18 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.core import aws
-from shared.core.config import env, int_env
+from shared.core.config import Env, ExpirySettings, default_of, env, optional_env, settings
 from shared.orders import store
 
 logger = logging.getLogger("order24.expiry")
 
-QUEUE_ENV = "EXPIRY_QUEUE_URL"
+QUEUE_ENV = Env.EXPIRY_QUEUE_URL
 KIND = "EXPIRY"
 IDS_PER_MESSAGE = 100  # ~3 KB a message; a consumer batch of 10 messages is 1,000 expiries
 FIND_PAGE = 1_000  # keys-only index entries per Query (~150 B each: far below the 1 MB page limit)
 SEND_BATCH = 10  # entries per SendMessageBatch (the SQS maximum)
-DEFAULT_INLINE_MAX = 100
-DEFAULT_FIND_THREADS = 16
+DEFAULT_INLINE_MAX: int = default_of(ExpirySettings, "expiry_inline_max")
+DEFAULT_FIND_THREADS: int = default_of(ExpirySettings, "expiry_find_threads")
 FIND_BUDGET_SHARE = 0.6  # of the sweeper's time budget; the other timers keep the rest
 
 OrderId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{4,64}$")]
@@ -59,18 +58,18 @@ class ExpiryWork(BaseModel):
 
 def fan_out_configured() -> bool:
     """The queue exists in this runtime (CDK and the local runtime both set EXPIRY_QUEUE_URL)."""
-    return bool(os.environ.get(QUEUE_ENV))
+    return bool(optional_env(QUEUE_ENV))
 
 
 def inline_max() -> int:
     """Due orders the sweeper still expires itself; above this it fans out. Env EXPIRY_INLINE_MAX (0 = always
     fan out, which the tests and the bench use)."""
-    return max(0, int_env("EXPIRY_INLINE_MAX", DEFAULT_INLINE_MAX))
+    return max(0, settings(ExpirySettings).expiry_inline_max)
 
 
 def find_threads() -> int:
     """Shards read (and their pages sent) at once by the finder. Env EXPIRY_FIND_THREADS."""
-    return max(1, int_env("EXPIRY_FIND_THREADS", DEFAULT_FIND_THREADS))
+    return max(1, settings(ExpirySettings).expiry_find_threads)
 
 
 def enqueue(order_ids: list[str], found_at: str) -> int:

@@ -16,18 +16,18 @@ from shared.catalog import store as catalog
 from shared.core import queues
 from shared.core.auth import require_roles
 from shared.core.clock import iso, now
-from shared.core.config import int_env
+from shared.core.config import Env, IntakeSettings, settings
 from shared.core.errors import Unprocessable
+from shared.core.roles import Role
 from shared.orders import logic, store
 from shared.orders.models import OrderAccepted, OrderStatus, PlaceOrder
 
 logger = logging.getLogger("order24.intake")
-DEFAULT_REDRIVE_AFTER_S = 90  # the sweeper re-enqueues an order still PLACED after this
 
 
 def redrive_after() -> timedelta:
     """Env PLACED_REDRIVE_AFTER_SECONDS lets the local fault tests shorten it; 90 s otherwise."""
-    return timedelta(seconds=int_env("PLACED_REDRIVE_AFTER_SECONDS", DEFAULT_REDRIVE_AFTER_S))
+    return timedelta(seconds=settings(IntakeSettings).placed_redrive_after_seconds)
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Caller:
 def accept(claims: Mapping[str, Any], source_ip: str | None, idempotency_key: str | None,
            device_id: str | None, body: PlaceOrder) -> OrderAccepted:
     """POST /orders once body and headers are valid: what both the routed and the fast path run."""
-    caller = require_roles(claims, "shopper")
+    caller = require_roles(claims, Role.SHOPPER)
     key = logic.validate_idempotency_key(idempotency_key)
     return place(Caller(caller.sub, source_ip, device_id), key, body)
 
@@ -88,7 +88,7 @@ def place(caller: Caller, idempotency_key: str, body: PlaceOrder) -> OrderAccept
 
 def enqueue(order_id: str) -> None:
     try:
-        queues.send("INTAKE_QUEUE_URL", {"order_id": order_id, "version": 1})
+        queues.send(Env.INTAKE_QUEUE_URL, {"order_id": order_id, "version": 1})
     except Exception:
         # The order is durably accepted; the sweeper re-drives PLACED orders, so the shopper still gets 202.
         logger.exception("enqueue failed; the sweeper will re-drive", extra={"order_id": order_id})

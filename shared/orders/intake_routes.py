@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
+from shared.api.declaration import route
 from shared.core.api import http_event
 from shared.orders import intake as intake_logic
 from shared.orders.models import OrderAccepted, PlaceOrder
@@ -18,7 +19,8 @@ from shared.orders.models import OrderAccepted, PlaceOrder
 router = Router()
 
 
-@router.post("/orders", summary="Place an order", tags=["orders"], responses={
+# POST /orders
+@route(router, "placeOrder", summary="Place an order", responses={
     202: {"description": "Accepted; poll GET /orders/{order_id} or watch notifications"}})
 def place_order(
     body: PlaceOrder,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.core.clock import iso, now, parse_iso
-from shared.core.config import int_env
+from shared.core.config import Env, LifecycleSettings, default_of, settings
 from shared.core.errors import Conflict
 from shared.orders import checkout, completion, expiry, intake, logic, store
 from shared.orders.models import OrderStatus
@@ -42,13 +42,10 @@ def expire_unpaid(order: dict[str, Any], moment: datetime) -> str:
     return "expired"
 
 
-DEFAULT_REQUEUE_PATIENCE_S = 420  # requeue delay (120 s) + an Express execution (at most 300 s)
-
-
 def requeue_patience() -> timedelta:
     """How long after a throttled workflow handed an order back to its queue the order counts as moving.
     Env REQUEUE_PATIENCE_SECONDS lets the local tests shorten it."""
-    return timedelta(seconds=int_env("REQUEUE_PATIENCE_SECONDS", DEFAULT_REQUEUE_PATIENCE_S))
+    return timedelta(seconds=settings(LifecycleSettings).requeue_patience_seconds)
 
 
 def _waiting_in_queue(order: dict[str, Any], kind: str, moment: datetime) -> str | None:
@@ -83,12 +80,9 @@ def redrive_placed(order: dict[str, Any], moment: datetime) -> str:
     return "redriven"
 
 
-DEFAULT_FULFIL_REDRIVE_AFTER_S = 300
-
-
 def fulfil_redrive_after() -> timedelta:
     """Env FULFIL_REDRIVE_AFTER_SECONDS lets the local fault tests shorten it; 5 minutes otherwise."""
-    return timedelta(seconds=int_env("FULFIL_REDRIVE_AFTER_SECONDS", DEFAULT_FULFIL_REDRIVE_AFTER_S))
+    return timedelta(seconds=settings(LifecycleSettings).fulfil_redrive_after_seconds)
 
 
 def redrive_paid(order: dict[str, Any], moment: datetime) -> str:
@@ -113,7 +107,7 @@ def redrive_paid(order: dict[str, Any], moment: datetime) -> str:
                        set_fields={"redrives": count + 1, **due}, expected_status=order["status"])
     from shared.core import queues
 
-    queues.send("PAID_QUEUE_URL", {"order_id": order["order_id"]})
+    queues.send(Env.PAID_QUEUE_URL, {"order_id": order["order_id"]})
     return "redriven"
 
 
@@ -129,10 +123,10 @@ TIMERS: dict[str, Callable[[dict[str, Any], datetime], str]] = {
 
 def sweep_threads() -> int:
     """Orders processed at once (each expiry is one transaction: the sweep is I/O-bound). Env SWEEP_THREADS."""
-    return max(1, int_env("SWEEP_THREADS", DEFAULT_SWEEP_THREADS))
+    return max(1, settings(LifecycleSettings).sweep_threads)
 
 
-DEFAULT_SWEEP_THREADS = 32
+DEFAULT_SWEEP_THREADS: int = default_of(LifecycleSettings, "sweep_threads")
 DEFAULT_SWEEP_BUDGET_S = 50.0  # of the sweeper's 60 s timeout: stop taking new pages, finish in-flight ones
 PAGE = 100
 

@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from shared.api.declaration import route
 from shared.core.api import principal, require_role
 from shared.core.auth import Principal
 from shared.core.errors import NotFound
+from shared.core.roles import Role
 from shared.core.types import OrderId
 from shared.orders import lifecycle, store
 from shared.orders.models import OrderPage, OrderView, Timeline
@@ -22,35 +24,39 @@ def readable_order(order_id: str, caller: Principal) -> dict[str, Any]:
     order = store.get(order_id)
     allowed = order is not None and (
         order["shopper_id"] == caller.sub
-        or (caller.has("merchant") and order["shop_id"] == caller.sub)
-        or caller.has("ops")
+        or (caller.has(Role.MERCHANT) and order["shop_id"] == caller.sub)
+        or caller.has(Role.OPS)
     )
     if not allowed or order is None:
         raise NotFound(f"No order {order_id!r}.", code="order_not_found")
     return order
 
 
-@orders.get("/orders", summary="Your orders, newest first", tags=["orders"])
+# GET /orders
+@route(orders, "listOrders", summary="Your orders, newest first")
 def list_orders(cursor: Annotated[str | None, Query(max_length=2048)] = None) -> OrderPage:
-    caller = require_role(orders, "shopper")
+    caller = require_role(orders, Role.SHOPPER)
     found, next_cursor = store.list_for_shopper(caller.sub, cursor)
     return OrderPage(items=[OrderView.model_validate(order) for order in found], cursor=next_cursor)
 
 
-@orders.get("/orders/<order_id>", summary="One order", tags=["orders"])
+# GET /orders/{order_id}
+@route(orders, "getOrder", summary="One order")
 def get_order(order_id: OrderId) -> OrderView:
     return OrderView.model_validate(readable_order(order_id, principal(orders)))
 
 
-@orders.get("/orders/<order_id>/events", summary="The order's timeline, oldest first", tags=["orders"])
+# GET /orders/{order_id}/events
+@route(orders, "listOrderEvents", summary="The order's timeline, oldest first")
 def get_events(order_id: OrderId) -> Timeline:
     order = readable_order(order_id, principal(orders))
     return Timeline.model_validate({"order_id": order_id, "events": order.get("events", [])})
 
 
-@orders.post("/orders/<order_id>/cancel", summary="Cancel before payment", tags=["orders"])
+# POST /orders/{order_id}/cancel
+@route(orders, "cancelOrder", summary="Cancel before payment")
 def cancel(order_id: OrderId) -> OrderView:
-    caller = require_role(orders, "shopper")
+    caller = require_role(orders, Role.SHOPPER)
     order = store.get(order_id, consistent=True)
     if order is None or order["shopper_id"] != caller.sub:
         raise NotFound(f"No order {order_id!r}.", code="order_not_found")

@@ -23,6 +23,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from shared.api.declaration import route
 from shared.core.clock import iso, now
 from shared.core.errors import DomainError, Unavailable
 from shared.core.problems import FORM
@@ -68,12 +69,8 @@ def _wechat_fail(status: int, message: str) -> Response[str]:
     )
 
 
-@notify.post(
-    "/payments/wechatpay/notify",
-    summary="WeChat Pay v3 payment and refund notifications",
-    tags=["callbacks"],
-    include_in_schema=True,
-)
+# POST /payments/wechatpay/notify
+@route(notify, "notifyWechatpayPayment", summary="WeChat Pay v3 payment and refund notifications")
 def wechatpay_notify() -> Response[str]:
     try:
         outcome = handle_wechatpay(dict(notify.current_event.headers or {}), _raw_body())
@@ -90,11 +87,8 @@ def wechatpay_notify() -> Response[str]:
     return Response(status_code=204, content_type="text/plain", body="")
 
 
-@notify.post(
-    "/payments/alipay/notify",
-    summary="Alipay asynchronous notifications (trade_status_sync)",
-    tags=["callbacks"],
-)
+# POST /payments/alipay/notify
+@route(notify, "notifyAlipayPayment", summary="Alipay asynchronous notifications (trade_status_sync)")
 def alipay_notify() -> Response[str]:
     try:
         outcome = handle_alipay(_raw_body())

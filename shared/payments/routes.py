@@ -12,17 +12,17 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from shared.api.declaration import route
 from shared.core.api import require_role
+from shared.core.roles import Role
 from shared.core.types import OrderId
 from shared.payments.models import PaymentIntentView, PayRequest
 
 payments = Router()  # Powertools leaves __init__ unannotated
 
 
-@payments.post(
-    "/orders/<order_id>/pay",
-    summary="Create, return or switch the order's payment intent",
-    tags=["payments"],
+# POST /orders/{order_id}/pay
+@route(payments, "payOrder", summary="Create, return or switch the order's payment intent",
     responses={
         200: {
             "description": "The order's current payment intent. Another provider (or the same one after a "
@@ -39,10 +39,9 @@ payments = Router()  # Powertools leaves __init__ unannotated
             "description": "`provider_not_configured` (that provider is not set up here, e.g. card; nothing is "
             "written, pay with another method) or `payment_provider_unavailable` (retry)"
         },
-    },
-)
+    })
 def pay(order_id: OrderId, body: PayRequest) -> PaymentIntentView:
-    caller = require_role(payments, "shopper")
+    caller = require_role(payments, Role.SHOPPER)
     from shared.payments import service
 
     return service.create_intent(order_id, caller.sub, body)

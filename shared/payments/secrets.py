@@ -41,11 +41,11 @@ naming only the fields at fault.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from shared.core.config import Env, optional_env
 from shared.core.errors import ProviderNotConfigured
 
 if TYPE_CHECKING:
@@ -67,14 +67,14 @@ class SecretConfigError(ProviderNotConfigured):
 def _load(env_name: str, notify_path: str, model: type[ConfigT]) -> ConfigT:
     from aws_lambda_powertools.utilities import parameters
 
-    name = os.environ.get(env_name)
+    name = optional_env(env_name)
     if not name:
         raise SecretConfigError(f"environment variable {env_name} is not set")
     try:
         raw: Any = parameters.get_secret(name, transform="json", max_age=MAX_AGE_S)
     except parameters.TransformParameterError:
         raise SecretConfigError(f"secret behind {env_name} is not JSON") from None
-    public = os.environ.get("PUBLIC_API_URL", "").strip().rstrip("/")
+    public = (optional_env(Env.PUBLIC_API_URL) or "").strip().rstrip("/")
     cache_key = f"{name}|{public}"
     cached = _built.get(cache_key)
     if cached is not None and cached[0] is raw and isinstance(cached[1], model):
@@ -98,13 +98,13 @@ def _load(env_name: str, notify_path: str, model: type[ConfigT]) -> ConfigT:
 def wechatpay_config() -> WechatPayConfig:
     from shared.payments.adapters.wechatpay import WechatPayConfig
 
-    return _load("WECHATPAY_SECRET_ARN", "/payments/wechatpay/notify", WechatPayConfig)
+    return _load(Env.WECHATPAY_SECRET_ARN, "/payments/wechatpay/notify", WechatPayConfig)
 
 
 def alipay_config() -> AlipayConfig:
     from shared.payments.adapters.alipay import AlipayConfig
 
-    return _load("ALIPAY_SECRET_ARN", "/payments/alipay/notify", AlipayConfig)
+    return _load(Env.ALIPAY_SECRET_ARN, "/payments/alipay/notify", AlipayConfig)
 
 
 def clear_cache() -> None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from shared.core.clock import iso, now, now_iso
-from shared.core.config import int_env
+from shared.core.config import Env, RedriveSettings, settings
 from shared.core.errors import Conflict, DomainError, NotFound, ProviderNotConfigured, Unprocessable
 from shared.orders import logic
 from shared.orders import store as orders
@@ -22,12 +22,11 @@ from shared.payments.adapters.errors import CallbackRejected
 from shared.payments.models import Capture, Outcome, PaymentIntentView, PayRequest, Provider
 
 logger = logging.getLogger("order24.payments")
-PAID_REDRIVE_AFTER = timedelta(minutes=5)
 
 
 def paid_redrive_after() -> timedelta:
     # Env FULFIL_REDRIVE_AFTER_SECONDS lets the local fault tests shorten it (as in orders.lifecycle).
-    return timedelta(seconds=int_env("FULFIL_REDRIVE_AFTER_SECONDS", int(PAID_REDRIVE_AFTER.total_seconds())))
+    return timedelta(seconds=settings(RedriveSettings).fulfil_redrive_after_seconds)
 LATE_REFUND_KEY = "paid-after-cancel"
 ATTEMPTS = 4
 MAX_INTENTS = 20  # payment attempts per order: bounds the item and the provider calls one order can cause
@@ -370,7 +369,7 @@ def record_capture(capture: Capture, *, payload: dict[str, Any] | None = None) -
                 continue
             from shared.core import queues
 
-            queues.send("PAID_QUEUE_URL", {"order_id": order["order_id"]})
+            queues.send(Env.PAID_QUEUE_URL, {"order_id": order["order_id"]})
             _close_current_if_other(paid, capture, actor)
             return Outcome("paid", order["order_id"])
         recorded = payments_store.record_late_payment(

@@ -8,7 +8,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.api.declaration import route
 from shared.core.api import require_role
+from shared.core.roles import Role
 from shared.core.types import OrderId
 from shared.review import queue, service
 
@@ -65,36 +67,30 @@ class RejectBody(BaseModel):
     )
 
 
-@router.get("/review/queue", summary="Orders waiting for a reviewer, oldest first", tags=["review"])
+# GET /review/queue
+@route(router, "listReviewQueue", summary="Orders waiting for a reviewer, oldest first")
 def list_queue(cursor: Annotated[str | None, Query(max_length=2048)] = None) -> QueuePage:
-    caller = require_role(router, "reviewer")
+    caller = require_role(router, Role.REVIEWER)
     entries, next_cursor = queue.page(cursor, viewer=caller.sub)
     return QueuePage(items=[QueueEntry.model_validate(entry) for entry in entries], cursor=next_cursor)
 
 
-@router.post(
-    "/review/<order_id>/claim",
-    summary="Take the lease on an order (409 if another reviewer holds it)",
-    tags=["review"],
-)
+# POST /review/{order_id}/claim
+@route(router, "claimReview", summary="Take the lease on an order (409 if another reviewer holds it)")
 def claim(order_id: OrderId) -> Lease:
-    caller = require_role(router, "reviewer")
+    caller = require_role(router, Role.REVIEWER)
     return Lease.model_validate(service.claim(order_id, caller.sub))
 
 
-@router.post(
-    "/review/<order_id>/approve",
-    summary="Approve: fulfilment resumes (needs your live lease)",
-    tags=["review"],
-)
+# POST /review/{order_id}/approve
+@route(router, "approveReview", summary="Approve: fulfilment resumes (needs your live lease)")
 def approve(order_id: OrderId) -> Decided:
-    caller = require_role(router, "reviewer")
+    caller = require_role(router, Role.REVIEWER)
     return Decided.model_validate(service.approve(order_id, caller.sub))
 
 
-@router.post(
-    "/review/<order_id>/reject", summary="Reject and refund in full (needs your live lease)", tags=["review"]
-)
+# POST /review/{order_id}/reject
+@route(router, "rejectReview", summary="Reject and refund in full (needs your live lease)")
 def reject(order_id: OrderId, body: RejectBody) -> Decided:
-    caller = require_role(router, "reviewer")
+    caller = require_role(router, Role.REVIEWER)
     return Decided.model_validate(service.reject(order_id, caller.sub, body.reason))

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from shared.core import aws, clock, ddb
-from shared.core.config import int_env
+from shared.core.config import Env, ReviewSettings, settings
 from shared.core.errors import Conflict, NotFound
 from shared.orders import logic
 from shared.orders import store as orders
@@ -28,13 +28,11 @@ from shared.review.models import LineItem, Outcome, ReviewConfig, ReviewDecision
 logger = logging.getLogger("order24.review")
 
 AUTO_ACTOR = "system:review"
-FULFIL_REDRIVE_AFTER = timedelta(minutes=5)  # approve: the sweeper re-drives fulfilment if it stalls
 
 
 def fulfil_redrive_after() -> timedelta:
     # Env FULFIL_REDRIVE_AFTER_SECONDS lets the local fault tests shorten it (as in orders.lifecycle).
-    default = int(FULFIL_REDRIVE_AFTER.total_seconds())
-    return timedelta(seconds=int_env("FULFIL_REDRIVE_AFTER_SECONDS", default))
+    return timedelta(seconds=settings(ReviewSettings).fulfil_redrive_after_seconds)
 
 
 Next = Literal["deliver", "ship", "wait"]
@@ -53,7 +51,7 @@ def _metric(name: str, value: float, unit: str, **dimensions: str) -> None:
 
 
 def review_config() -> ReviewConfig:
-    return ReviewConfig(manual_above_fen=int_env("REVIEW_MANUAL_ABOVE_FEN", 5_000_00))
+    return ReviewConfig(manual_above_fen=settings(ReviewSettings).review_manual_above_fen)
 
 
 def review_input(order: dict[str, Any], qualifications: frozenset[str] = frozenset()) -> ReviewInput:
@@ -204,7 +202,7 @@ def _finish_auto_reject(order: dict[str, Any], codes: list[str]) -> dict[str, An
 
 
 def lease_seconds() -> int:
-    return int_env("REVIEW_LEASE_SECONDS", 300)
+    return settings(ReviewSettings).review_lease_seconds
 
 
 def _live_claim(order: dict[str, Any], now_iso: str) -> dict[str, Any] | None:
@@ -357,7 +355,7 @@ def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dic
         from shared.core import workflows
 
         workflows.start(
-            "FULFIL_STATE_MACHINE_ARN",
+            Env.FULFIL_STATE_MACHINE_ARN,
             name=f"{order_id}-approve-{updated['version']}",
             payload={"order_id": order_id},
         )

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shared.core.config import Env, RiskSettings, default_of, env, optional_env, settings
 from shared.risk.models import RiskMode, RiskRules
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 DEFAULT_FLAGS_FILE = Path(__file__).parent / "flags" / "local_flags.json"
-DEFAULT_MAX_AGE_S = 60
+DEFAULT_MAX_AGE_S: int = default_of(RiskSettings, "risk_flags_max_age_seconds")
 FALLBACK_MODE = RiskMode.SHADOW
 
 # Powertools ships stores for AppConfig only, so a minimal file-backed StoreProvider serves the local runtime.
@@ -82,11 +82,11 @@ def _file_store_type() -> type[Any]:
 
 
 def _max_age() -> int:
-    return int(os.environ.get("RISK_FLAGS_MAX_AGE_SECONDS", str(DEFAULT_MAX_AGE_S)))
+    return settings(RiskSettings).risk_flags_max_age_seconds
 
 
 def uses_appconfig() -> bool:
-    return bool(os.environ.get("APPCONFIG_APPLICATION"))
+    return bool(optional_env(Env.APPCONFIG_APPLICATION))
 
 
 @cache
@@ -96,13 +96,13 @@ def feature_flags() -> FeatureFlags:
 
     if uses_appconfig():
         store: Any = AppConfigStore(
-            environment=os.environ["APPCONFIG_ENVIRONMENT"],
-            application=os.environ["APPCONFIG_APPLICATION"],
-            name=os.environ["APPCONFIG_PROFILE"],
+            environment=env(Env.APPCONFIG_ENVIRONMENT),
+            application=env(Env.APPCONFIG_APPLICATION),
+            name=env(Env.APPCONFIG_PROFILE),
             max_age=_max_age(),
         )
     else:
-        path = Path(os.environ.get("RISK_FLAGS_FILE") or DEFAULT_FLAGS_FILE)
+        path = Path(settings(RiskSettings).risk_flags_file or DEFAULT_FLAGS_FILE)
         store = _file_store_type()(path, max_age=_max_age())
     return FeatureFlags(store=store)
 
@@ -156,7 +156,7 @@ def load_rules(context: dict[str, Any] | None = None) -> tuple[RiskRules, RiskMo
     except (ConfigurationStoreError, SchemaValidationError, ValidationError, ValueError) as error:
         _log.warning("risk flags unusable, scoring with built-in rules in shadow mode: %s", error)
         rules, mode = RiskRules(), FALLBACK_MODE
-    override = os.environ.get("RISK_MODE")
+    override = settings(RiskSettings).risk_mode
     if override and not uses_appconfig():
         mode = parse_mode(override)
     return rules, mode

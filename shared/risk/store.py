@@ -39,12 +39,12 @@ but one IP behind a carrier-grade NAT can carry thousands of real shoppers. We b
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 from shared.core import aws, clock
+from shared.core.config import RiskSettings, settings
 from shared.core.ddb import batch_get, dynamodb, failed_item, from_item, is_conditional_failure, key, table, to_attr
 from shared.risk.models import BlockKind, OrderFacts, RiskSignals, VelocityDim
 
@@ -58,7 +58,7 @@ _saturated: dict[str, tuple[datetime, int, int]] = {}
 
 
 def velocity_saturation() -> int:
-    return int(os.environ.get("VELOCITY_SATURATION", "600"))
+    return settings(RiskSettings).velocity_saturation
 
 
 def velocity_pk(dim: VelocityDim, value: str) -> str:
@@ -119,7 +119,7 @@ _block_cache: dict[BlockKind, tuple[datetime, frozenset[str] | None]] = {}
 
 
 def block_cache_seconds() -> int:
-    return int(os.environ.get("RISK_BLOCK_CACHE_SECONDS", "60"))
+    return settings(RiskSettings).risk_block_cache_seconds
 
 
 def _cached_block_list(kind: BlockKind, now: datetime) -> frozenset[str] | None:

@@ -152,7 +152,7 @@ def test_functions_get_only_the_env_vars_of_what_they_are_granted(composed: tupl
     assert "PARTNER_SECRET_ARN" in env["Tiny-worker"] and "CURSOR_SECRET_ARN" not in env["Tiny-worker"]
     assert "NEWS_TOPIC_ARN" in env["Tiny-notifier"]
     assert env["Tiny-ticker"] == {"TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
-                                  "POWERTOOLS_LOG_LEVEL"}
+                                  "POWERTOOLS_LOG_LEVEL", "ORDER24_FUNCTION"}
     roles = template.find_resources("AWS::IAM::Role")
     assert len(roles) >= len(TINY.functions)  # one role each (plus the workflow's)
 

@@ -1,4 +1,4 @@
-"""What CDK deploys equals what the local runtime runs: both read `infra.local.plan`.
+"""What CDK deploys equals what the local runtime runs: both read `infra.plan` and the declaration.
 
 Any drift (a route wired to another function, a batch size, a DLQ threshold, a workflow definition)
 fails here before it can make local and AWS behave differently.
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from infra import plan
 from infra.constructs.compute import function_name
 from infra.declaration import function_arn_placeholder
-from infra.local import plan
 from tests.infra.conftest import Synth
 
 
@@ -120,3 +120,45 @@ def test_unknown_placeholder_raises_instead_of_deploying_a_broken_definition(syn
         pytest.skip("no workflow uses ${TableName} today")
     with pytest.raises(KeyError, match="TableName"):
         plan.state_machine_definitions(synth.declaration, values)
+
+
+def test_each_function_gets_the_same_variables_in_aws_as_locally(synth: Synth) -> None:
+    # The local runtime gives a function only these while it runs (infra/local/resources.function_environment).
+    from infra.constructs.compute import POWERTOOLS_ENV
+    from infra.declaration import function_environment
+    from infra.local.resources import granted_variables
+    from shared.core.config import Env
+
+    for f in synth.declaration.functions:
+        props = synth.raw["Resources"][synth.logical_id(synth.stack.functions[f.name])]["Properties"]
+        deployed = props["Environment"]["Variables"]
+        local = set(granted_variables(synth.declaration, f.name)) | set(function_environment(f.name))
+        if any(g.startswith("appconfig:") for g in f.grants):  # no AppConfig locally: the flags file instead
+            local |= {Env.APPCONFIG_APPLICATION, Env.APPCONFIG_ENVIRONMENT, Env.APPCONFIG_PROFILE}
+        assert set(deployed) - set(POWERTOOLS_ENV) == local, f.name
+        for name, value in function_environment(f.name).items():
+            assert deployed[name] == value, f"{f.name}: {name}"
+
+
+def test_the_production_declaration_holds_no_local_only_routes() -> None:
+    from infra.declaration import DECLARATION
+    from infra.local.sandbox_routes import LOCAL_DECLARATION, SANDBOX_ROUTES
+
+    assert DECLARATION.local_only_routes == ()
+    assert LOCAL_DECLARATION.local_only_routes == SANDBOX_ROUTES
+    assert LOCAL_DECLARATION.routes == DECLARATION.routes
+
+
+def test_the_stack_never_imports_the_local_runtime() -> None:
+    import ast
+    from pathlib import Path
+
+    infra = Path(__file__).resolve().parents[2] / "infra"
+    offenders = []
+    for path in [infra / "stack.py", infra / "app.py", infra / "declaration.py", infra / "plan.py",
+                 *sorted((infra / "constructs").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n == "infra.local" or n.startswith("infra.local.")]
+    assert not offenders, f"infra/stack.py and infra/constructs must not import infra.local: {offenders}"
