@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared.catalog import store
-from shared.catalog.models import CatalogPage, Sku, SkuCreate, SkuFields, StockSet
+from shared.catalog.models import CatalogPage, Health, ShopSales, Sku, SkuCreate, SkuFields, StockLevel, StockSet
 from shared.core.api import require_role
 from shared.core.clock import now_iso
 from shared.core.types import SkuId, Slug
+from shared.orders.models import OrderPage, OrderView
 
 public = Router()
 merchant = Router()
 
 
 @public.get("/health", summary="Liveness", tags=["ops"])
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+def health() -> Health:
+    return Health(status="ok")
 
 
 @public.get("/catalog", summary="Browse and search the catalog", tags=["catalog"])
@@ -51,28 +52,26 @@ def replace(sku: SkuId, body: SkuFields) -> Sku:
 
 
 @merchant.put("/merchant/skus/<sku>/stock", summary="Set a SKU's sellable units", tags=["merchant"])
-def set_stock(sku: SkuId, body: StockSet) -> dict[str, int | str]:
+def set_stock(sku: SkuId, body: StockSet) -> StockLevel:
     caller = require_role(merchant, "merchant")
-    return {"sku": sku, "stock": store.set_stock(caller.sub, sku, body.stock)}
+    return StockLevel(sku=sku, stock=store.set_stock(caller.sub, sku, body.stock))
 
 
 Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day, default today")]
 
 
 @merchant.get("/merchant/orders", summary="Your shop's orders of one day, newest first", tags=["merchant"])
-def shop_orders(day: Day = None, cursor: Annotated[str | None, Query(max_length=2048)] = None) -> dict[str, Any]:
+def shop_orders(day: Day = None, cursor: Annotated[str | None, Query(max_length=2048)] = None) -> OrderPage:
     from shared.orders import merchant as merchant_orders
-    from shared.orders.models import OrderView
 
     caller = require_role(merchant, "merchant")
     found, next_cursor = merchant_orders.orders_of_day(caller.sub, day or now_iso()[:10], cursor)
-    return {"items": [OrderView.model_validate(order).model_dump(mode="json") for order in found],
-            "cursor": next_cursor}
+    return OrderPage(items=[OrderView.model_validate(order) for order in found], cursor=next_cursor)
 
 
 @merchant.get("/merchant/sales", summary="Your shop's sales figures for one day", tags=["merchant"])
-def shop_sales(day: Day = None) -> dict[str, Any]:
+def shop_sales(day: Day = None) -> ShopSales:
     from shared.orders import merchant as merchant_orders
 
     caller = require_role(merchant, "merchant")
-    return merchant_orders.sales_of_day(caller.sub, day or now_iso()[:10])
+    return ShopSales.model_validate(merchant_orders.sales_of_day(caller.sub, day or now_iso()[:10]))

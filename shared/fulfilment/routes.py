@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.core.api import principal
 from shared.core.errors import NotFound
-from shared.core.types import OrderId
+from shared.core.types import OrderId, Timestamp
+from shared.logistics.models import TrackingState
 
 router = Router()  # Powertools leaves __init__ unannotated
 
 
 class TraceView(BaseModel):
-    at: str
-    state: str | None = None
-    raw_status: str = ""
+    at: Timestamp
+    state: TrackingState | None = None
+    raw_status: str = Field(default="", description="The partner's own status text or code for this line, as sent.")
     context: str = ""
     area: str | None = None
 
@@ -24,7 +25,7 @@ class TrackingView(BaseModel):
     order_id: str
     carrier: str
     tracking_number: str
-    state: str
+    state: TrackingState
     traces: list[TraceView]
 
 
@@ -46,6 +47,6 @@ def get_tracking(order_id: OrderId) -> TrackingView:
         order_id=order_id,
         carrier=shipment["carrier"],
         tracking_number=shipment["tracking_number"],
-        state=record.get("state") or (order.get("fulfilment") or {}).get("state") or "NO_INFO",
+        state=TrackingState(record.get("state") or (order.get("fulfilment") or {}).get("state") or "NO_INFO"),
         traces=[TraceView.model_validate(row) for row in record.get("traces", [])],
     )

@@ -9,6 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from shared.core.api import principal
+from shared.core.types import Timestamp
+from shared.orders.models import OrderStatus
 
 router = Router()  # Powertools leaves __init__ unannotated
 
@@ -17,9 +19,9 @@ class NotificationView(BaseModel):
     id: str
     type: str
     order_id: str
-    at: str
+    at: Timestamp
     title: str
-    status: str | None = None
+    status: OrderStatus | None = None
     amount_fen: int | None = None
     currency: str | None = None
     read: bool
