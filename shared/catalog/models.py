@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from shared.core.types import Currency, PriceFen, SkuId, Slug, Timestamp
-from shared.orders.models import OrderStatus
+from shared.core.timestamps import Timestamp
+from shared.core.types import Currency, PriceFen, SkuId, Slug
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 StockUnits = Annotated[int, Field(ge=0, le=10_000_000)]
@@ -108,16 +107,3 @@ class StockLevel(BaseModel):
     sku: SkuId
     stock: int = Field(description="Sellable units now.")
 
-
-class ShopSales(BaseModel):
-    """A shop's figures for one UTC day, from its orders of that day (paid ones count towards money)."""
-
-    day: date = Field(description="The UTC day.")
-    orders: int = Field(description="Orders placed that day (all statuses).")
-    orders_by_status: dict[OrderStatus, int]
-    paid_units: int
-    gross_fen: int
-    refunded_fen: int
-    net_fen: int = Field(description="gross_fen - refunded_fen.")
-    currency: Currency
-    partial: bool = Field(description="True when the day had more orders than one scan reads.")

@@ -7,12 +7,13 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+# `catalog.merchant_views` (the order models) is imported on first use: the public function never needs it
+from shared import catalog
 from shared.catalog import store
-from shared.catalog.models import CatalogPage, Health, ShopSales, Sku, SkuCreate, SkuFields, StockLevel, StockSet
+from shared.catalog.models import CatalogPage, Health, Sku, SkuCreate, SkuFields, StockLevel, StockSet
 from shared.core.api import require_role
 from shared.core.clock import now_iso
 from shared.core.types import SkuId, Slug
-from shared.orders.models import OrderPage, OrderView
 
 public = Router()
 merchant = Router()
@@ -61,7 +62,10 @@ Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="U
 
 
 @merchant.get("/merchant/orders", summary="Your shop's orders of one day, newest first", tags=["merchant"])
-def shop_orders(day: Day = None, cursor: Annotated[str | None, Query(max_length=2048)] = None) -> OrderPage:
+def shop_orders(
+    day: Day = None, cursor: Annotated[str | None, Query(max_length=2048)] = None
+) -> catalog.merchant_views.OrderPage:
+    from shared.catalog.merchant_views import OrderPage, OrderView
     from shared.orders import merchant as merchant_orders
 
     caller = require_role(merchant, "merchant")
@@ -70,7 +74,8 @@ def shop_orders(day: Day = None, cursor: Annotated[str | None, Query(max_length=
 
 
 @merchant.get("/merchant/sales", summary="Your shop's sales figures for one day", tags=["merchant"])
-def shop_sales(day: Day = None) -> ShopSales:
+def shop_sales(day: Day = None) -> catalog.merchant_views.ShopSales:
+    from shared.catalog.merchant_views import ShopSales
     from shared.orders import merchant as merchant_orders
 
     caller = require_role(merchant, "merchant")

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.core.types import Timestamp
+from shared.core.timestamps import Timestamp
 
 
 class EntitlementKind(StrEnum):

@@ -7,7 +7,8 @@ from pydantic import BaseModel, Field
 
 from shared.core.api import principal
 from shared.core.errors import NotFound
-from shared.core.types import OrderId, Timestamp
+from shared.core.timestamps import Timestamp
+from shared.core.types import OrderId
 from shared.logistics.models import TrackingState
 
 router = Router()  # Powertools leaves __init__ unannotated

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from shared.core.api import principal
-from shared.core.types import Timestamp
+from shared.core.timestamps import Timestamp
 from shared.orders.models import OrderStatus
 
 router = Router()  # Powertools leaves __init__ unannotated

@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field, JsonValue
 
 from shared.core.api import require_role
-from shared.core.types import OrderId, Timestamp
+from shared.core.timestamps import Timestamp
+from shared.core.types import OrderId
 from shared.ops import inbox
 from shared.orders import store
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from shared.api.openapi import document
 from shared.core.clock import iso, now
-from shared.core.types import Timestamp
+from shared.core.timestamps import Timestamp
 
 # Order views belong to the typed Order aggregate (shared/orders/models.py, issue 12's agg package). Until it
 # is merged these operations still answer OrderView / the raw order record: EMPTY THIS SET once it is.
