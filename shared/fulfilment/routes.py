@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from pydantic import BaseModel, Field
 
+# `fulfilment.tracking_views` (with the logistics models) is imported on first use, not by every api_orders start
+from shared import fulfilment
 from shared.core.api import principal
 from shared.core.errors import NotFound
-from shared.core.timestamps import Timestamp
 from shared.core.types import OrderId
-from shared.logistics.models import TrackingState
 
 router = Router()  # Powertools leaves __init__ unannotated
-
-
-class TraceView(BaseModel):
-    at: Timestamp
-    state: TrackingState | None = None
-    raw_status: str = Field(default="", description="The partner's own status text or code for this line, as sent.")
-    context: str = ""
-    area: str | None = None
-
-
-class TrackingView(BaseModel):
-    order_id: str
-    carrier: str
-    tracking_number: str
-    state: TrackingState
-    traces: list[TraceView]
 
 
 @router.get(
@@ -35,7 +18,8 @@ class TrackingView(BaseModel):
     summary="Where the parcel is: the full trace, newest first",
     tags=["orders"],
 )
-def get_tracking(order_id: OrderId) -> TrackingView:
+def get_tracking(order_id: OrderId) -> fulfilment.tracking_views.TrackingView:
+    from shared.fulfilment.tracking_views import TraceView, TrackingState, TrackingView
     from shared.logistics import store as tracking_store
     from shared.orders.routes import readable_order
 
