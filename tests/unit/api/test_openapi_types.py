@@ -108,13 +108,16 @@ def untyped_answers(doc: dict[str, Any]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
-            for code, response in operation.get("responses", {}).items():
-                if not code.startswith("2"):
-                    continue
+            operation_id = f"{method.upper()} {path}"
+            successes = {code: response for code, response in operation.get("responses", {}).items()
+                         if code.startswith("2")}
+            if not any(response.get("content") for response in successes.values()):
+                found.setdefault(operation_id, []).append("no success answer with a schema")
+            for code, response in successes.items():
                 for media in (response.get("content") or {}).values():
                     issues = list(untyped_parts(doc, media.get("schema", {}), f"{code} answer"))
                     if issues:
-                        found.setdefault(f"{method.upper()} {path}", []).extend(issues)
+                        found.setdefault(operation_id, []).extend(issues)
     return found
 
 
@@ -140,6 +143,11 @@ def test_an_answer_that_is_a_bare_object_is_caught() -> None:
     doc = _doc({"type": "object", "additionalProperties": True, "title": "Return"})
     assert untyped_answers(doc) == {"GET /things": ["200 answer: additionalProperties: true"]}
     assert untyped_answers(_doc({"type": "object"})) == {"GET /things": ["200 answer: an object without properties"]}
+
+
+def test_a_route_that_documents_no_answer_is_caught() -> None:
+    doc = {"paths": {"/things": {"post": {"responses": {"200": {"description": "OK"}}}}}}
+    assert untyped_answers(doc) == {"POST /things": ["no success answer with a schema"]}
 
 
 def test_a_nested_untyped_object_or_list_is_caught() -> None:
