@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from examples.client import connect, show, step
+from examples.client import connect, show, step, wait_until
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     step("Your orders, newest first (GET /orders) and your notifications (GET /me/notifications)")
     mine = api.call("GET", "/orders", shopper)["items"]
     show("latest", [(o["order_id"], o["status"]) for o in mine[:3]])
-    notes = [n for n in api.call("GET", "/me/notifications", shopper)["items"] if n["order_id"] == order_id]
+    # notifications are written just after each step: wait (a moment) for the last one, "delivered"
+    notes = wait_until(lambda: [n for n in api.call("GET", "/me/notifications", shopper)["items"]
+                                if n["order_id"] == order_id],
+                       lambda found: any(n["type"] == "delivered" for n in found), timeout_s=10)
     show("notifications", [n["title"] for n in notes])
     return {"order_id": order_id, "retried": again, "intent": intent, "order": order, "events": events,
             "orders": mine, "notifications": notes}
