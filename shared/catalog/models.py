@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.core.timestamps import Timestamp
 from shared.core.types import Currency, PriceFen, SkuId, Slug
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -89,10 +90,20 @@ class Sku(SkuFields):
     sku: SkuId
     shop_id: str
     stock: int | None = Field(default=None, description="Units available now (detail view only).")
-    created_at: str
-    updated_at: str
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class CatalogPage(BaseModel):
     items: list[Sku]
     cursor: str | None = Field(default=None, description="Pass as ?cursor= for the next page.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class StockLevel(BaseModel):
+    sku: SkuId
+    stock: int = Field(description="Sellable units now.")
+

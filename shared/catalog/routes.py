@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+# `catalog.merchant_views` (the order models) is imported on first use: the public function never needs it
+from shared import catalog
 from shared.api.declaration import route
 from shared.catalog import store
-from shared.catalog.models import CatalogPage, Sku, SkuCreate, SkuFields, StockSet
+from shared.catalog.models import CatalogPage, Health, Sku, SkuCreate, SkuFields, StockLevel, StockSet
 from shared.core.api import require_role
 from shared.core.clock import now_iso
 from shared.core.roles import Role
@@ -21,8 +23,8 @@ merchant = Router()
 
 # GET /health
 @route(public, "getHealth", summary="Liveness")
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+def health() -> Health:
+    return Health(status="ok")
 
 
 # GET /catalog
@@ -59,9 +61,9 @@ def replace(sku: SkuId, body: SkuFields) -> Sku:
 
 # PUT /merchant/skus/{sku}/stock
 @route(merchant, "setSkuStock", summary="Set a SKU's sellable units")
-def set_stock(sku: SkuId, body: StockSet) -> dict[str, int | str]:
+def set_stock(sku: SkuId, body: StockSet) -> StockLevel:
     caller = require_role(merchant, Role.MERCHANT)
-    return {"sku": sku, "stock": store.set_stock(caller.sub, sku, body.stock)}
+    return StockLevel(sku=sku, stock=store.set_stock(caller.sub, sku, body.stock))
 
 
 Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day, default today")]
@@ -69,20 +71,22 @@ Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="U
 
 # GET /merchant/orders
 @route(merchant, "listShopOrders", summary="Your shop's orders of one day, newest first")
-def shop_orders(day: Day = None, cursor: Annotated[str | None, Query(max_length=2048)] = None) -> dict[str, Any]:
+def shop_orders(
+    day: Day = None, cursor: Annotated[str | None, Query(max_length=2048)] = None
+) -> catalog.merchant_views.OrderPage:
+    from shared.catalog.merchant_views import OrderPage, OrderView
     from shared.orders import merchant as merchant_orders
-    from shared.orders.models import OrderView
 
     caller = require_role(merchant, Role.MERCHANT)
     found, next_cursor = merchant_orders.orders_of_day(caller.sub, day or now_iso()[:10], cursor)
-    return {"items": [OrderView.model_validate(order).model_dump(mode="json") for order in found],
-            "cursor": next_cursor}
+    return OrderPage(items=[OrderView.model_validate(order) for order in found], cursor=next_cursor)
 
 
 # GET /merchant/sales
 @route(merchant, "getShopSales", summary="Your shop's sales figures for one day")
-def shop_sales(day: Day = None) -> dict[str, Any]:
+def shop_sales(day: Day = None) -> catalog.merchant_views.ShopSales:
+    from shared.catalog.merchant_views import ShopSales
     from shared.orders import merchant as merchant_orders
 
     caller = require_role(merchant, Role.MERCHANT)
-    return merchant_orders.sales_of_day(caller.sub, day or now_iso()[:10])
+    return ShopSales.model_validate(merchant_orders.sales_of_day(caller.sub, day or now_iso()[:10]))

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.core.timestamps import Timestamp
+
 
 class EntitlementKind(StrEnum):
     MEMBERSHIP = "membership"  # amounts in seconds of membership
@@ -35,7 +37,7 @@ class Entry(BaseModel):
 
 class MembershipView(BaseModel):
     active: bool
-    active_until: str | None = Field(default=None, description="End of the membership (ISO 8601 UTC).")
+    active_until: Timestamp | None = Field(default=None, description="End of the membership (ISO 8601 UTC).")
 
 
 class CreditsView(BaseModel):
@@ -47,7 +49,7 @@ class EntryView(BaseModel):
     action: EntryAction
     amount: int
     unit: str = Field(description="'seconds' for membership, 'credits' for credits.")
-    at: str
+    at: Timestamp
     order_id: str
     sku: str
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared.core.clock import iso, now, now_iso
+from shared.core.clock import iso, now, now_iso, parse_iso
 from shared.entitlements import logic, store
 from shared.entitlements.models import (
     CreditsView,
@@ -85,10 +85,10 @@ def summary(shopper_id: str) -> Entitlements:
     newest = sorted(entries, key=lambda e: (e.at, e.order_id, e.sku, e.reference), reverse=True)
     return Entitlements(
         membership=MembershipView(active=until is not None and until > moment,
-                                  active_until=iso(until) if until is not None else None),
+                                  active_until=until),
         credits=CreditsView(balance=logic.credits_balance(entries)),
         entries=[
-            EntryView(kind=e.kind, action=e.action, amount=e.amount, at=e.at, order_id=e.order_id, sku=e.sku,
+            EntryView(kind=e.kind, action=e.action, amount=e.amount, at=parse_iso(e.at), order_id=e.order_id, sku=e.sku,
                       unit="seconds" if e.kind is EntitlementKind.MEMBERSHIP else "credits")
             for e in newest[:SHOWN_ENTRIES]
         ],

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from pydantic import BaseModel
 
+# `fulfilment.tracking_views` (with the logistics models) is imported on first use, not by every api_orders start
+from shared import fulfilment
 from shared.api.declaration import route
 from shared.core.api import principal
 from shared.core.errors import NotFound
@@ -13,25 +14,10 @@ from shared.core.types import OrderId
 router = Router()  # Powertools leaves __init__ unannotated
 
 
-class TraceView(BaseModel):
-    at: str
-    state: str | None = None
-    raw_status: str = ""
-    context: str = ""
-    area: str | None = None
-
-
-class TrackingView(BaseModel):
-    order_id: str
-    carrier: str
-    tracking_number: str
-    state: str
-    traces: list[TraceView]
-
-
 # GET /orders/{order_id}/tracking
 @route(router, "getOrderTracking", summary="Where the parcel is: the full trace, newest first")
-def get_tracking(order_id: OrderId) -> TrackingView:
+def get_tracking(order_id: OrderId) -> fulfilment.tracking_views.TrackingView:
+    from shared.fulfilment.tracking_views import TraceView, TrackingState, TrackingView
     from shared.logistics import store as tracking_store
     from shared.orders.routes import readable_order
 
@@ -44,6 +30,6 @@ def get_tracking(order_id: OrderId) -> TrackingView:
         order_id=order_id,
         carrier=shipment["carrier"],
         tracking_number=shipment["tracking_number"],
-        state=record.get("state") or (order.get("fulfilment") or {}).get("state") or "NO_INFO",
+        state=TrackingState(record.get("state") or (order.get("fulfilment") or {}).get("state") or "NO_INFO"),
         traces=[TraceView.model_validate(row) for row in record.get("traces", [])],
     )

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from shared.api.declaration import route
 from shared.core.api import principal
+from shared.core.timestamps import Timestamp
+from shared.orders.models import OrderStatus
 
 router = Router()  # Powertools leaves __init__ unannotated
 
@@ -18,9 +20,9 @@ class NotificationView(BaseModel):
     id: str
     type: str
     order_id: str
-    at: str
+    at: Timestamp
     title: str
-    status: str | None = None
+    status: OrderStatus | None = None
     amount_fen: int | None = None
     currency: str | None = None
     read: bool

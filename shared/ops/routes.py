@@ -6,11 +6,12 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, JsonValue
 
 from shared.api.declaration import route
 from shared.core.api import require_role
 from shared.core.roles import Role
+from shared.core.timestamps import Timestamp
 from shared.core.types import OrderId
 from shared.ops import inbox
 from shared.orders import store
@@ -22,13 +23,16 @@ InboxKind = Literal["unmatched_payment", "unmatched_tracking", "trouble_flag", "
 
 class InboxEntry(BaseModel):
     ref: str
-    at: str
+    at: Timestamp
     summary: str
-    payload: dict[str, Any]
+    payload: dict[str, JsonValue] = Field(
+        description="What was stored, as JSON: for unmatched callbacks the partner's own body (its shape is "
+        "the partner's), for flags and rejections our summary of the order."
+    )
 
 
 class InboxPage(BaseModel):
-    kind: str
+    kind: InboxKind
     items: list[InboxEntry]
     cursor: str | None = None
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
 from shared.core.types import Fen
+from shared.orders.models import OrderStatus
 
 
 class Provider(StrEnum):
@@ -45,6 +46,52 @@ class PayRequest(BaseModel):
     openid: OpenId | None = Field(default=None, description="WeChat JSAPI payer openid (optional).")
 
 
+class WechatJsapiPayParams(BaseModel):
+    """What the web page or mini program passes to `wx.requestPayment` / `WeixinJSBridge.invoke`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    appId: str
+    timeStamp: str
+    nonceStr: str
+    package: str
+    signType: str
+    paySign: str
+
+
+class WechatNativeParams(BaseModel):
+    """WeChat Pay Native: show `code_url` as a QR code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code_url: str
+
+
+class WechatJsapiParams(WechatNativeParams):
+    """WeChat Pay with a payer openid: the QR code and the JSAPI parameters."""
+
+    jsapi: WechatJsapiPayParams
+
+
+class AlipayParams(BaseModel):
+    """Alipay: `qr_code` for a scan (precreate), `order_string` for the app SDK."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    qr_code: str
+    order_string: str
+
+
+class CardParams(BaseModel):
+    """Card: nothing to open; the charge is made with the card token in the same call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+PaymentParams = WechatJsapiParams | WechatNativeParams | AlipayParams | CardParams
+PAYMENT_PARAMS: TypeAdapter[PaymentParams] = TypeAdapter(PaymentParams)  # reads the params stored on an intent
+
+
 class PaymentIntentView(BaseModel):
     order_id: str
     out_trade_no: str = Field(
@@ -54,8 +101,8 @@ class PaymentIntentView(BaseModel):
     amount_fen: Fen
     currency: str
     provider: Provider
-    params: dict[str, Any] = Field(description="What the frontend needs to open the payment.")
-    status: str | None = Field(default=None, description="The order status after this call.")
+    params: PaymentParams = Field(description="What the frontend needs to open the payment, by provider.")
+    status: OrderStatus | None = Field(default=None, description="The order status after this call.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from shared.orders import store as orders
 from shared.orders.models import OrderStatus
 from shared.payments import store as payments_store
 from shared.payments.adapters.errors import CallbackRejected
-from shared.payments.models import Capture, Outcome, PaymentIntentView, PayRequest, Provider
+from shared.payments.models import PAYMENT_PARAMS, Capture, Outcome, PaymentIntentView, PayRequest, Provider
 
 logger = logging.getLogger("order24.payments")
 
@@ -53,7 +53,7 @@ def _view(order: dict[str, Any], intent: dict[str, Any]) -> PaymentIntentView:
         amount_fen=int(intent["amount_fen"]),
         currency=intent["currency"],
         provider=Provider(intent["provider"]),
-        params=intent.get("params") or {},
+        params=PAYMENT_PARAMS.validate_python(intent.get("params") or {}),
         status=order["status"],
     )
 

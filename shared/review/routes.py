@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -11,8 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from shared.api.declaration import route
 from shared.core.api import require_role
 from shared.core.roles import Role
+from shared.core.timestamps import Timestamp
 from shared.core.types import OrderId
+from shared.orders.models import OrderStatus
 from shared.review import queue, service
+from shared.review.models import ReviewReason
 
 router = Router()
 
@@ -26,19 +29,19 @@ class QueueLine(BaseModel):
 
 class QueueEntry(BaseModel):
     order_id: str
-    queued_at: str
+    queued_at: Timestamp
     total_fen: int
     currency: str
-    kind: str | None = None
+    kind: Literal["digital", "physical"] | None = None
     items: list[QueueLine]
     ad_copy: str | None = None
     target: str | None = None
     highlighted_copy: str | None = Field(
         default=None, description="The ad copy with hits marked like 【全网第一】"
     )
-    reasons: list[dict[str, Any]]
+    reasons: list[ReviewReason]
     claimed_by: str | None = None
-    claim_expires_at: str | None = None
+    claim_expires_at: Timestamp | None = None
 
 
 class QueuePage(BaseModel):
@@ -49,14 +52,14 @@ class QueuePage(BaseModel):
 class Lease(BaseModel):
     order_id: str
     claimed_by: str
-    claim_expires_at: str
+    claim_expires_at: Timestamp
 
 
 class Decided(BaseModel):
     order_id: str
-    status: str
+    status: OrderStatus
     version: int
-    decision: str
+    decision: Literal["approve", "reject"]
 
 
 class RejectBody(BaseModel):
