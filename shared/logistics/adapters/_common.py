@@ -7,8 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from pydantic import ValidationError
+
 from shared.logistics.adapters.errors import CallbackRejected
-from shared.logistics.models import Trace
+from shared.logistics.models import Partner, Trace, TrackingState, TrackingUpdate
 
 # Partners send naive Asia/Shanghai wall time. China has no DST, so a fixed +08:00 is exact
 # and avoids shipping tzdata to Lambda.
@@ -73,3 +75,17 @@ def loads_object(text: str, *, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise CallbackRejected("malformed", f"{what} is not a JSON object")
     return value
+
+
+def tracking_update(partner: Partner, *, carrier: str, number: str, state: TrackingState, raw_state: str,
+                    traces: list[Trace], message: str, state_parts: tuple[str | None, ...],
+                    subscription_status: str | None = None) -> TrackingUpdate:
+    """The update either partner's push becomes, keyed by its content (`state_parts`: the partner's own state
+    fields; a retried push has the same key); a push that does not fit the model is malformed, never a 500."""
+    key = event_key(partner, carrier, number, *state_parts, trace_parts(traces))
+    try:
+        return TrackingUpdate(partner=partner, carrier=carrier, tracking_number=number, state=state,
+                              raw_state=raw_state, traces=traces, subscription_status=subscription_status,
+                              message=message, event_key=key)
+    except ValidationError as error:
+        raise CallbackRejected("malformed", "push does not fit the update model") from error

@@ -20,18 +20,15 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
-from pydantic import ValidationError
-
 from shared.core import clock
 from shared.logistics.adapters._common import (
-    event_key,
     format_partner_time,
     loads_object,
     newest_first,
     optional_str,
     parse_partner_time,
     require_str,
-    trace_parts,
+    tracking_update,
 )
 from shared.logistics.adapters.errors import CallbackRejected
 from shared.logistics.models import Trace, TrackingState, TrackingUpdate
@@ -188,20 +185,8 @@ def _shipment(item: Any) -> TrackingUpdate:
     if not isinstance(raw_traces, list):
         raise CallbackRejected("malformed", "Data.Traces is not a list")
     traces = newest_first([_trace(t) for t in raw_traces])  # KDNiao lists oldest first
-    key = event_key("kdniao", carrier, number, state_code, state_ex, trace_parts(traces))
-    try:
-        return TrackingUpdate(
-            partner="kdniao",
-            carrier=carrier,
-            tracking_number=number,
-            state=state,
-            raw_state=raw_state,
-            traces=traces,
-            message=optional_str(item, "Reason"),
-            event_key=key,
-        )
-    except ValidationError as error:
-        raise CallbackRejected("malformed", "push does not fit the update model") from error
+    return tracking_update("kdniao", carrier=carrier, number=number, state=state, raw_state=raw_state,
+                           traces=traces, message=optional_str(item, "Reason"), state_parts=(state_code, state_ex))
 
 
 def _trace(item: Any) -> Trace:

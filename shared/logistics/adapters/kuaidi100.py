@@ -18,14 +18,13 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, ValidationError
 
 from shared.logistics.adapters._common import (
-    event_key,
     format_partner_time,
     loads_object,
     newest_first,
     optional_str,
     parse_partner_time,
     require_str,
-    trace_parts,
+    tracking_update,
 )
 from shared.logistics.adapters.errors import CallbackRejected, SubscriptionFailed
 from shared.logistics.adapters.http import PartnerRequest
@@ -121,21 +120,9 @@ def parse_push(param: str) -> TrackingUpdate:
     traces = newest_first([_trace(item) for item in data])
     status = optional_str(body, "status") or None
     message = optional_str(body, "message")
-    key = event_key("kuaidi100", carrier, number, raw_state, status, trace_parts(traces))
-    try:
-        return TrackingUpdate(
-            partner="kuaidi100",
-            carrier=carrier,
-            tracking_number=number,
-            state=state,
-            raw_state=raw_state,
-            traces=traces,
-            subscription_status=status,
-            message=message,
-            event_key=key,
-        )
-    except ValidationError as error:
-        raise CallbackRejected("malformed", "push does not fit the update model") from error
+    return tracking_update("kuaidi100", carrier=carrier, number=number, state=state, raw_state=raw_state,
+                           traces=traces, message=message, state_parts=(raw_state, status),
+                           subscription_status=status)
 
 
 def _trace(item: Any) -> Trace:

@@ -617,8 +617,17 @@ def encrypt_resource(
 
 
 def _envelope(
-    *, event_id: str, event_type: str, summary: str, create_time: datetime, resource: dict[str, str]
+    config: WechatPayConfig, payload: dict[str, Any], *, kind: str, event_id: str, event_type: str, summary: str,
+    create_time: datetime, resource_nonce: str,
 ) -> bytes:
+    """A notification as WeChat sends it: the payload AEAD-encrypted under the APIv3 key, in its envelope."""
+    resource = encrypt_resource(
+        _json_bytes(payload),
+        config.api_v3_key.get_secret_value(),
+        nonce=resource_nonce,
+        associated_data=kind,
+        original_type=kind,
+    )
     return _json_bytes(
         {
             "id": event_id,
@@ -672,19 +681,10 @@ def build_transaction_notification(
     }
     if state is TradeState.SUCCESS:
         transaction["success_time"] = rfc3339_china(now)
-    resource = encrypt_resource(
-        _json_bytes(transaction),
-        config.api_v3_key.get_secret_value(),
-        nonce=resource_nonce,
-        associated_data="transaction",
-        original_type="transaction",
-    )
     return _envelope(
-        event_id=event_id,
-        event_type=event_type or f"TRANSACTION.{state.value}",
-        summary="支付成功",
-        create_time=now,
-        resource=resource,
+        config, transaction, kind="transaction", event_id=event_id,
+        event_type=event_type or f"TRANSACTION.{state.value}", summary="支付成功", create_time=now,
+        resource_nonce=resource_nonce,
     )
 
 
@@ -721,17 +721,7 @@ def build_refund_notification(
     }
     if status is RefundStatus.SUCCESS:
         refund["success_time"] = rfc3339_china(now)
-    resource = encrypt_resource(
-        _json_bytes(refund),
-        config.api_v3_key.get_secret_value(),
-        nonce=resource_nonce,
-        associated_data="refund",
-        original_type="refund",
-    )
     return _envelope(
-        event_id=event_id,
-        event_type=f"REFUND.{status.value}",
-        summary="退款状态变更",
-        create_time=now,
-        resource=resource,
+        config, refund, kind="refund", event_id=event_id, event_type=f"REFUND.{status.value}",
+        summary="退款状态变更", create_time=now, resource_nonce=resource_nonce,
     )
