@@ -24,12 +24,11 @@ class RiskMode(StrEnum):
     SHADOW = "SHADOW"  # score and record everything, block nothing
 
 
-class OrderFacts(BaseModel):
-    """What checkout knows about the order; `shared.risk.store.load_signals` turns it into RiskSignals."""
+class _OrderFields(BaseModel):
+    """The order's own facts, shared by what checkout knows (OrderFacts) and what scoring sees (RiskSignals)."""
 
     model_config = ConfigDict(frozen=True)
 
-    order_id: str
     shopper_id: str
     device_id: str | None = None
     ip: str | None = None
@@ -41,21 +40,16 @@ class OrderFacts(BaseModel):
     target: str | None = None  # what an ad/engagement package points at (an account, a URL)
 
 
-class RiskSignals(BaseModel):
+class OrderFacts(_OrderFields):
+    """What checkout knows about the order; `shared.risk.store.load_signals` turns it into RiskSignals."""
+
+    order_id: str
+
+
+class RiskSignals(_OrderFields):
     """Everything `scoring.assess` looks at. Velocity counts are orders seen *before* this one."""
 
-    model_config = ConfigDict(frozen=True)
-
-    shopper_id: str
     order_id: str | None = None  # lets `store.record_order` skip an immediate replay
-    device_id: str | None = None
-    ip: str | None = None
-    ip_region: str | None = None
-    shipping_region: str | None = None
-    amount_fen: Fen
-    currency: str = "CNY"
-    account_created_at: AwareDatetime | None = None
-    target: str | None = None
 
     shopper_orders_1m: Count = 0
     shopper_orders_1h: Count = 0
