@@ -27,7 +27,7 @@ from typing import Any
 from infra.declaration import DECLARATION as DECLARATION
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+TIMED = "import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
 
 # Groups of modules for the breakdown, first match wins (prefixes of the dotted module name).
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -49,10 +49,15 @@ def _env() -> dict[str, str]:
             "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-def sample(module: str) -> float:
-    reply = subprocess.run([sys.executable, "-c", PROBE.format(module=module)], cwd=ROOT, env=_env(),
+def timed(statement: str) -> float:
+    """Milliseconds one statement takes in a fresh interpreter (a cold start's imports)."""
+    reply = subprocess.run([sys.executable, "-c", TIMED.format(statement=statement)], cwd=ROOT, env=_env(),
                            capture_output=True, text=True, check=True)
     return float(reply.stdout.strip()) * 1000
+
+
+def sample(module: str) -> float:
+    return timed(f"import {module}")
 
 
 def group_of(module: str) -> str:

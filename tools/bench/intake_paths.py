@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from tools.bench.imports import timed
+
 ROOT = Path(__file__).resolve().parents[2]
-TIMED = "import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
 STATEMENTS = {
     "boto3": "import boto3",
     "fast path": "import functions.intake.handler",
@@ -39,24 +37,13 @@ STATEMENTS = {
 }
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "POWERTOOLS_SERVICE_NAME": "order24",
-            "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-def sample(statement: str) -> float:
-    reply = subprocess.run([sys.executable, "-c", TIMED.format(statement=statement)], cwd=ROOT, env=_env(),
-                           capture_output=True, text=True, check=True)
-    return float(reply.stdout.strip()) * 1000
-
-
 def imports(repeats: int) -> dict[str, Any]:
     ms: dict[str, list[float]] = {name: [] for name in STATEMENTS}
     ratios: dict[str, list[float]] = {"fast path": [], "resolver": []}
     for _ in range(repeats):
         for name in ratios:
-            base = sample(STATEMENTS["boto3"])
-            value = sample(STATEMENTS[name])
+            base = timed(STATEMENTS["boto3"])
+            value = timed(STATEMENTS[name])
             ms["boto3"].append(base)
             ms[name].append(value)
             ratios[name].append(value / base)
