@@ -66,7 +66,7 @@ def shop_orders(day: Day = None, cursor: Annotated[str | None, Query(max_length=
 
     caller = require_role(merchant, "merchant")
     found, next_cursor = merchant_orders.orders_of_day(caller.sub, day or now_iso()[:10], cursor)
-    return {"items": [OrderView.model_validate(order).model_dump(mode="json") for order in found],
+    return {"items": [OrderView.of(order).model_dump(mode="json") for order in found],
             "cursor": next_cursor}
 
 

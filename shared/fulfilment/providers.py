@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,7 +43,7 @@ class DeliveryResult:
 
 class DigitalProvider(Protocol):
     def deliver(
-        self, order_id: str, item: dict[str, Any], target: str, idempotency_key: str
+        self, order_id: str, item: Mapping[str, Any], target: str, idempotency_key: str
     ) -> DeliveryResult:
         """Deliver `item["quantity"]` units of `item["sku"]` to `target`. Raises ProviderUnavailable or
         ProviderRefused."""
@@ -62,7 +63,7 @@ class HttpDigitalProvider:
     client: Any  # shared.payments.adapters.http.HttpClient-compatible: send(SignedRequest) -> HttpResponse
 
     def deliver(
-        self, order_id: str, item: dict[str, Any], target: str, idempotency_key: str
+        self, order_id: str, item: Mapping[str, Any], target: str, idempotency_key: str
     ) -> DeliveryResult:
         from shared.core.clock import now
         from shared.payments.adapters.http import SignedRequest, TransportError
@@ -120,7 +121,7 @@ class NotConfiguredProvider:
         self.missing = missing
 
     def deliver(
-        self, order_id: str, item: dict[str, Any], target: str, idempotency_key: str
+        self, order_id: str, item: Mapping[str, Any], target: str, idempotency_key: str
     ) -> DeliveryResult:
         from shared.core.observability import metrics
 

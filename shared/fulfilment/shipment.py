@@ -22,6 +22,7 @@ from shared.logistics.adapters.courier import TrackingSubscriber
 from shared.logistics.adapters.errors import SubscriptionFailed
 from shared.logistics.adapters.http import PartnerRequest, PartnerResponse
 from shared.orders import store
+from shared.orders.aggregate import Order
 from shared.orders.models import OrderStatus
 
 logger = logging.getLogger("order24.shipment")
@@ -84,8 +85,8 @@ def _callback_url() -> str:
         raise _not_configured(error.detail) from None
 
 
-def _state(order: dict[str, Any]) -> dict[str, Any]:
-    return {"order_id": order["order_id"], "status": order["status"], "version": int(order["version"])}
+def _state(order: Order) -> dict[str, Any]:
+    return {"order_id": order.order_id, "status": order.status.value, "version": order.version}
 
 
 def ship(order_id: str, via: TrackingSubscriber | None = None) -> dict[str, Any]:
@@ -93,13 +94,13 @@ def ship(order_id: str, via: TrackingSubscriber | None = None) -> dict[str, Any]
     if order is None:
         logger.warning("ship: no such order", extra={"order_id": order_id})
         return {"order_id": order_id, "status": "NOT_FOUND", "version": 0}
-    if order["status"] != OrderStatus.FULFILLING.value or order.get("kind") != "physical":
+    if order.status is not OrderStatus.FULFILLING or order.kind != "physical":
         return _state(order)  # replays of shipped or finished orders change nothing
-    shipment = order.get("shipment")
+    shipment = order.shipment
     if not shipment:
-        address = order.get("shipping_address") or {}
+        province = order.shipping_address["province"] if order.shipping_address else ""
         try:
-            warehouse = warehouses.allocate(str(address.get("province", "")), order["items"])
+            warehouse = warehouses.allocate(province, order.items)
         except warehouses.NoWarehouse:
             from shared.payments import refunds  # lazy: the rare path
 

@@ -42,5 +42,5 @@ def list_inbox(kind: InboxKind, cursor: Annotated[str | None, Query(max_length=2
             tags=["ops"])
 def ops_order(order_id: OrderId) -> dict[str, Any]:
     require_role(router, "ops")
-    order = store.require(order_id)
+    order = store.require(order_id).to_item()
     return {k: v for k, v in order.items() if not k.startswith(("GSI", "PK", "SK")) and k != "request_hash"}

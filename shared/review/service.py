@@ -17,11 +17,14 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from botocore.exceptions import ClientError
+
 from shared.core import clock, ddb
 from shared.core.config import int_env
 from shared.core.errors import Conflict, NotFound
-from shared.orders import logic
+from shared.orders import events, logic
 from shared.orders import store as orders
+from shared.orders.aggregate import Order, ReviewLease, ReviewRecord
 from shared.orders.models import OrderStatus
 from shared.review.models import LineItem, Outcome, ReviewConfig, ReviewDecision, ReviewInput
 
@@ -56,13 +59,13 @@ def review_config() -> ReviewConfig:
     return ReviewConfig(manual_above_fen=int_env("REVIEW_MANUAL_ABOVE_FEN", 5_000_00))
 
 
-def review_input(order: dict[str, Any], qualifications: frozenset[str] = frozenset()) -> ReviewInput:
-    risk = order.get("risk") or {}
+def review_input(order: Order, qualifications: frozenset[str] = frozenset()) -> ReviewInput:
+    risk = order.risk or {}
     risk_decision: Literal["ACCEPT", "REVIEW"] = (
         "REVIEW" if risk.get("effective_decision") == "REVIEW" else "ACCEPT"
     )
     return ReviewInput(
-        order_id=order["order_id"],
+        order_id=order.order_id,
         items=[
             LineItem(
                 sku=line["sku"],
@@ -71,18 +74,18 @@ def review_input(order: dict[str, Any], qualifications: frozenset[str] = frozens
                 quantity=int(line["quantity"]),
                 unit_price_fen=int(line["unit_price_fen"]),
             )
-            for line in order["items"]
+            for line in order.items
         ],
-        total_fen=int(order["total_fen"]),
-        currency=order.get("currency", "CNY"),
-        ad_copy=order.get("ad_copy") or None,
-        target=order.get("target") or None,
+        total_fen=int(order.total_fen),
+        currency=order.currency,
+        ad_copy=order.ad_copy or None,
+        target=order.target or None,
         shopper_qualifications=qualifications,
         risk_decision=risk_decision,
     )
 
 
-def decide(order: dict[str, Any]) -> ReviewDecision:
+def decide(order: Order) -> ReviewDecision:
     """Run the rules; read the shopper's qualifications only when a licensed industry is involved."""
     from shared.review.adlaw import default_checker
     from shared.review.models import ReasonCode
@@ -93,13 +96,13 @@ def decide(order: dict[str, Any]) -> ReviewDecision:
     if any(reason.code is ReasonCode.INDUSTRY_UNQUALIFIED for reason in decision.reasons):
         from shared.review.store import qualifications
 
-        held = qualifications(order["shopper_id"])
+        held = qualifications(order.shopper_id)
         if held:
             decision = auto_review(review_input(order, held), config, checker)
     return decision
 
 
-def review_record(decision: ReviewDecision, at: str) -> dict[str, Any]:
+def review_record(decision: ReviewDecision, at: str) -> ReviewRecord:
     return {
         "outcome": decision.outcome.value,
         "reasons": [reason.model_dump(mode="json") for reason in decision.reasons],
@@ -109,23 +112,23 @@ def review_record(decision: ReviewDecision, at: str) -> dict[str, Any]:
     }
 
 
-def route(order: dict[str, Any]) -> dict[str, Any]:
+def route(order: Order) -> dict[str, Any]:
     """The step's answer for an order in whatever status it is now (also every replay's answer)."""
     next_step: Next = "wait"
-    if order["status"] == OrderStatus.FULFILLING.value:
-        next_step = "deliver" if order.get("kind") == "digital" else "ship"
+    if order.status is OrderStatus.FULFILLING:
+        next_step = "deliver" if order.kind == "digital" else "ship"
     return {
-        "order_id": order["order_id"],
-        "version": int(order["version"]),
-        "kind": order.get("kind"),
+        "order_id": order.order_id,
+        "version": int(order.version),
+        "kind": order.kind,
         "next": next_step,
     }
 
 
-def _reject_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
+def _reject_and_refund(order: Order, *, reason: str, actor: str) -> Order:
     from shared.payments.refunds import reject_and_refund  # type: ignore[import-not-found,unused-ignore]
 
-    result: dict[str, Any] = reject_and_refund(order, reason=reason, actor=actor)
+    result: Order = reject_and_refund(order, reason=reason, actor=actor)
     return result
 
 
@@ -135,9 +138,9 @@ def auto(order_id: str) -> dict[str, Any]:
     if order is None:
         logger.error("review: no such order", extra={"order_id": order_id})
         return {"order_id": order_id, "version": 0, "kind": None, "next": "wait"}
-    if order["status"] != OrderStatus.PAID.value:
+    if order.status is not OrderStatus.PAID:
         return route(order)  # a replay, an approval's run (FULFILLING), or already decided
-    previous = order.get("review") or {}
+    previous = order.review or {}
     if previous.get("outcome") == Outcome.REJECT.value:  # a rejection that did not finish its refund
         codes = [reason["code"] for reason in previous.get("reasons", [])]
         return _finish_auto_reject(order, codes)
@@ -168,11 +171,9 @@ def auto(order_id: str) -> dict[str, Any]:
             # Keep the reasons on the order first (one small conditional write), then refund.
             order = orders.append_event(
                 order_id,
-                type_="review_rejected",
-                actor=AUTO_ACTOR,
-                reason=",".join(codes),
+                events.review_rejected(actor=AUTO_ACTOR, reason=",".join(codes)),
                 set_fields={"review": record},
-                expected_status=OrderStatus.PAID.value,
+                expected_status=OrderStatus.PAID,
             )
             _metric("ReviewOutcome", 1, "Count", outcome=decision.outcome.value)
             return _finish_auto_reject(order, codes)
@@ -194,10 +195,10 @@ def auto(order_id: str) -> dict[str, Any]:
     return route(order)
 
 
-def _finish_auto_reject(order: dict[str, Any], codes: list[str]) -> dict[str, Any]:
+def _finish_auto_reject(order: Order, codes: list[str]) -> dict[str, Any]:
     with contextlib.suppress(Conflict):  # someone else moved it: report where it is now
         _reject_and_refund(order, reason="rejected_by_review:" + ",".join(codes), actor=AUTO_ACTOR)
-    return route(orders.require(order["order_id"], consistent=True))
+    return route(orders.require(order.order_id, consistent=True))
 
 
 # ---------------------------------------------------------------- human review
@@ -207,34 +208,34 @@ def lease_seconds() -> int:
     return int_env("REVIEW_LEASE_SECONDS", 300)
 
 
-def _live_claim(order: dict[str, Any], now_iso: str) -> dict[str, Any] | None:
-    claim = (order.get("review") or {}).get("claim")
-    if isinstance(claim, dict) and str(claim.get("until", "")) > now_iso:
+def _live_claim(order: Order, now_iso: str) -> ReviewLease | None:
+    claim = (order.review or {}).get("claim")
+    if claim is not None and claim.get("until", "") > now_iso:
         return claim
     return None
 
 
-def _not_in_review(order: dict[str, Any]) -> Conflict:
+def _not_in_review(order: Order) -> Conflict:
     return Conflict(
-        f"The order is not in review; it is {order['status']}.",
+        f"The order is not in review; it is {order.status}.",
         code="not_in_review",
-        current_status=order["status"],
+        current_status=order.status,
     )
 
 
-def _explain_refusal(order_id: str, old: dict[str, Any] | None, reviewer: str, *, claiming: bool) -> Conflict:
+def _explain_refusal(order_id: str, old: Order | None, reviewer: str, *, claiming: bool) -> Conflict:
     """Why a conditional review write failed, from the item as it was (ALL_OLD) or a fresh read."""
     order = old or orders.get(order_id, consistent=True)
     if order is None:
         raise NotFound(f"No order {order_id!r}.", code="order_not_found")
-    if order["status"] != OrderStatus.IN_REVIEW.value:
+    if order.status is not OrderStatus.IN_REVIEW:
         return _not_in_review(order)
-    review = order.get("review") or {}
+    review = order.review or {}
     if review.get("decision"):
         return Conflict(
             "A reviewer has already decided this order.",
             code="already_decided",
-            current_status=order["status"],
+            current_status=order.status,
         )
     claim = _live_claim(order, clock.now_iso())
     if claiming and claim is not None and claim.get("by") != reviewer:
@@ -251,13 +252,13 @@ def _explain_refusal(order_id: str, old: dict[str, Any] | None, reviewer: str, *
             claimed_by=claim.get("by") if claim else None,
         )
     return Conflict(
-        "The order changed meanwhile; retry.", code="order_changed", current_status=order["status"]
+        "The order changed meanwhile; retry.", code="order_changed", current_status=order.status
     )
 
 
-def _old_item(error: Exception) -> dict[str, Any] | None:
-    raw = getattr(error, "response", {}).get("Item")
-    return ddb.from_item(raw) if raw else None
+def _old_item(error: Exception) -> Order | None:
+    raw = orders.old_item(error) if isinstance(error, ClientError) else None
+    return Order.from_ddb(raw) if raw else None
 
 
 def claim(order_id: str, reviewer: str, *, now: datetime | None = None) -> dict[str, Any]:
@@ -295,11 +296,11 @@ def claim(order_id: str, reviewer: str, *, now: datetime | None = None) -> dict[
     return {"order_id": order_id, "claimed_by": reviewer, "claim_expires_at": until}
 
 
-def _decidable(order_id: str) -> dict[str, Any]:
+def _decidable(order_id: str) -> Order:
     order = orders.get(order_id, consistent=True)
     if order is None:
         raise NotFound(f"No order {order_id!r}.", code="order_not_found")
-    if order["status"] != OrderStatus.IN_REVIEW.value:
+    if order.status is not OrderStatus.IN_REVIEW:
         raise _not_in_review(order)
     return order
 
@@ -316,13 +317,13 @@ def _with_lease(update: dict[str, Any], reviewer: str, now_iso: str) -> dict[str
     return update
 
 
-def _queue_wait_seconds(order: dict[str, Any], moment: datetime) -> float:
-    queued_at = (order.get("review") or {}).get("queued_at")
+def _queue_wait_seconds(order: Order, moment: datetime) -> float:
+    queued_at = (order.review or {}).get("queued_at")
     return max(0.0, (moment - clock.parse_iso(queued_at)).total_seconds()) if queued_at else 0.0
 
 
 def _write_decision(order_id: str, update: dict[str, Any], reviewer: str, now_iso: str, *, decision: str,
-                    queue_wait_s: float) -> dict[str, Any]:
+                    queue_wait_s: float) -> Order:
     """The one conditional write of a decision, held by the caller's live lease; 409 explains a refusal."""
     try:
         reply = ddb.dynamodb().update_item(
@@ -336,7 +337,7 @@ def _write_decision(order_id: str, update: dict[str, Any], reviewer: str, now_is
         raise _explain_refusal(order_id, _old_item(error), reviewer, claiming=False) from None
     _metric("ReviewDecision", 1, "Count", decision=decision)
     _metric("ReviewQueueWait", queue_wait_s, "Seconds")
-    return ddb.from_item(reply["Attributes"])
+    return Order.from_ddb(reply["Attributes"])
 
 
 def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dict[str, Any]:
@@ -344,7 +345,7 @@ def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dic
     moment = now or clock.now()
     now_iso = clock.iso(moment)
     order = _decidable(order_id)
-    review = {k: v for k, v in (order.get("review") or {}).items() if k != "claim"}
+    review = {k: v for k, v in (order.review or {}).items() if k != "claim"}
     review["decision"] = {"outcome": "approve", "by": reviewer, "at": now_iso}
     update = orders.transition_update(
         order,
@@ -363,7 +364,7 @@ def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dic
 
         workflows.start(
             "FULFIL_STATE_MACHINE_ARN",
-            name=f"{order_id}-approve-{updated['version']}",
+            name=f"{order_id}-approve-{updated.version}",
             payload={"order_id": order_id},
         )
     except Exception:
@@ -373,8 +374,8 @@ def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dic
         )
     return {
         "order_id": order_id,
-        "status": updated["status"],
-        "version": int(updated["version"]),
+        "status": updated.status.value,
+        "version": updated.version,
         "decision": "approve",
     }
 
@@ -388,9 +389,9 @@ def reject(order_id: str, reviewer: str, reason: str, *, now: datetime | None = 
     moment = now or clock.now()
     now_iso = clock.iso(moment)
     order = _decidable(order_id)
-    decided = (order.get("review") or {}).get("decision") or {}
+    decided = (order.review or {}).get("decision") or {}
     if not (decided.get("outcome") == "reject" and decided.get("by") == reviewer):
-        event = logic.event(at=now_iso, type_="review_rejected", actor=f"reviewer:{reviewer}", reason=reason)
+        event = events.review_rejected(actor=f"reviewer:{reviewer}", reason=reason, at=now_iso)
         update = {
             "TableName": ddb.table(),
             "Key": orders.order_key(order_id),
@@ -406,9 +407,9 @@ def reject(order_id: str, reviewer: str, reason: str, *, now: datetime | None = 
                     at=now_iso,
                     one=1,
                     in_review=OrderStatus.IN_REVIEW.value,
-                    version=order["version"],
+                    version=order.version,
                 ),
-                ":event": ddb.to_attr([{k: v for k, v in event.items() if v is not None}]),
+                ":event": ddb.to_attr([event.to_item()]),
             },
         }
         order = _write_decision(order_id, update, reviewer, now_iso, decision="reject",
@@ -417,7 +418,7 @@ def reject(order_id: str, reviewer: str, reason: str, *, now: datetime | None = 
     final = orders.require(order_id, consistent=True)
     return {
         "order_id": order_id,
-        "status": final["status"],
-        "version": int(final["version"]),
+        "status": final.status.value,
+        "version": final.version,
         "decision": "reject",
     }

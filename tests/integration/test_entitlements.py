@@ -71,10 +71,10 @@ def test_membership_is_granted_once_when_the_deliver_step_is_replayed(aws: dict[
         (EntitlementKind.MEMBERSHIP, EntryAction.GRANT, 30 * 86_400)
     ]
     done = store.require(order["order_id"], consistent=True)
-    assert done["delivery"]["items"][MEMBERSHIP["sku"]]["provider_ref"] == "entitlement:membership"
+    assert done.delivery["items"][MEMBERSHIP["sku"]]["provider_ref"] == "entitlement:membership"
     # PAID -> COMPLETED stays one order write: two events, one version step
-    assert done["version"] == order["version"] + 1
-    assert [e["to_status"] for e in done["events"]][-2:] == ["DELIVERED", "COMPLETED"]
+    assert done.version == order["version"] + 1
+    assert [getattr(e, "to_status", None) for e in done.events][-2:] == ["DELIVERED", "COMPLETED"]
     assert sandbox_digital.provider().attempts == {}  # the outside provider was never asked
 
 
@@ -174,7 +174,7 @@ def test_an_order_failed_while_its_grant_was_written_takes_the_grant_back(
     real_grant = service.grant
 
     def grant_while_the_sweeper_fails_it(current: dict[str, Any], line: dict[str, Any]) -> Entry:
-        if store.require(current["order_id"])["status"] == "FULFILLING":
+        if store.require(current["order_id"]).status == "FULFILLING":
             # the sweeper fails and refunds the order first: its revoke finds nothing granted yet
             refunds.fail_and_refund(store.require(current["order_id"]), reason="fulfilment_stuck",
                                     actor="system:sweeper")

@@ -64,8 +64,8 @@ def logistics_configured(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def untouched(order: dict[str, Any]) -> dict[str, Any]:
     after = store.require(order["order_id"], consistent=True)
-    assert after["status"] == "FULFILLING" and after["version"] == order["version"]
-    assert "delivery" not in after and "shipment" not in after
+    assert after.status == "FULFILLING" and after.version == order["version"]
+    assert not after.has("delivery") and not after.has("shipment")
     return after
 
 
@@ -191,4 +191,4 @@ def test_a_card_payment_is_refused_when_no_card_provider_is_configured(deployed:
     )
 
     assert status == 503 and body["code"] == "provider_not_configured", body
-    assert store.require(order_id, consistent=True)["status"] == "AWAITING_PAYMENT"
+    assert store.require(order_id, consistent=True).status == "AWAITING_PAYMENT"

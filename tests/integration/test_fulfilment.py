@@ -34,10 +34,10 @@ def test_digital_order_is_delivered_and_completed_without_its_paid_timer(aws: di
     result = deliver_order(order["order_id"], status="FULFILLING", next="deliver")
 
     done = store.require(order["order_id"], consistent=True)
-    assert result == {"order_id": order["order_id"], "status": "COMPLETED", "version": done["version"]}
-    assert [e["to_status"] for e in done["events"]][-2:] == ["DELIVERED", "COMPLETED"]
-    assert done["delivery"]["items"][AD_SLOT["sku"]]["delivered_units"] == 2
-    assert "GSI3PK" not in done and "GSI3SK" not in done
+    assert result == {"order_id": order["order_id"], "status": "COMPLETED", "version": done.version}
+    assert [getattr(e, "to_status", None) for e in done.events][-2:] == ["DELIVERED", "COMPLETED"]
+    assert done.delivery["items"][AD_SLOT["sku"]]["delivered_units"] == 2
+    assert not done.has("GSI3PK") and not done.has("GSI3SK")
 
 
 def test_retried_deliver_never_delivers_twice(aws: dict[str, str]) -> None:
@@ -46,7 +46,7 @@ def test_retried_deliver_never_delivers_twice(aws: dict[str, str]) -> None:
     second = deliver_order(order["order_id"])
     assert first == second
     assert _calls() == {f"{order['order_id']}:{AD_SLOT['sku']}": 1}
-    assert len(store.require(order["order_id"])["events"]) == len(order["events"]) + 2
+    assert len(store.require(order["order_id"]).events) == len(order["events"]) + 2
 
 
 def test_flaky_provider_raises_retryable_then_delivers_once(aws: dict[str, str]) -> None:
@@ -54,7 +54,7 @@ def test_flaky_provider_raises_retryable_then_delivers_once(aws: dict[str, str])
     for _ in range(2):  # the sandbox fails the first two attempts per key
         with pytest.raises(DeliveryRetryable):
             deliver_order(order["order_id"])
-        assert store.require(order["order_id"])["status"] == "FULFILLING"
+        assert store.require(order["order_id"]).status == "FULFILLING"
     assert deliver_order(order["order_id"])["status"] == "COMPLETED"
     assert sum(_calls().values()) == 1
 
@@ -94,12 +94,12 @@ def test_partial_delivery_refunds_the_undelivered_part_in_proportion(
     assert deliver_order(order["order_id"])["status"] == "COMPLETED"
     # then 3 of 5 units are refunded: 3 * 9900 fen, recorded on the order and with the payment
     done = store.require(order["order_id"], consistent=True)
-    item = done["delivery"]["items"][AD_SLOT["sku"]]
+    item = done.delivery["items"][AD_SLOT["sku"]]
     assert (item["delivered_units"], item["remaining_units"], item["refund_fen"]) == (2, 3, 29700)
-    assert done["delivery"]["refunded_fen"] == 29700
-    assert done["fulfilment"]["state"] == "partial"
-    assert done["payment"]["refunds"][f"partial:{AD_SLOT['sku']}"]["amount_fen"] == 29700
-    assert done["payment"]["refunded_fen"] == 29700
+    assert done.delivery["refunded_fen"] == 29700
+    assert done.fulfilment["state"] == "partial"
+    assert done.payment["refunds"][f"partial:{AD_SLOT['sku']}"]["amount_fen"] == 29700
+    assert done.payment["refunded_fen"] == 29700
 
 
 def test_partial_delivery_replayed_refunds_once(aws: dict[str, str], logistics: dict[str, str]) -> None:
@@ -107,8 +107,8 @@ def test_partial_delivery_replayed_refunds_once(aws: dict[str, str], logistics: 
     deliver_order(order["order_id"])
     deliver_order(order["order_id"])
     done = store.require(order["order_id"], consistent=True)
-    assert list(done["payment"]["refunds"]) == [f"partial:{AD_SLOT['sku']}"]
-    assert done["payment"]["refunded_fen"] == 2 * 9900
+    assert list(done.payment["refunds"]) == [f"partial:{AD_SLOT['sku']}"]
+    assert done.payment["refunded_fen"] == 2 * 9900
 
 
 def test_give_up_fails_the_order_and_refunds_everything(
@@ -126,11 +126,11 @@ def test_give_up_fails_the_order_and_refunds_everything(
     )
     # then the order is FAILED and the whole payment is refunded
     done = store.require(order["order_id"], consistent=True)
-    assert result["status"] == done["status"] == "FAILED"
-    assert done["status_reason"] == "delivery_failed:DeliveryRetryable"
-    assert done["payment"]["refunded_fen"] == done["total_fen"] == 3 * 9900
+    assert result["status"] == done.status == "FAILED"
+    assert done.status_reason == "delivery_failed:DeliveryRetryable"
+    assert done.payment["refunded_fen"] == done.total_fen == 3 * 9900
     # and a replayed give-up changes nothing
-    assert deliver_order(order["order_id"], action="give_up", error={})["version"] == done["version"]
+    assert deliver_order(order["order_id"], action="give_up", error={})["version"] == done.version
 
 
 def test_replay_of_a_finished_order_returns_its_state_and_changes_nothing(aws: dict[str, str]) -> None:

@@ -131,9 +131,9 @@ def test_ship_allocates_nearest_warehouse_subscribes_and_drops_the_paid_timer(
     order = physical_order(province="广东省")
     result = ship_order(order["order_id"])
     done = store.require(order["order_id"], consistent=True)
-    assert result == {"order_id": order["order_id"], "status": "SHIPPED", "version": done["version"]}
+    assert result == {"order_id": order["order_id"], "status": "SHIPPED", "version": done.version}
     number = fulfilment_logic.tracking_number("ZT", order["order_id"])
-    assert done["shipment"] | {"created_at": "-"} == {
+    assert done.shipment | {"created_at": "-"} == {
         "warehouse": "GZ",
         "warehouse_name": "广州仓",
         "carrier": "zhongtong",
@@ -143,7 +143,7 @@ def test_ship_allocates_nearest_warehouse_subscribes_and_drops_the_paid_timer(
     }
     assert tracking_store.order_for("zhongtong", number) == order["order_id"]
     assert courier.subscriber().find(number) is not None
-    assert "GSI3PK" not in done
+    assert not done.has("GSI3PK")
 
 
 def test_replayed_ship_changes_nothing(logistics: dict[str, str]) -> None:
@@ -217,10 +217,10 @@ def test_signed_moves_the_order_to_delivered_with_a_completion_timer(
     order = shipped()
     assert acked(push, *push(order, "SIGNED", history=STEPS))
     done = store.require(order["order_id"], consistent=True)
-    assert done["status"] == "DELIVERED" and done["fulfilment"]["state"] == "SIGNED"
+    assert done.status == "DELIVERED" and done.fulfilment["state"] == "SIGNED"
     signed_at = T0 + timedelta(hours=3)
-    assert done["GSI3PK"].startswith("DUE#COMPLETE#")
-    assert done["GSI3SK"].startswith((signed_at + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S"))
+    assert done.gsi3pk.startswith("DUE#COMPLETE#")
+    assert done.gsi3sk.startswith((signed_at + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S"))
 
 
 @PARTNERS
@@ -233,7 +233,7 @@ def test_late_in_transit_after_signed_is_kept_but_never_moves_the_order_back(
     assert acked(push, *push(order, "IN_TRANSIT", history=["ACCEPTED", "IN_TRANSIT"], hours=-5))
     done = store.require(order["order_id"], consistent=True)
     record = tracking_store.get_tracking(order["order_id"], consistent=True)
-    assert done["status"] == "DELIVERED"
+    assert done.status == "DELIVERED"
     assert record is not None and record["state"] == "SIGNED"
     assert len(record["traces"]) == 6  # the late lines are in the timeline
     assert [row["at"] for row in record["traces"]] == sorted(
@@ -259,7 +259,7 @@ def test_trouble_states_flag_the_order_and_ops_can_list_them(
     order = shipped()
     assert acked(push, *push(order, trouble, history=["ACCEPTED", trouble]))
     flagged = store.require(order["order_id"], consistent=True)
-    assert flagged["status"] == "SHIPPED" and flagged["trouble"]["state"] == trouble
+    assert flagged.status == "SHIPPED" and flagged.trouble["state"] == trouble
     from functions.api_ops.handler import handler as ops_handler
     from tests.support import OPS, call
 
@@ -273,7 +273,7 @@ def test_out_for_delivery_is_recorded_as_an_order_event(logistics: dict[str, str
     order = shipped()
     push(order, "OUT_FOR_DELIVERY", history=STEPS[:3])
     done = store.require(order["order_id"], consistent=True)
-    assert done["events"][-1]["type"] == "out_for_delivery" and done["status"] == "SHIPPED"
+    assert done.events[-1].type == "out_for_delivery" and done.status == "SHIPPED"
 
 
 def test_kdniao_unsupported_request_type_is_stored_and_acknowledged(logistics: dict[str, str]) -> None:
@@ -311,12 +311,12 @@ def test_delivered_order_completes_when_the_return_window_closes(logistics: dict
         )
     with time_machine.travel(T0 + timedelta(days=7, hours=2), tick=False):
         sweeper_handler({}, context("sweeper"))
-        assert store.require(order["order_id"], consistent=True)["status"] == "DELIVERED"
+        assert store.require(order["order_id"], consistent=True).status == "DELIVERED"
     with time_machine.travel(T0 + timedelta(days=7, hours=3, seconds=1), tick=False):
         sweeper_handler({}, context("sweeper"))
     done = store.require(order["order_id"], consistent=True)
-    assert done["status"] == "COMPLETED" and done["status_reason"] == "return_window_closed"
-    assert "GSI3PK" not in done
+    assert done.status == "COMPLETED" and done.status_reason == "return_window_closed"
+    assert not done.has("GSI3PK")
 
 
 @PARTNERS
@@ -325,4 +325,4 @@ def test_movement_after_a_problem_clears_the_flag(logistics: dict[str, str], pus
     push(order, "PROBLEM", history=["ACCEPTED", "PROBLEM"])
     assert acked(push, *push(order, "IN_TRANSIT", history=["ACCEPTED", "PROBLEM", "IN_TRANSIT"]))
     done = store.require(order["order_id"], consistent=True)
-    assert "trouble" not in done and done["events"][-1]["type"] == "trouble_cleared"
+    assert not done.has("trouble") and done.events[-1].type == "trouble_cleared"

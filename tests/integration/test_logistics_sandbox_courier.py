@@ -47,7 +47,7 @@ def test_sandbox_courier_walks_the_parcel_to_the_target(
     assert reply["statusCode"] == 200 and body["posted"][-1]["state"] == last
     assert all(p["answer"] == ACK for p in body["posted"])
     assert set(urls) == {"http://127.0.0.1:9999/logistics/kuaidi100/notify"}
-    assert store.require(order["order_id"], consistent=True)["status"] == status
+    assert store.require(order["order_id"], consistent=True).status == status
 
 
 def test_sandbox_courier_traces_come_after_the_order_and_never_from_the_future(
@@ -83,7 +83,7 @@ def test_sandbox_courier_traces_come_after_the_order_and_never_from_the_future(
     assert all(earlier < later for earlier, later in pairwise(times))
     for seen, posted_at in pushes:  # each push's newest trace had happened when it was posted
         assert parse_partner_time(seen[0]) <= posted_at
-    assert store.require(order["order_id"], consistent=True)["status"] == "DELIVERED"
+    assert store.require(order["order_id"], consistent=True).status == "DELIVERED"
 
 
 def test_sandbox_courier_spreads_an_old_orders_traces_up_to_now_a_minute_apart() -> None:

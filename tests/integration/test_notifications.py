@@ -124,7 +124,7 @@ def test_refund_notifies_the_shopper(logistics: dict[str, str]) -> None:
     notify(stream_event())
     items = my_notifications()["items"]
     assert [n["type"] for n in items].count("refunded") == 1
-    assert store.require(order["order_id"])["payment"]["refunded_fen"] == 2 * 9900
+    assert store.require(order["order_id"]).payment["refunded_fen"] == 2 * 9900
 
 
 def test_failed_publish_reports_the_record_and_stores_nothing_until_it_succeeds(

@@ -45,8 +45,8 @@ def test_wechatpay_intent_carries_a_verified_code_url(payments: dict[str, Any]) 
     assert body["provider"] == "wechatpay" and body["params"]["code_url"].startswith(
         "weixin://wxpay/bizpayurl?pr="
     )
-    intent = store.require(order_id)["payment_intent"]
-    assert intent["params"] == body["params"] and intent["out_trade_no"] == order_id
+    intent = store.require(order_id).payment_intent
+    assert intent.params == body["params"] and intent.out_trade_no == order_id
 
 
 def test_alipay_intent_carries_qr_code_and_app_order_string(payments: dict[str, Any]) -> None:
@@ -64,7 +64,7 @@ def test_paying_twice_returns_the_same_intent_with_one_provider_call(payments: d
     second = pay(order_id, {"provider": "wechatpay"})
     assert first[0] == second[0] == 200 and first[1] == second[1]
     assert SandboxHttpClient.calls.count(("wechatpay.prepay", order_id)) == 1
-    events = [e["type"] for e in store.require(order_id)["events"]]
+    events = [e.type for e in store.require(order_id).events]
     assert events.count("payment_intent_created") == 1
 
 
@@ -75,8 +75,8 @@ def test_another_provider_supersedes_the_abandoned_intent_and_closes_it(payments
     assert status == 200 and body["provider"] == "alipay"
     assert body["out_trade_no"] == f"{order_id}-2" and body["attempt"] == 2
     order = store.require(order_id)
-    assert order["payment_intent"]["out_trade_no"] == f"{order_id}-2"
-    [old] = order["payment_attempts"]
+    assert order.payment_intent["out_trade_no"] == f"{order_id}-2"
+    [old] = order.payment_attempts
     assert old["provider"] == "wechatpay" and old["out_trade_no"] == order_id and old["outcome"] == "abandoned"
     assert old["superseded_by"] == f"{order_id}-2" and old["closed"] == "closed"
     assert ("wechatpay.close", order_id) in SandboxHttpClient.calls
@@ -136,11 +136,11 @@ def test_card_token_captures_at_once_through_the_same_paid_recording(
     status, body, _ = pay(order_id, {"provider": "card", "card_token": "tok_visa_4242"})
     assert status == 200 and body["status"] == "PAID"
     order = store.require(order_id)
-    assert order["payment"]["provider"] == "card" and order["payment"]["amount_fen"] == 9900
-    assert order["payment"]["state"] == "paid" and order["GSI3PK"].startswith("DUE#PAID#")
+    assert order.payment["provider"] == "card" and order.payment["amount_fen"] == 9900
+    assert order.payment["state"] == "paid" and order.gsi3pk.startswith("DUE#PAID#")
     again = pay(order_id, {"provider": "card", "card_token": "tok_visa_4242"})
     assert again[0] == 200 and again[1]["status"] == "PAID"
-    assert [e.get("to_status") for e in store.require(order_id)["events"]].count("PAID") == 1
+    assert [getattr(e, "to_status", None) for e in store.require(order_id).events].count("PAID") == 1
     assert SandboxHttpClient.calls.count(("card.charge", order_id)) == 1
 
 
@@ -149,7 +149,7 @@ def test_declined_card_leaves_the_order_payable_with_a_clear_error(payments: dic
     status, body, _ = pay(order_id, {"provider": "card", "card_token": "tok_decline_1"})
     assert status == 200 and body["status"] == "AWAITING_PAYMENT"
     order = store.require(order_id)
-    assert "declined" in order["last_payment_error"]
+    assert order.has("declined").last_payment_error
     status, body, _ = pay(order_id, {"provider": "card", "card_token": "tok_visa_4242"})
     assert body["status"] == "PAID"
     assert "last_payment_error" not in store.require(order_id)
@@ -174,7 +174,7 @@ def paid_order(provider: str) -> dict[str, Any]:
             )
         )
     order = store.require(order_id)
-    assert order["status"] == "PAID"
+    assert order.status == "PAID"
     return order
 
 
