@@ -13,6 +13,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from shared.core.aws import client
 from shared.core.config import env
 
@@ -43,7 +45,7 @@ def publish_batch(notes: Sequence[dict[str, Any]]) -> set[str]:
         try:
             reply = client("sns").publish_batch(TopicArn=env("NOTIFICATIONS_TOPIC_ARN"),
                                                 PublishBatchRequestEntries=entries)
-        except Exception as error:  # the whole request failed: every note in it is retried
+        except (ClientError, BotoCoreError) as error:  # the whole request failed: every note in it is retried
             logger.warning("publish batch failed", extra={"error": type(error).__name__, "notes": len(chunk)})
             failed.update(note["sk"] for note in chunk)
             continue

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from shared.core import ddb, paging
 from shared.core.clock import now_iso
 
@@ -33,7 +35,7 @@ def put_once(note: dict[str, Any]) -> bool:
             TableName=ddb.table(), Item=ddb.to_item(item), ConditionExpression="attribute_not_exists(PK)"
         )
         return True
-    except Exception as error:
+    except ClientError as error:
         if ddb.is_conditional_failure(error):
             return False
         raise
@@ -72,7 +74,7 @@ def mark_read(shopper_id: str, up_to: str) -> str:
             ExpressionAttributeValues=ddb.values(m=up_to, at=now_iso()),
         )
         return up_to
-    except Exception as error:
+    except ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
     return read_up_to(shopper_id) or up_to

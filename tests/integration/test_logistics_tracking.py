@@ -25,7 +25,7 @@ def test_owner_merchant_and_ops_see_the_full_trace_newest_first(
     assert status == 200, body
     assert (body["carrier"], body["tracking_number"], body["state"]) == (
         "yuantong",
-        order["shipment"]["tracking_number"],
+        order.shipment["tracking_number"],
         "SIGNED",
     )
     assert [t["state"] for t in body["traces"]] == ["SIGNED", "OUT_FOR_DELIVERY", "IN_TRANSIT", "ACCEPTED"]
@@ -49,7 +49,7 @@ def test_shipped_order_without_pushes_yet_shows_an_empty_trace(logistics: dict[s
 
 def test_digital_order_has_no_shipment(logistics: dict[str, str], fresh_sandbox: None) -> None:
     order = fulfilling_order()
-    deliver_order(order["order_id"])
+    deliver_order(order.order_id)
     status, body = get(f"/orders/{order['order_id']}/tracking", SHOPPER)
     assert status == 404 and body["code"] == "no_shipment"
 

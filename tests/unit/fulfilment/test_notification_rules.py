@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.notifications.logic import notifications
+from shared.notifications.logic import OrderImage
+from shared.notifications.logic import notifications as _notifications
 
 BASE: dict[str, Any] = {
     "order_id": "o1",
@@ -12,8 +13,15 @@ BASE: dict[str, Any] = {
     "status": "PAID",
     "version": 3,
     "currency": "CNY",
-    "events": [{"at": "2026-01-01T00:00:00.000Z", "type": "placed", "to_status": "PLACED"}],
+    "events": [{"at": "2026-01-01T00:00:00.000Z", "type": "placed", "to_status": "PLACED", "actor": "shopper:s1"}],
 }
+
+
+def notifications(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """The decision on two stream images (parsed as the notifier parses them)."""
+    actor = {"actor": "system:test"}
+    old_image, new_image = ({**image, "events": [actor | e for e in image.get("events", [])]} for image in (old, new))
+    return _notifications(OrderImage.model_validate(old_image), OrderImage.model_validate(new_image))
 
 
 def _with(*events: dict[str, Any], **fields: Any) -> dict[str, Any]:
