@@ -39,6 +39,7 @@ from shared.fulfilment.providers import DeliveryResult, DigitalProvider, Provide
 from shared.orders import store
 from shared.orders.aggregate import Line, Order
 from shared.orders.models import FINAL_STATUSES, OrderStatus
+from shared.orders.steps import StepState
 
 logger = logging.getLogger("order24.delivery")
 ACTOR = "system:deliver"
@@ -49,8 +50,8 @@ class DeliveryRetryable(Exception):
     """The provider is briefly unavailable; the fulfil workflow retries this step (by this class name)."""
 
 
-def _state(order: Order) -> dict[str, Any]:
-    return {"order_id": order.order_id, "status": order.status.value, "version": order.version}
+def _state(order: Order) -> StepState:
+    return StepState.of(order)
 
 
 def _load(order_id: str) -> Order:
@@ -125,11 +126,11 @@ def complete_digital(order: Order) -> Order:
     return store.transition(order, COMPLETE_ON_DELIVERY[0], actor=ACTOR, reason=COMPLETE_ON_DELIVERY[1])
 
 
-def deliver(order_id: str, provider: DigitalProvider) -> dict[str, Any]:
+def deliver(order_id: str, provider: DigitalProvider) -> StepState:
     found = store.get(order_id, consistent=True)
     if found is None:
         logger.warning("deliver: no such order", extra={"order_id": order_id})
-        return {"order_id": order_id, "status": "NOT_FOUND", "version": 0}
+        return StepState(order_id=order_id, status="NOT_FOUND", version=0)
     order = found
     if order.status is OrderStatus.DELIVERED:
         return _state(complete_digital(order))  # an order left DELIVERED by an earlier version
@@ -213,7 +214,7 @@ def _refund_undelivered(order: Order, line: Line, remaining: int, why: str) -> i
     return amount
 
 
-def _fail(order_id: str, reason: str) -> dict[str, Any]:
+def _fail(order_id: str, reason: str) -> StepState:
     order = _load(order_id)
     if order.status is not OrderStatus.FULFILLING:
         return _state(order)
@@ -222,12 +223,12 @@ def _fail(order_id: str, reason: str) -> dict[str, Any]:
     return _state(_load(order_id))
 
 
-def give_up(order_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
+def give_up(order_id: str, error: dict[str, Any] | None) -> StepState:
     """Retries ran out. Items already delivered stay delivered (the rest is refunded in proportion and the
     order completes as partial); with nothing delivered the order is FAILED and refunded in full."""
     found = store.get(order_id, consistent=True)
     if found is None:
-        return {"order_id": order_id, "status": "NOT_FOUND", "version": 0}
+        return StepState(order_id=order_id, status="NOT_FOUND", version=0)
     order = found
     if order.status is not OrderStatus.FULFILLING:
         return _state(order)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
 
 from shared.core.clock import now_iso
 from shared.core.config import public_api_url, sandbox_providers
@@ -24,6 +23,7 @@ from shared.logistics.adapters.http import PartnerRequest, PartnerResponse
 from shared.orders import store
 from shared.orders.aggregate import Order
 from shared.orders.models import OrderStatus
+from shared.orders.steps import StepState
 
 logger = logging.getLogger("order24.shipment")
 ACTOR = "system:ship"
@@ -85,15 +85,15 @@ def _callback_url() -> str:
         raise _not_configured(error.detail) from None
 
 
-def _state(order: Order) -> dict[str, Any]:
-    return {"order_id": order.order_id, "status": order.status.value, "version": order.version}
+def _state(order: Order) -> StepState:
+    return StepState.of(order)
 
 
-def ship(order_id: str, via: TrackingSubscriber | None = None) -> dict[str, Any]:
+def ship(order_id: str, via: TrackingSubscriber | None = None) -> StepState:
     order = store.get(order_id, consistent=True)
     if order is None:
         logger.warning("ship: no such order", extra={"order_id": order_id})
-        return {"order_id": order_id, "status": "NOT_FOUND", "version": 0}
+        return StepState(order_id=order_id, status="NOT_FOUND", version=0)
     if order.status is not OrderStatus.FULFILLING or order.kind != "physical":
         return _state(order)  # replays of shipped or finished orders change nothing
     shipment = order.shipment

@@ -18,6 +18,7 @@ from shared.core.config import int_env
 from shared.orders import logic, store
 from shared.orders.aggregate import Line, Order, OrderHead, Reservations
 from shared.orders.models import OrderStatus
+from shared.orders.steps import StepState
 
 logger = logging.getLogger("order24.checkout")
 ATTEMPTS = 4
@@ -72,11 +73,11 @@ def _plan_from_counts(lines: list[Line]) -> Reservations | str:
     return plan
 
 
-def reserve(order_id: str) -> dict[str, Any]:
+def reserve(order_id: str) -> StepState:
     order = store.get(order_id, consistent=True)
     if order is None:
         logger.error("reserve: no such order", extra={"order_id": order_id})
-        return {"order_id": order_id, "status": "MISSING"}
+        return StepState(order_id=order_id, status="MISSING")
     if order.status is not OrderStatus.PLACED:
         return _result(order)  # a replay: the first delivery already did the work
     lines = order.items
@@ -98,7 +99,7 @@ def reserve(order_id: str) -> dict[str, Any]:
         try:
             ddb.dynamodb().transact_write_items(TransactItems=writes)
             # the transaction's condition pinned status and version, so the result is known without a read
-            return {"order_id": order_id, "status": OrderStatus.AWAITING_PAYMENT.value, "version": order.version + 1}
+            return StepState(order_id=order_id, status=OrderStatus.AWAITING_PAYMENT.value, version=order.version + 1)
         except ClientError as error:
             if not ddb.is_conditional_failure(error):
                 raise
@@ -138,5 +139,5 @@ def release_only(order: OrderHead, to: OrderStatus, *, actor: str, reason: str) 
                        current_status=current.status.value) from None
 
 
-def _result(order: OrderHead) -> dict[str, Any]:
-    return {"order_id": order.order_id, "status": order.status.value, "version": order.version}
+def _result(order: OrderHead) -> StepState:
+    return StepState.of(order)

@@ -26,6 +26,7 @@ from shared.orders import events, logic
 from shared.orders import store as orders
 from shared.orders.aggregate import Order, ReviewLease, ReviewRecord
 from shared.orders.models import OrderStatus
+from shared.orders.steps import Next, ReviewRoute
 from shared.review.models import LineItem, Outcome, ReviewConfig, ReviewDecision, ReviewInput
 
 logger = logging.getLogger("order24.review")
@@ -40,7 +41,6 @@ def fulfil_redrive_after() -> timedelta:
     return timedelta(seconds=int_env("FULFIL_REDRIVE_AFTER_SECONDS", default))
 
 
-Next = Literal["deliver", "ship", "wait"]
 
 
 # ---------------------------------------------------------------- metrics
@@ -112,17 +112,12 @@ def review_record(decision: ReviewDecision, at: str) -> ReviewRecord:
     }
 
 
-def route(order: Order) -> dict[str, Any]:
+def route(order: Order) -> ReviewRoute:
     """The step's answer for an order in whatever status it is now (also every replay's answer)."""
     next_step: Next = "wait"
     if order.status is OrderStatus.FULFILLING:
         next_step = "deliver" if order.kind == "digital" else "ship"
-    return {
-        "order_id": order.order_id,
-        "version": int(order.version),
-        "kind": order.kind,
-        "next": next_step,
-    }
+    return ReviewRoute(order_id=order.order_id, version=order.version, kind=order.kind, next=next_step)
 
 
 def _reject_and_refund(order: Order, *, reason: str, actor: str) -> Order:
@@ -132,12 +127,12 @@ def _reject_and_refund(order: Order, *, reason: str, actor: str) -> Order:
     return result
 
 
-def auto(order_id: str) -> dict[str, Any]:
+def auto(order_id: str) -> ReviewRoute:
     """The fulfil workflow's Review step: {order_id, version, kind, next}."""
     order = orders.get(order_id, consistent=True)
     if order is None:
         logger.error("review: no such order", extra={"order_id": order_id})
-        return {"order_id": order_id, "version": 0, "kind": None, "next": "wait"}
+        return ReviewRoute(order_id=order_id, version=0, kind=None, next="wait")
     if order.status is not OrderStatus.PAID:
         return route(order)  # a replay, an approval's run (FULFILLING), or already decided
     previous = order.review or {}
@@ -195,7 +190,7 @@ def auto(order_id: str) -> dict[str, Any]:
     return route(order)
 
 
-def _finish_auto_reject(order: Order, codes: list[str]) -> dict[str, Any]:
+def _finish_auto_reject(order: Order, codes: list[str]) -> ReviewRoute:
     with contextlib.suppress(Conflict):  # someone else moved it: report where it is now
         _reject_and_refund(order, reason="rejected_by_review:" + ",".join(codes), actor=AUTO_ACTOR)
     return route(orders.require(order.order_id, consistent=True))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -26,6 +25,7 @@ from shared.orders import events
 from shared.orders import store as orders
 from shared.orders.aggregate import Order, RiskRecord
 from shared.orders.models import OrderStatus
+from shared.orders.steps import RiskState
 from shared.risk import flags
 from shared.risk import store as risk_store
 from shared.risk.models import Decision, OrderFacts, RiskAssessment
@@ -64,14 +64,14 @@ def risk_record(assessment: RiskAssessment, at: datetime) -> RiskRecord:
     }
 
 
-def _result(order: Order) -> dict[str, Any]:
+def _result(order: Order) -> RiskState:
     risk = order.risk or {}
-    return {
-        "order_id": order.order_id,
-        "version": order.version,
-        "status": order.status.value,
-        "risk_decision": risk.get("effective_decision", Decision.ACCEPT.value),
-    }
+    return RiskState(
+        order_id=order.order_id,
+        version=order.version,
+        status=order.status.value,
+        risk_decision=risk.get("effective_decision", Decision.ACCEPT.value),
+    )
 
 
 def _persist(order: Order, risk: RiskRecord) -> Order:
@@ -133,12 +133,12 @@ def _emit(assessment: RiskAssessment) -> None:
     metric("RiskDecision", 1, decision=assessment.decision.value, mode=assessment.mode.value)
 
 
-def check(order_id: str, *, now: datetime | None = None) -> dict[str, Any]:
+def check(order_id: str, *, now: datetime | None = None) -> RiskState:
     """Run the risk step for one order. Idempotent: a replay finds `risk` set (or the order moved on)."""
     order = orders.get(order_id, consistent=True)
     if order is None:
         logger.error("risk: no such order", extra={"order_id": order_id})
-        return {"order_id": order_id, "version": 0, "status": "MISSING", "risk_decision": None}
+        return RiskState(order_id=order_id, version=0, status="MISSING", risk_decision=None)
     if order.status is not OrderStatus.PLACED or order.risk:
         return _result(order)  # a replay: the first delivery already decided
 

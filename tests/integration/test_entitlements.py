@@ -16,6 +16,7 @@ from shared.core.clock import now, parse_iso
 from shared.entitlements import store as ledger
 from shared.entitlements.models import EntitlementKind, Entry, EntryAction
 from shared.orders import store
+from shared.orders.aggregate import Line, Order
 from shared.payments import refunds
 from shared.sandbox import digital as sandbox_digital
 from tests.integration.test_catalog_and_intake import AD_SLOT, create
@@ -133,7 +134,7 @@ def test_refund_revokes_the_rest_of_the_membership(aws: dict[str, str], logistic
         failed = refunds.fail_and_refund(store.require(order.order_id), reason="fulfilment_stuck",
                                          actor="system:sweeper")
         # then the 20 unused days are taken back, and the membership ends now
-        assert failed["status"] == "FAILED" and failed["payment"]["refunds"]["fail"]["state"] == "succeeded"
+        assert failed.status == "FAILED" and failed.payment["refunds"]["fail"]["state"] == "succeeded"
         view = mine()
         assert view["membership"] == {"active": False, "active_until": view["membership"]["active_until"]}
         assert parse_iso(view["membership"]["active_until"]) == refund_at
@@ -173,10 +174,10 @@ def test_an_order_failed_while_its_grant_was_written_takes_the_grant_back(
     order = fulfilling_order(MEMBERSHIP, also=also)
     real_grant = service.grant
 
-    def grant_while_the_sweeper_fails_it(current: dict[str, Any], line: dict[str, Any]) -> Entry:
-        if store.require(current["order_id"]).status == "FULFILLING":
+    def grant_while_the_sweeper_fails_it(current: Order, line: Line) -> Entry:
+        if store.require(current.order_id).status == "FULFILLING":
             # the sweeper fails and refunds the order first: its revoke finds nothing granted yet
-            refunds.fail_and_refund(store.require(current["order_id"]), reason="fulfilment_stuck",
+            refunds.fail_and_refund(store.require(current.order_id), reason="fulfilment_stuck",
                                     actor="system:sweeper")
         return real_grant(current, line)
 

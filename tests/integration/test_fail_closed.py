@@ -15,6 +15,7 @@ from shared.core.aws import client
 from shared.core.errors import ProviderNotConfigured
 from shared.logistics import secrets as logistics_secrets
 from shared.orders import store
+from shared.orders.aggregate import Order
 from shared.payments import secrets as payment_secrets
 from shared.payments.adapters.http import HttpResponse, SignedRequest, UrllibHttpClient
 from shared.sandbox import courier, digital

@@ -45,7 +45,7 @@ def test_retried_deliver_never_delivers_twice(aws: dict[str, str]) -> None:
     first = deliver_order(order.order_id)
     second = deliver_order(order.order_id)
     assert first == second
-    assert _calls() == {f"{order['order_id']}:{AD_SLOT['sku']}": 1}
+    assert _calls() == {f"{order.order_id}:{AD_SLOT['sku']}": 1}
     assert len(store.require(order.order_id).events) == len(order.events) + 2
 
 
@@ -81,7 +81,7 @@ def test_lost_reply_after_provider_success_is_redelivered_from_the_key_not_twice
     # when the step runs again
     assert deliver_order(order.order_id)["status"] == "COMPLETED"
     # then the provider delivered once; the second call was answered from the idempotency key
-    key = f"{order['order_id']}:{AD_SLOT['sku']}"
+    key = f"{order.order_id}:{AD_SLOT['sku']}"
     assert _calls()[key] == 1 and digital.provider().attempts[key] == 2
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -206,7 +207,7 @@ def test_duplicate_push_changes_nothing(logistics: dict[str, str], push: Push) -
         store.require(order.order_id, consistent=True),
         tracking_store.get_tracking(order.order_id, consistent=True),
     ) == after_first
-    events = [e["type"] for e in after_first[0]["events"]]
+    events = [e.type for e in after_first[0].events]
     assert events.count("out_for_delivery") == 1
 
 
@@ -245,7 +246,7 @@ def test_late_in_transit_after_signed_is_kept_but_never_moves_the_order_back(
 def test_unknown_tracking_number_is_stored_for_ops_and_acknowledged(
     logistics: dict[str, str], push: Push
 ) -> None:
-    ghost = {"shipment": {"carrier": "yuantong", "tracking_number": "YT0000000000001"}}
+    ghost = SimpleNamespace(shipment={"carrier": "yuantong", "tracking_number": "YT0000000000001"})
     assert acked(push, *push(ghost, "IN_TRANSIT"))
     entries, _ = inbox.list_kind("unmatched_tracking", None, viewer="ops-1")
     assert [e["payload"]["tracking_number"] for e in entries] == ["YT0000000000001"]
@@ -265,7 +266,7 @@ def test_trouble_states_flag_the_order_and_ops_can_list_them(
 
     status, page, _ = call(ops_handler, "GET", "/ops/inbox/trouble_flag", user=OPS)
     assert status == 200
-    assert [item["ref"] for item in page["items"]] == [f"{order['order_id']}:{trouble}"]
+    assert [item["ref"] for item in page["items"]] == [f"{order.order_id}:{trouble}"]
 
 
 @PARTNERS

@@ -38,7 +38,7 @@ def test_sandbox_courier_walks_the_parcel_to_the_target(
 
     monkeypatch.setattr(requests, "post", through_gateway)
     monkeypatch.setenv("LOCAL_API_URL", "http://127.0.0.1:9999")
-    event: dict[str, Any] = http_event("POST", f"/sandbox/ship/{order['order_id']}", query={"to": to})
+    event: dict[str, Any] = http_event("POST", f"/sandbox/ship/{order.order_id}", query={"to": to})
     event["pathParameters"] = {"order_id": order.order_id}
     reply = sandbox_courier.handler(event, context("sandbox_courier"))
     import json
@@ -61,7 +61,7 @@ def test_sandbox_courier_traces_come_after_the_order_and_never_from_the_future(
     from shared.logistics.adapters._common import parse_partner_time
 
     order = shipped()
-    paid = max(parse_iso(e["at"]) for e in order.events if e.get("to_status") == "PAID")
+    paid = max(parse_iso(e.at) for e in order.events if getattr(e, "to_status", None) == "PAID")
     pushes: list[tuple[list[str], Any]] = []
 
     def through_gateway(url: str, data: dict[str, str], timeout: int) -> _Answer:
@@ -71,7 +71,7 @@ def test_sandbox_courier_traces_come_after_the_order_and_never_from_the_future(
 
     monkeypatch.setattr(requests, "post", through_gateway)
     monkeypatch.setenv("LOCAL_API_URL", "http://127.0.0.1:9999")
-    event: dict[str, Any] = http_event("POST", f"/sandbox/ship/{order['order_id']}", query={"to": "delivered"})
+    event: dict[str, Any] = http_event("POST", f"/sandbox/ship/{order.order_id}", query={"to": "delivered"})
     event["pathParameters"] = {"order_id": order.order_id}
 
     sandbox_courier.handler(event, context("sandbox_courier"))

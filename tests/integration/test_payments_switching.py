@@ -20,6 +20,7 @@ from functions.pay.handler import handler as pay_handler
 from shared.core import ddb
 from shared.core.errors import DomainError
 from shared.orders import store
+from shared.orders.aggregate import Order
 from shared.payments import providers, service
 from shared.payments.models import PayRequest, Provider
 from shared.sandbox.payments import SandboxHttpClient
@@ -57,7 +58,7 @@ def succeeded_refunds_fen(capture: dict[str, Any]) -> int:
     return sum(int(r["amount_fen"]) for r in capture["refunds"].values() if r["state"] == "succeeded")
 
 
-def kept_fen(order: dict[str, Any]) -> int:
+def kept_fen(order: Order) -> int:
     """Money conservation: everything captured minus everything refunded, over all of the order's intents."""
     captures = [order.payment, *(order.duplicate_captures or {}).values()]
     return sum(int(c["amount_fen"]) - succeeded_refunds_fen(c) for c in captures)
@@ -373,7 +374,7 @@ def test_any_sequence_of_switches_and_captures_keeps_exactly_the_goods_value(
                 else:
                     assert_alipay(post_alipay(alipay_form(trade_no, AMOUNT, trade_no="2024" + tx)), "success")
     order = store.require(order_id)
-    event(f"{len(order.get('duplicate_captures') or {})} duplicate capture(s)")
+    event(f"{len(order.duplicate_captures or {})} duplicate capture(s)")
     if not order.has("payment"):
         assert order.status == "AWAITING_PAYMENT" and not order.has("duplicate_captures")
         return
