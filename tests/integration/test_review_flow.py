@@ -15,8 +15,8 @@ from functions.review_auto.handler import handler as review_auto_handler
 from shared.catalog import store as catalog
 from shared.core import ddb
 from shared.core.aws import client
-from shared.core.clock import iso, now
-from shared.orders import store
+from shared.core.clock import iso, now, now_iso
+from shared.orders import events, store
 from shared.orders.logic import due_key
 from shared.orders.models import OrderStatus
 from shared.review import queue, service
@@ -138,7 +138,7 @@ def test_absolute_claim_waits_in_the_queue_with_the_term_highlighted(aws: dict[s
     assert result["next"] == "wait" and order.status == "IN_REVIEW"
     assert order.review["highlighted_copy"] == "【全网第一】的推广位，立即抢购"
     assert order.gsi3pk.startswith("DUE#REVIEW#")
-    assert order.gsi3sk == f"{order['review']['queued_at']}#{order_id}"
+    assert order.gsi3sk == f"{order.review['queued_at']}#{order_id}"
     status, page, _ = call(review_handler, "GET", "/review/queue", user=REVIEWER)
     assert status == 200 and [entry["order_id"] for entry in page["items"]] == [order_id]
     entry = page["items"][0]
@@ -173,8 +173,7 @@ def test_risk_review_at_checkout_sends_the_paid_order_to_a_human(aws: dict[str, 
     order = store.require(order_id, consistent=True)
     store.append_event(
         order_id,
-        type_="risk_checked",
-        actor="test",
+        events.risk_checked(actor="test", at=now_iso()),
         set_fields={"risk": {"decision": "REVIEW", "effective_decision": "REVIEW", "score": 40}},
     )
     assert order.status == "PAID"
@@ -249,7 +248,7 @@ def test_approval_resumes_fulfilment_and_starts_a_fulfil_execution(aws: dict[str
     assert order.status == "FULFILLING" and order.gsi3pk.startswith("DUE#PAID#")
     assert order.events[-1].actor == f"reviewer:{REVIEWER.sub}"
     assert order.review["decision"]["by"] == REVIEWER.sub and "claim" not in order.review
-    assert [run["name"] for run in executions()] == [f"{order_id}-approve-{order['version']}"]
+    assert [run["name"] for run in executions()] == [f"{order_id}-approve-{order.version}"]
     # and that execution's Review step routes straight on
     assert auto(order_id)["next"] == "deliver"
     # and the queue no longer shows it
@@ -378,7 +377,7 @@ def test_rejected_paid_order_is_refunded_exactly_once_and_the_shopper_sees_why(a
     assert list(order.payment["refunds"]) == ["reject"]
     assert order.payment["refunds"]["reject"]["amount_fen"] == order.total_fen
     assert not order.has("GSI3PK")
-    actors = [event["actor"] for event in order.events[-2:]]
+    actors = [event.actor for event in order.events[-2:]]
     assert actors == [f"reviewer:{REVIEWER.sub}"] * 2
     _, mine, _ = call(orders_handler, "GET", f"/orders/{order_id}", user=SHOPPER)
     assert mine["status"] == "REJECTED" and mine["status_reason"] == "广告语含“全网第一”，无法提供证明材料"
