@@ -46,7 +46,9 @@ class Placed(_Event):
 
 class StatusChanged(_Event):
     type: Literal["status_changed"] = "status_changed"
-    from_status: OrderStatus
+    # None only on the first entry of orders placed before the `placed` kind existed (they logged their
+    # placement as a status change to PLACED): such items are still in tables and must parse
+    from_status: OrderStatus | None = None
     to_status: OrderStatus
 
 

@@ -114,8 +114,8 @@ def test_one_sweep_and_its_consumer_release_every_expired_order_across_all_shard
 
         # then every due order is cancelled for the timeout with its unit back, and only the fresh one holds stock
         orders = store.get_many(due, consistent=True)
-        assert {(o["status"], o["status_reason"]) for o in orders.values()} == {("CANCELLED", "payment_timeout")}
-        assert not any("GSI3PK" in o or "reservations" in o for o in orders.values())
+        assert {(o.status, o.status_reason) for o in orders.values()} == {("CANCELLED", "payment_timeout")}
+        assert not any(o.has("GSI3PK") or o.has("reservations") for o in orders.values())
         assert catalog.available(SKU) == STOCK - 1
         assert store.require(fresh["order_id"]).status == "AWAITING_PAYMENT"
         assert "expiry_enqueued" not in sweeper_handler({}, context("sweeper"))  # nothing left to find
@@ -168,14 +168,14 @@ def test_order_paid_while_its_expiry_is_in_flight_is_not_cancelled(
 ) -> None:
     # given the consumer has read an unpaid, due order
     order_id = unpaid_orders(per_shard=1)[0]
-    real_get_many = store.get_many
+    real_get_heads = store.get_heads
 
     def read_then_paid(order_ids: list[str], **kwargs: Any) -> dict[str, dict[str, Any]]:
-        snapshot = real_get_many(order_ids, **kwargs)
+        snapshot = real_get_heads(order_ids, **kwargs)
         capture(order_id)  # when the payment lands between that read and the expiry's write
         return snapshot
 
-    monkeypatch.setattr(store, "get_many", read_then_paid)
+    monkeypatch.setattr(store, "get_heads", read_then_paid)
     with time_machine.travel(now() + timedelta(seconds=61), tick=False):
         outcomes = lifecycle.expire_many([order_id])
     # then the conditional write loses: the order is paid, its unit stays sold

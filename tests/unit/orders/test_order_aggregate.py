@@ -90,6 +90,12 @@ def test_every_event_kind_is_built_by_exactly_one_constructor() -> None:
     assert {kind: len(names) for kind, names in built_by.items()} == {kind: 1 for kind in built_by}
 
 
+def test_an_order_placed_before_the_placed_kind_existed_still_parses() -> None:
+    legacy = {"at": AT, "type": "status_changed", "to_status": "PLACED", "actor": "shopper:s1"}
+    order = Order.from_item({**EVERYTHING, "events": [legacy, *EVERYTHING["events"][1:]]})
+    assert order.to_item()["events"][0] == legacy
+
+
 def test_stored_events_parse_into_their_kinds() -> None:
     parsed = events.parse(EVERYTHING["events"])
     assert [type(event).__name__ for event in parsed] == ["Placed", "RiskChecked", "StatusChanged", "Refunded"]
