@@ -93,24 +93,32 @@ def _completed_on_delivery(appended: list[ev.OrderEvent], index: int) -> bool:
             and isinstance(before, ev.StatusChanged) and before.to_status is OrderStatus.DELIVERED)
 
 
-def appended_events(old: OrderImage | None, new: OrderImage) -> list[ev.OrderEvent]:
-    """The events this write appended (the log only grows: `list_append`)."""
-    return new.events[len(old.events) if old else 0 :]
+def appended_events(old: OrderImage | None, new: OrderImage) -> list[tuple[int, ev.OrderEvent]]:
+    """The events this write appended, with their index in the timeline (the notification key's `n`).
+
+    The log only grows (`list_append`), so they are the events past the old image's; should the old image's
+    events not be the new one's prefix (nothing writes that way today), the ones the old image lacks."""
+    indexed = list(enumerate(new.events))
+    if old is None:
+        return indexed
+    if new.events[: len(old.events)] == old.events:
+        return indexed[len(old.events) :]
+    return [(index, event) for index, event in indexed if event not in old.events]
 
 
 def notifications(old: OrderImage | None, new: OrderImage) -> list[dict[str, Any]]:
     """The notifications one committed change of an order item produces (possibly none)."""
     if not new.shopper_id or not new.order_id:
         return []
-    first = len(old.events) if old else 0
-    appended = appended_events(old, new)
+    indexed = appended_events(old, new)
+    appended = [event for _, event in indexed]
     found: list[dict[str, Any]] = []
-    for offset, event in enumerate(appended):
+    for offset, (index, event) in enumerate(indexed):
         if _completed_on_delivery(appended, offset):
             continue
         kind = _kind(event)
         if kind:
-            found.append(_make(new, kind, event.at, f"{first + offset:04d}", event.reason))
+            found.append(_make(new, kind, event.at, f"{index:04d}", event.reason))
     refunded_before = old.refunded_fen if old else 0
     if new.refunded_fen > refunded_before and not any(isinstance(e, ev.Refunded) for e in appended):
         found.append(_make(new, "refunded", new.updated_at or "", f"v{new.version:04d}", None,

@@ -9,7 +9,7 @@ Who appends which kind (each inside the one conditional write that changes the o
   status_changed               shared/orders/store.py `transition_update` (every status change) and the
                                workflows' MarkFailed state (infra/workflows.py, generated from `status_changed`)
   risk_checked                 shared/risk/service.py
-  redriven                     shared/orders/lifecycle.py (via store.append_event)
+  redriven                     shared/orders/lifecycle.py (through store.append_event)
   review_rejected              shared/review/service.py
   out_for_delivery, trouble_flag, trouble_cleared   shared/logistics/service.py
   payment_intent_created, payment_intent_superseded, payment_intent_closed, payment_failed,

@@ -1,5 +1,6 @@
-"""Order persistence. Every status change is one conditional UpdateItem on status and version that
-also appends the timeline event, so state and audit trail can never disagree."""
+"""Order persistence: reads give the typed `Order` (shared/orders/aggregate.py), writes take it. Every status
+change is one conditional UpdateItem on status and version that also appends its `status_changed` event
+(checked against `logic.TRANSITIONS` first), so state and audit trail can never disagree."""
 
 from __future__ import annotations
 

@@ -57,6 +57,13 @@ def test_refunded_fen_growing_without_an_event_still_notifies() -> None:
     assert (note["type"], note["amount_fen"], note["sk"]) == ("refunded", 500, "t9#o1#v0004")
 
 
+def test_the_appended_events_are_found_by_content_when_the_old_log_is_not_a_prefix() -> None:
+    shipped = {"at": "t5", "type": "status_changed", "from_status": "FULFILLING", "to_status": "SHIPPED"}
+    rewritten = {**BASE, "events": [{"at": "t0", "type": "redriven"}, *BASE["events"], shipped]}
+    [note] = notifications(BASE, rewritten)
+    assert (note["type"], note["sk"]) == ("shipped", "t5#o1#0002")
+
+
 def test_changes_a_shopper_does_not_care_about_are_silent() -> None:
     assert notifications(BASE, _with({"at": "t1", "type": "redriven"})) == []
     assert notifications(BASE, {**BASE, "version": 4}) == []
