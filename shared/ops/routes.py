@@ -49,5 +49,5 @@ def list_inbox(kind: InboxKind, cursor: Annotated[str | None, Query(max_length=2
 @route(router, "getOpsOrder", summary="The whole order record, risk and review reasons included")
 def ops_order(order_id: OrderId) -> dict[str, Any]:
     require_role(router, Role.OPS)
-    order = store.require(order_id)
+    order = store.require(order_id).to_item()
     return {k: v for k, v in order.items() if not k.startswith(("GSI", "PK", "SK")) and k != "request_hash"}

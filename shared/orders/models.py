@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.core.types import Fen, PriceFen, Quantity, SkuId
+
+if TYPE_CHECKING:
+    from shared.orders.aggregate import Order
 
 
 class OrderStatus(StrEnum):
@@ -105,6 +108,11 @@ class OrderView(BaseModel):
     fulfilment: dict[str, Any] | None = None
     last_payment_error: str | None = None
 
+    @classmethod
+    def of(cls, order: Order) -> OrderView:
+        """The view of the aggregate (the same fields the stored item gives it)."""
+        return cls.model_validate(order.to_item())
+
 
 class OrderPage(BaseModel):
     items: list[OrderView]
@@ -114,3 +122,7 @@ class OrderPage(BaseModel):
 class Timeline(BaseModel):
     order_id: str
     events: list[OrderEvent]
+
+    @classmethod
+    def of(cls, order: Order) -> Timeline:
+        return cls(order_id=order.order_id, events=[OrderEvent.model_validate(e.to_item()) for e in order.events])
