@@ -69,13 +69,13 @@ def call(handler: Any, method: str, path: str, **kwargs: Any) -> tuple[int, Any,
 def order_items() -> list[dict[str, Any]]:
     """Every order item in the test table, as DynamoDB holds it (attribute-value maps)."""
     from shared.core import ddb
-    from shared.core.aws import client
+    from shared.core.aws import dynamodb
 
     found: list[dict[str, Any]] = []
     request: dict[str, Any] = {"TableName": ddb.table(), "FilterExpression": "SK = :order",
                                "ExpressionAttributeValues": {":order": {"S": "ORDER"}}}
     while True:
-        reply = client("dynamodb").scan(**request)
+        reply = dynamodb().scan(**request)
         found += reply.get("Items", [])
         if not reply.get("LastEvaluatedKey"):
             return found
