@@ -79,8 +79,7 @@ def shop_orders(
 
     caller = require_role(merchant, Role.MERCHANT)
     found, next_cursor = merchant_orders.orders_of_day(caller.sub, day or now_iso()[:10], cursor)
-    return OrderPage(items=[OrderView.model_validate(OrderView.of(order).model_dump(mode="json")) for order in found],
-                     cursor=next_cursor)
+    return OrderPage(items=[OrderView.of(order) for order in found], cursor=next_cursor)
 
 
 # GET /merchant/sales

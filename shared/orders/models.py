@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.core.types import Fen, PriceFen, Quantity, SkuId
-
-if TYPE_CHECKING:
-    from shared.orders.aggregate import Order
 
 
 class OrderStatus(StrEnum):
@@ -75,54 +72,3 @@ class OrderLine(BaseModel):
     quantity: int
     unit_price_fen: PriceFen
     line_total_fen: Fen
-
-
-class OrderEvent(BaseModel):
-    at: str
-    type: str
-    from_status: str | None = None
-    to_status: str | None = None
-    actor: str
-    reason: str | None = None
-
-
-class OrderView(BaseModel):
-    """What the owner (and the shop's merchant, and ops) read."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    order_id: str
-    status: OrderStatus
-    items: list[OrderLine]
-    total_fen: Fen
-    currency: str
-    created_at: str
-    updated_at: str
-    shop_id: str
-    expires_at: str | None = None
-    status_reason: str | None = Field(default=None, description="Why the order ended where it is.")
-    shipping_address: ShippingAddress | None = None
-    ad_copy: str | None = None
-    target: str | None = None
-    payment: dict[str, Any] | None = None
-    fulfilment: dict[str, Any] | None = None
-    last_payment_error: str | None = None
-
-    @classmethod
-    def of(cls, order: Order) -> OrderView:
-        """The view of the aggregate (the same fields the stored item gives it)."""
-        return cls.model_validate(order.to_item())
-
-
-class OrderPage(BaseModel):
-    items: list[OrderView]
-    cursor: str | None = None
-
-
-class Timeline(BaseModel):
-    order_id: str
-    events: list[OrderEvent]
-
-    @classmethod
-    def of(cls, order: Order) -> Timeline:
-        return cls(order_id=order.order_id, events=[OrderEvent.model_validate(e.to_item()) for e in order.events])

@@ -15,7 +15,7 @@ from shared.core.roles import Role
 from shared.core.types import OrderId
 from shared.orders import lifecycle, store
 from shared.orders.aggregate import Order
-from shared.orders.models import OrderPage, OrderView, Timeline
+from shared.orders.views import OrderPage, OrderView, Timeline
 
 orders = Router()
 
