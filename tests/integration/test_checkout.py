@@ -167,6 +167,10 @@ def test_merchant_sees_own_orders_and_sales_but_not_other_shops(aws: dict[str, A
     assert status == 403 and body["code"] == "wrong_role"
     status, body, _ = call(merchant_handler, "GET", "/merchant/sales", user=MERCHANT, query={"day": "yesterday"})
     assert status == 422
+    for impossible in ("2026-02-30", "5070-31-02"):  # day-shaped but no such day: a 422, never a 500
+        for path in ("/merchant/sales", "/merchant/orders"):
+            status, body, _ = call(merchant_handler, "GET", path, user=MERCHANT, query={"day": impossible})
+            assert status == 422 and body["code"] == "validation_failed", (path, impossible, body)
 
 
 def test_merchant_reads_own_shops_order_and_ops_reads_any(aws: dict[str, Any]) -> None:
