@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import ddb, paging
+from shared.core import paging
+from shared.orders import store
 from shared.orders.aggregate import Order
 from shared.orders.models import OrderStatus
 
@@ -15,19 +16,9 @@ PAID_STATUSES = {OrderStatus.PAID, OrderStatus.IN_REVIEW, OrderStatus.FULFILLING
                  OrderStatus.DELIVERED, OrderStatus.COMPLETED}
 
 
-def _day_page(shop_id: str, day: str, start: dict[str, Any] | None, limit: int) -> tuple[list[Order], Any]:
-    request: dict[str, Any] = {
-        "TableName": ddb.table(), "IndexName": "by_shop_day", "KeyConditionExpression": "GSI2PK = :pk",
-        "ExpressionAttributeValues": ddb.values(pk=f"SHOP#{shop_id}#{day}"), "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    if start:
-        request["ExclusiveStartKey"] = start
-    reply = ddb.dynamodb().query(**request)
-    keys = [{"PK": item["PK"], "SK": item["SK"]} for item in reply.get("Items", [])]
-    found = {order.order_id: order for order in map(Order.from_item, ddb.batch_get(keys))}
-    ordered = [found[key["PK"]["S"].split("#", 1)[1]] for key in keys if key["PK"]["S"].split("#", 1)[1] in found]
-    return ordered, reply.get("LastEvaluatedKey")
+def _day_page(shop_id: str, day: str, start: dict[str, Any] | None,
+              limit: int) -> tuple[list[Order], dict[str, Any] | None]:
+    return store.index_page("by_shop_day", "GSI2PK", f"SHOP#{shop_id}#{day}", start, limit)
 
 
 def orders_of_day(shop_id: str, day: str, cursor: str | None) -> tuple[list[Order], str | None]:

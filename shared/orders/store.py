@@ -167,22 +167,27 @@ def append_event(order_id: str, event: events.OrderEvent, *, set_fields: dict[st
     return Order.from_ddb(reply["Attributes"])
 
 
-def list_for_shopper(shopper_id: str, cursor: str | None) -> tuple[list[Order], str | None]:
-    """Newest first: a keys-only index page, then one BatchGetItem for the page."""
-    start = paging.decode(cursor, listing="orders", caller=shopper_id, allowed_keys={"PK", "SK", "GSI1PK", "GSI1SK"})
+def index_page(index: str, key: str, value: str, start: dict[str, Any] | None,
+               limit: int) -> tuple[list[Order], dict[str, Any] | None]:
+    """Newest first: one page of a keys-only index, then one BatchGetItem for its orders, in the index's order.
+    Returns the orders and the index's LastEvaluatedKey (None on the last page)."""
     request: dict[str, Any] = {
-        "TableName": ddb.table(), "IndexName": "by_shopper", "KeyConditionExpression": "GSI1PK = :pk",
-        "ExpressionAttributeValues": ddb.values(pk=f"SHOPPER#{shopper_id}"), "ScanIndexForward": False,
-        "Limit": PAGE_SIZE,
+        "TableName": ddb.table(), "IndexName": index, "KeyConditionExpression": f"{key} = :pk",
+        "ExpressionAttributeValues": ddb.values(pk=value), "ScanIndexForward": False, "Limit": limit,
     }
     if start:
         request["ExclusiveStartKey"] = start
     reply = ddb.dynamodb().query(**request)
     keys = [{"PK": item["PK"], "SK": item["SK"]} for item in reply.get("Items", [])]
-    orders = [Order.from_item(item) for item in ddb.batch_get(keys)]
-    by_id = {order.order_id: order for order in orders}
-    ordered = [by_id[key["PK"]["S"].split("#", 1)[1]] for key in keys if key["PK"]["S"].split("#", 1)[1] in by_id]
-    return ordered, paging.encode(reply.get("LastEvaluatedKey"), listing="orders", caller=shopper_id)
+    by_id = {order.order_id: order for order in map(Order.from_item, ddb.batch_get(keys))}
+    ids = [key["PK"]["S"].split("#", 1)[1] for key in keys]
+    return [by_id[order_id] for order_id in ids if order_id in by_id], reply.get("LastEvaluatedKey")
+
+
+def list_for_shopper(shopper_id: str, cursor: str | None) -> tuple[list[Order], str | None]:
+    start = paging.decode(cursor, listing="orders", caller=shopper_id, allowed_keys={"PK", "SK", "GSI1PK", "GSI1SK"})
+    orders, last = index_page("by_shopper", "GSI1PK", f"SHOPPER#{shopper_id}", start, PAGE_SIZE)
+    return orders, paging.encode(last, listing="orders", caller=shopper_id)
 
 
 
