@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shared.orders import events, logic
+from shared.orders.models import OrderStatus
+
 # A throttled, unavailable or timed-out step is not a failed order. It is retried here with capped
 # exponential backoff and full jitter, then handed back to its queue (`requeue`), never to FAILED.
 THROTTLE_ERRORS = [
@@ -167,27 +170,40 @@ def requeue(queue: str, *, statuses: tuple[str, ...], first_state: str, max_requ
     }
 
 
-def mark_status(from_status: str, to_status: str, *, actor: str, next_state: str,
-                reason_prefix: str = "") -> dict[str, Any]:
-    """One conditional write (status and version) that moves the order and appends the event.
+# The statuses each workflow acts on. The checkout workflow runs on PLACED orders (Risk keeps them PLACED;
+# Reserve moves them on in its own transaction), so its requeue and MarkFailed states condition on these.
+CHECKOUT_STATUSES = (OrderStatus.PLACED,)
+FULFIL_STATUSES = (OrderStatus.PAID, OrderStatus.FULFILLING)
 
-    Input needs `order_id`, `version` and `error.Error`; a lost race (the order moved on) is not an error.
-    The reason is `<reason_prefix><Error>`, e.g. `checkout_error:KeyError`: only errors that are not a
-    throttle or a timeout get here (those are requeued), so the reason names a real defect.
+# ASL stand-ins for the values only the execution knows; `_event_attr` swaps them for JSONPath references.
+_AT = "$$.State.EnteredTime"
+_REASON = "<reason>"
+
+
+def mark_status(to: OrderStatus, *, workflow_statuses: tuple[OrderStatus, ...], actor: str, next_state: str,
+                reason_prefix: str = "") -> dict[str, Any]:
+    """One conditional write (status and version) that moves the order and appends its event, generated
+    from the Python transition table and event constructor, so the workflow cannot bypass either.
+
+    The allowed from-statuses are those of `workflow_statuses` the table lets become `to`
+    (`logic.allowed_from`); the appended event is `events.status_changed` with the execution's time and
+    reason filled in by the ASL. Input needs `order_id`, `version` and `error.Error`; a lost race (the order
+    moved on) is not an error. The reason is `<reason_prefix><Error>`, e.g. `checkout_error:KeyError`: only
+    errors that are not a throttle or a timeout get here (those are requeued), so the reason names a real
+    defect.
     """
+    allowed = sorted(set(workflow_statuses) & logic.allowed_from(to))
+    if len(allowed) != 1:  # the event names its from-status; the ASL cannot read it from the item
+        raise ValueError(f"{to.value} from {[s.value for s in workflow_statuses]}: need exactly one legal "
+                         f"from-status, the table allows {[s.value for s in allowed]}")
+    (from_status,) = allowed
     reason = (
         {"S.$": f"States.Format('{reason_prefix}{{}}', $.error.Error)"} if reason_prefix else {"S.$": "$.error.Error"}
     )
-    event = {
-        "M": {
-            "at": {"S.$": "$$.State.EnteredTime"},
-            "type": {"S": "status_changed"},
-            "from_status": {"S": from_status},
-            "to_status": {"S": to_status},
-            "actor": {"S": actor},
-            "reason": reason,
-        }
-    }
+    event = _event_attr(
+        events.status_changed(from_status=from_status, to_status=to, actor=actor, reason=_REASON, at=_AT),
+        reason=reason,
+    )
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::dynamodb:updateItem",
@@ -201,10 +217,10 @@ def mark_status(from_status: str, to_status: str, *, actor: str, next_state: str
             "ConditionExpression": "#status = :from AND #version = :version",
             "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
             "ExpressionAttributeValues": {
-                ":to": {"S": to_status},
-                ":from": {"S": from_status},
+                ":to": {"S": to.value},
+                ":from": {"S": from_status.value},
                 ":one": {"N": "1"},
-                ":now": {"S.$": "$$.State.EnteredTime"},
+                ":now": {"S.$": _AT},
                 ":reason": reason,
                 ":version": {"N.$": "States.Format('{}', $.version)"},
                 ":event": {"L": [event]},
@@ -224,6 +240,14 @@ def mark_status(from_status: str, to_status: str, *, actor: str, next_state: str
         ],
         "Next": next_state,
     }
+
+
+def _event_attr(event: events.OrderEvent, *, reason: dict[str, str]) -> dict[str, Any]:
+    """The event's stored map (its constructor's `to_item`) as a DynamoDB attribute value, with the
+    execution's time and the step's reason as JSONPath references."""
+    stored = event.to_item()
+    dynamic = {"at": {"S.$": _AT}, "reason": reason}
+    return {"M": {key: dynamic[key] if value in (_AT, _REASON) else {"S": value} for key, value in stored.items()}}
 
 
 def checkout() -> dict[str, Any]:
@@ -247,10 +271,10 @@ def checkout() -> dict[str, Any]:
             },
             "Stopped": {"Type": "Succeed", "Comment": "rejected by risk, gone, or a replay past checkout"},
             "Reserve": lambda_task("FnReserveArn", next_state=None, catch_to="MarkFailed", requeue_to="Throttled"),
-            "MarkFailed": mark_status("PLACED", "FAILED", actor="system:checkout", next_state="Failed",
-                                      reason_prefix="checkout_error:"),
+            "MarkFailed": mark_status(OrderStatus.FAILED, workflow_statuses=CHECKOUT_STATUSES,
+                                      actor="system:checkout", next_state="Failed", reason_prefix="checkout_error:"),
             "Failed": {"Type": "Succeed", "Comment": "the order carries the reason; the execution did its job"},
-            **requeue("intake", statuses=("PLACED",), first_state="Throttled"),
+            **requeue("intake", statuses=tuple(s.value for s in CHECKOUT_STATUSES), first_state="Throttled"),
         },
     }
 
@@ -296,7 +320,7 @@ def fulfil() -> dict[str, Any]:
                                 throttle_attempts=attempts),
             "Parked": {"Type": "Succeed", "Comment": "the order keeps its timer; the sweeper re-drives it"},
             "Done": {"Type": "Succeed"},
-            **requeue("paid", statuses=("PAID", "FULFILLING"), first_state="Throttled"),
+            **requeue("paid", statuses=tuple(s.value for s in FULFIL_STATUSES), first_state="Throttled"),
         },
     }
 

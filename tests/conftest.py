@@ -86,6 +86,9 @@ def aws() -> Iterator[dict[str, str]]:
         os.environ.update(names)
         try:
             yield names
+            from tests.support import assert_orders_round_trip
+
+            assert_orders_round_trip()  # every order shape a test produced: item -> Order -> item
         finally:
             for key, value in previous.items():
                 if value is None:

@@ -64,3 +64,38 @@ def call(handler: Any, method: str, path: str, **kwargs: Any) -> tuple[int, Any,
     except ValueError:
         parsed = body
     return reply["statusCode"], parsed, reply.get("headers") or {}
+
+
+def order_items() -> list[dict[str, Any]]:
+    """Every order item in the test table, as DynamoDB holds it (attribute-value maps)."""
+    from shared.core import ddb
+    from shared.core.aws import dynamodb
+
+    found: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"TableName": ddb.table(), "FilterExpression": "SK = :order",
+                               "ExpressionAttributeValues": {":order": {"S": "ORDER"}}}
+    while True:
+        reply = dynamodb().scan(**request)
+        found += reply.get("Items", [])
+        if not reply.get("LastEvaluatedKey"):
+            return found
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def assert_orders_round_trip() -> None:
+    """The `Order` aggregate covers every attribute an order item holds, and gives the item back unchanged."""
+    from shared.orders.aggregate import Order, undeclared
+
+    for raw in order_items():
+        order = Order.from_ddb(raw)
+        assert undeclared(order) == [], f"{order.order_id}: attributes the Order model does not declare"
+        assert _canonical(order.to_ddb()) == _canonical(raw), f"{order.order_id}: item -> Order -> item differs"
+
+
+def _canonical(value: Any) -> Any:
+    """String and number sets compare as sets (DynamoDB keeps no order in them)."""
+    if isinstance(value, dict):
+        return {k: sorted(v) if k in ("SS", "NS") else _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value

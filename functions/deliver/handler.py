@@ -9,11 +9,12 @@ from typing import Any
 from shared.core.observability import instrumented
 from shared.fulfilment import delivery
 from shared.fulfilment.providers import provider
+from shared.orders.steps import StepInput
 
 
 @instrumented(correlation_id_path="order_id")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    order_id = str(event["order_id"])
+    order_id = StepInput.model_validate(event).order_id
     if event.get("action") == "give_up":
-        return delivery.give_up(order_id, event.get("error"))
-    return delivery.deliver(order_id, provider())
+        return delivery.give_up(order_id, event.get("error")).payload()
+    return delivery.deliver(order_id, provider()).payload()

@@ -4,8 +4,9 @@ from typing import Any
 
 from shared.core.observability import instrumented
 from shared.orders import checkout
+from shared.orders.steps import StepInput
 
 
 @instrumented()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return checkout.reserve(str(event["order_id"]))
+    return checkout.reserve(StepInput.model_validate(event).order_id).payload()

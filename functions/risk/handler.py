@@ -3,9 +3,10 @@
 from typing import Any
 
 from shared.core.observability import instrumented
+from shared.orders.steps import StepInput
 from shared.risk import service
 
 
 @instrumented()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return service.check(str(event["order_id"]))
+    return service.check(StepInput.model_validate(event).order_id).payload()

@@ -18,9 +18,12 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.local.sandbox_payments import api_url
+
+if TYPE_CHECKING:
+    from shared.orders.aggregate import Order
 
 STEPS = {
     "delivered": [
@@ -57,12 +60,13 @@ def trace_times(after: datetime, now: datetime, steps: int) -> list[datetime]:
     return [first + timedelta(seconds=i) for i in range(steps)]
 
 
-def order_moment(order: dict[str, Any]) -> datetime:
+def order_moment(order: Order) -> datetime:
     """When the order was paid (the latest move to PAID), or placed if it never was."""
     from shared.core.clock import parse_iso
+    from shared.orders.events import StatusChanged
 
-    paid = [e.get("at") for e in order.get("events") or [] if e.get("to_status") == "PAID"]
-    return max(parse_iso(str(s)) for s in [order["created_at"], *paid] if s)
+    paid = [e.at for e in order.events if isinstance(e, StatusChanged) and e.to_status == "PAID"]
+    return max(parse_iso(s) for s in [order.created_at, *paid])
 
 
 def wait_until(moment: datetime, clock: Callable[[], datetime], sleep: Callable[[float], None] = time.sleep) -> None:
@@ -93,15 +97,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if target not in STEPS:
         return _reply(400, {"error": "to must be delivered or exception"})
     order = store.get(order_id, consistent=True)
-    shipment = (order or {}).get("shipment")
-    if not shipment:
+    shipment = order.shipment if order else None
+    if order is None or not shipment:
         return _reply(404, {"error": f"order {order_id} has no shipment (not shipped yet?)"})
     salt = secrets.config().kuaidi100_salt.get_secret_value()
     url = f"{api_url()}/logistics/kuaidi100/notify"
     history: list[tuple[Any, str, str]] = []
     posted = []
     steps: Sequence[tuple[str, str]] = STEPS[target]
-    times = trace_times(order_moment(order or {}), now(), len(steps))
+    times = trace_times(order_moment(order), now(), len(steps))
     for at, (code, context_text) in zip(times, steps, strict=True):
         # Never a time in the future: a future 签收 would push the completion timer out.
         wait_until(at, now)

@@ -116,7 +116,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     order = store.get(order_id, consistent=True)
     if order is None:
         return _problem(404, "order_not_found", f"No order {order_id!r}.")
-    intent = order.get("payment_intent")
+    intent = order.payment_intent
     if intent is None:
         return _problem(
             409, "no_payment_intent", "Call POST /orders/{id}/pay first: the sandbox pays an intent."

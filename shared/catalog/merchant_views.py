@@ -10,7 +10,8 @@ from datetime import date
 from pydantic import BaseModel, Field
 
 from shared.core.types import Currency
-from shared.orders.models import OrderPage, OrderStatus, OrderView
+from shared.orders.models import OrderStatus
+from shared.orders.views import OrderPage, OrderView
 
 __all__ = ["OrderPage", "OrderView", "ShopSales"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -66,7 +67,12 @@ def set_stock(sku: SkuId, body: StockSet) -> StockLevel:
     return StockLevel(sku=sku, stock=store.set_stock(caller.sub, sku, body.stock))
 
 
-Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day, default today")]
+# A calendar date (2026-02-30 is a 422, not a query for a day that cannot exist).
+Day = Annotated[date | None, Query(description="UTC day (YYYY-MM-DD), default today")]
+
+
+def _day_or_today(day: date | None) -> str:
+    return day.isoformat() if day else now_iso()[:10]
 
 
 # GET /merchant/orders
@@ -78,8 +84,8 @@ def shop_orders(
     from shared.orders import merchant as merchant_orders
 
     caller = require_role(merchant, Role.MERCHANT)
-    found, next_cursor = merchant_orders.orders_of_day(caller.sub, day or now_iso()[:10], cursor)
-    return OrderPage(items=[OrderView.model_validate(order) for order in found], cursor=next_cursor)
+    found, next_cursor = merchant_orders.orders_of_day(caller.sub, _day_or_today(day), cursor)
+    return OrderPage(items=[OrderView.of(order) for order in found], cursor=next_cursor)
 
 
 # GET /merchant/sales
@@ -89,4 +95,4 @@ def shop_sales(day: Day = None) -> catalog.merchant_views.ShopSales:
     from shared.orders import merchant as merchant_orders
 
     caller = require_role(merchant, Role.MERCHANT)
-    return ShopSales.model_validate(merchant_orders.sales_of_day(caller.sub, day or now_iso()[:10]))
+    return ShopSales.model_validate(merchant_orders.sales_of_day(caller.sub, _day_or_today(day)))

@@ -23,6 +23,7 @@ What a refund of `r` of the `q` units of a delivered item revokes (at refund tim
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +34,7 @@ DAY_SECONDS = 86_400
 GRANT = "grant"
 
 
-def granted(spec: dict[str, Any], quantity: int) -> tuple[EntitlementKind, int]:
+def granted(spec: Mapping[str, Any], quantity: int) -> tuple[EntitlementKind, int]:
     """(kind, amount) that `quantity` units of a SKU with this entitlement spec grant."""
     if quantity <= 0:
         raise ValueError("quantity must be positive")

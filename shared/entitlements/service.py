@@ -8,6 +8,7 @@ undelivered). The arithmetic and its rounding rule are in `shared.entitlements.l
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from shared.core.clock import iso, now, now_iso, parse_iso
@@ -21,57 +22,58 @@ from shared.entitlements.models import (
     EntryView,
     MembershipView,
 )
+from shared.orders.aggregate import Line, Order
 
 logger = logging.getLogger("order24.entitlements")
 SHOWN_ENTRIES = 100
 
 
-def is_entitlement(line: dict[str, Any]) -> bool:
+def is_entitlement(line: Mapping[str, Any]) -> bool:
     """Order lines carry the SKU's entitlement spec (fixed at pricing) exactly when order24 delivers them."""
     return bool(line.get("entitlement"))
 
 
-def grant(order: dict[str, Any], line: dict[str, Any]) -> Entry:
+def grant(order: Order, line: Line) -> Entry:
     """Grant what the item bought, once per (order, item): a replay finds the entry and writes nothing."""
     kind, amount = logic.granted(line["entitlement"], int(line["quantity"]))
-    entry = Entry(kind=kind, action=EntryAction.GRANT, amount=amount, at=now_iso(), order_id=order["order_id"],
+    entry = Entry(kind=kind, action=EntryAction.GRANT, amount=amount, at=now_iso(), order_id=order.order_id,
                   sku=line["sku"], reference=logic.GRANT, quantity=int(line["quantity"]))
-    if not store.append(order["shopper_id"], entry):
-        logger.info("entitlement already granted", extra={"order_id": order["order_id"], "sku": line["sku"]})
+    if not store.append(order.shopper_id, entry):
+        logger.info("entitlement already granted", extra={"order_id": order.order_id, "sku": line["sku"]})
     return entry
 
 
-def revoke_order(order: dict[str, Any], refund_key: str) -> int:
+def revoke_order(order: Order, refund_key: str) -> int:
     """The whole order was refunded: revoke what is left of every granted item. Returns entries written."""
-    lines = [line for line in order.get("items", []) if is_entitlement(line)]
+    lines = [line for line in order.items if is_entitlement(line)]
     if not lines:
         return 0  # nothing of ours in the order: no read at all
     return _revoke(order, [(line, int(line["quantity"])) for line in lines], refund_key)
 
 
-def revoke_line(order: dict[str, Any], line: dict[str, Any], units: int, refund_key: str) -> int:
+def revoke_line(order: Order, line: Line, units: int, refund_key: str) -> int:
     """`units` of one item were refunded: revoke their share of what is left of its grant."""
     if not is_entitlement(line) or units <= 0:
         return 0
     return _revoke(order, [(line, units)], refund_key)
 
 
-def _revoke(order: dict[str, Any], refunded: list[tuple[dict[str, Any], int]], refund_key: str) -> int:
+def _revoke(order: Order, refunded: list[tuple[Line, int]], refund_key: str) -> int:
     """One consistent read of the shopper's ledger, then one conditional put per granted item, keyed by
     the refund: a replayed refund writes nothing, and an item never granted has nothing to revoke."""
-    shopper_id = order["shopper_id"]
+    shopper_id = order.shopper_id
     entries = store.entries(shopper_id, consistent=True)
     reference = logic.revoke_reference(refund_key)
     at = now()
     written = 0
     for line, units in refunded:
-        mine = [e for e in entries if e.order_id == order["order_id"] and e.sku == line["sku"]]
+        mine = [e for e in entries if e.order_id == order.order_id and e.sku == line["sku"]]
         grant_entry = next((e for e in mine if e.action is EntryAction.GRANT), None)
         if grant_entry is None or any(e.reference == reference for e in mine):
             continue
         amount = logic.revoke_amount(entries, grant_entry, at, units)
         entry = Entry(kind=grant_entry.kind, action=EntryAction.REVOKE, amount=-amount, at=iso(at),
-                      order_id=order["order_id"], sku=line["sku"], reference=reference, quantity=units)
+                      order_id=order.order_id, sku=line["sku"], reference=reference, quantity=units)
         if store.append(shopper_id, entry):
             entries.append(entry)  # the next item of the same kind sees the balance this one left
             written += 1

@@ -35,7 +35,9 @@ from shared.entitlements import service as entitlements
 from shared.fulfilment import logic
 from shared.fulfilment.providers import DeliveryResult, DigitalProvider, ProviderRefused, ProviderUnavailable
 from shared.orders import store
+from shared.orders.aggregate import Line, Order
 from shared.orders.models import FINAL_STATUSES, OrderStatus
+from shared.orders.steps import StepState
 
 logger = logging.getLogger("order24.delivery")
 ACTOR = "system:deliver"
@@ -46,11 +48,11 @@ class DeliveryRetryable(Exception):
     """The provider is briefly unavailable; the fulfil workflow retries this step (by this class name)."""
 
 
-def _state(order: dict[str, Any]) -> dict[str, Any]:
-    return {"order_id": order["order_id"], "status": order["status"], "version": int(order["version"])}
+def _state(order: Order) -> StepState:
+    return StepState.of(order)
 
 
-def _load(order_id: str) -> dict[str, Any]:
+def _load(order_id: str) -> Order:
     order = store.get(order_id, consistent=True)
     if order is None:
         raise NotFound(f"No order {order_id!r}.", code="order_not_found")
@@ -65,10 +67,10 @@ def _refunds() -> Any:
     return refunds
 
 
-def _record_item(order: dict[str, Any], sku: str, record: dict[str, Any]) -> dict[str, Any]:
+def _record_item(order: Order, sku: str, record: dict[str, Any]) -> Order:
     """Record one delivered item of a multi-item order; a replay that finds it recorded changes nothing."""
     names = {"#d": "delivery", "#i": "items", "#s": sku, "#v": "version", "#st": "status"}
-    if "delivery" in order:
+    if order.has("delivery"):
         expression = "SET #d.#i.#s = :rec, #v = #v + :one"
         condition = "#st = :fulfilling AND attribute_not_exists(#d.#i.#s)"
         values = ddb.values(rec=record, one=1, fulfilling=OrderStatus.FULFILLING.value)
@@ -80,7 +82,7 @@ def _record_item(order: dict[str, Any], sku: str, record: dict[str, Any]) -> dic
     try:
         reply = ddb.dynamodb().update_item(
             TableName=ddb.table(),
-            Key=store.order_key(order["order_id"]),
+            Key=store.order_key(order.order_id),
             UpdateExpression=expression,
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
@@ -90,11 +92,11 @@ def _record_item(order: dict[str, Any], sku: str, record: dict[str, Any]) -> dic
     except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
-        return _load(order["order_id"])  # someone recorded it (or moved the order) first: take theirs
-    return ddb.from_item(reply["Attributes"])
+        return _load(order.order_id)  # someone recorded it (or moved the order) first: take theirs
+    return Order.from_ddb(reply["Attributes"])
 
 
-def _finish(order: dict[str, Any], items: dict[str, Any]) -> dict[str, Any]:
+def _finish(order: Order, items: dict[str, Any]) -> Order:
     """FULFILLING -> DELIVERED -> COMPLETED in one conditional write, dropping the PAID timer."""
     partial = any(int(rec["remaining_units"]) > 0 for rec in items.values())
     delivery = {
@@ -102,7 +104,7 @@ def _finish(order: dict[str, Any], items: dict[str, Any]) -> dict[str, Any]:
         "delivered_at": now_iso(),
         "refunded_fen": sum(int(rec.get("refund_fen", 0)) for rec in items.values()),
     }
-    if order["status"] == OrderStatus.FULFILLING.value:
+    if order.status is OrderStatus.FULFILLING:
         order = store.transition(
             order,
             OrderStatus.DELIVERED,
@@ -110,30 +112,30 @@ def _finish(order: dict[str, Any], items: dict[str, Any]) -> dict[str, Any]:
             reason="partially_delivered" if partial else "delivered",
             set_fields={"delivery": delivery, "fulfilment": {"state": "partial" if partial else "delivered"}},
             remove_fields=("GSI3PK", "GSI3SK"),
-            then=COMPLETE_ON_DELIVERY if order.get("kind") == "digital" else None,
+            then=COMPLETE_ON_DELIVERY if order.kind == "digital" else None,
         )
     return complete_digital(order)
 
 
-def complete_digital(order: dict[str, Any]) -> dict[str, Any]:
+def complete_digital(order: Order) -> Order:
     """A digital order left DELIVERED (written before completion shared the delivery write) completes."""
-    if order["status"] != OrderStatus.DELIVERED.value or order.get("kind") != "digital":
+    if order.status is not OrderStatus.DELIVERED or order.kind != "digital":
         return order
     return store.transition(order, COMPLETE_ON_DELIVERY[0], actor=ACTOR, reason=COMPLETE_ON_DELIVERY[1])
 
 
-def deliver(order_id: str, provider: DigitalProvider) -> dict[str, Any]:
+def deliver(order_id: str, provider: DigitalProvider) -> StepState:
     found = store.get(order_id, consistent=True)
     if found is None:
         logger.warning("deliver: no such order", extra={"order_id": order_id})
-        return {"order_id": order_id, "status": "NOT_FOUND", "version": 0}
+        return StepState(order_id=order_id, status="NOT_FOUND", version=0)
     order = found
-    if order["status"] == OrderStatus.DELIVERED.value:
+    if order.status is OrderStatus.DELIVERED:
         return _state(complete_digital(order))  # an order left DELIVERED by an earlier version
-    if order["status"] != OrderStatus.FULFILLING.value or order.get("kind") != "digital":
+    if order.status is not OrderStatus.FULFILLING or order.kind != "digital":
         return _state(order)  # replays of finished orders, and anything not ours, change nothing
-    items: dict[str, Any] = dict((order.get("delivery") or {}).get("items") or {})
-    lines = sorted(order["items"], key=lambda line: not entitlements.is_entitlement(line))  # ours first
+    items: dict[str, Any] = dict((order.delivery or {}).get("items") or {})
+    lines = sorted(order.items, key=lambda line: not entitlements.is_entitlement(line))  # ours first
     for index, line in enumerate(lines):
         sku = line["sku"]
         if sku in items:
@@ -142,7 +144,7 @@ def deliver(order_id: str, provider: DigitalProvider) -> dict[str, Any]:
             result = _grant(order, line)
         else:
             try:
-                result = provider.deliver(order_id, line, str(order.get("target") or ""), f"{order_id}:{sku}")
+                result = provider.deliver(order_id, line, str(order.target or ""), f"{order_id}:{sku}")
             except ProviderUnavailable as error:
                 raise DeliveryRetryable(str(error)) from None
             except ProviderRefused as error:
@@ -152,7 +154,7 @@ def deliver(order_id: str, provider: DigitalProvider) -> dict[str, Any]:
         items[sku] = record
         if index < len(lines) - 1:
             order = _record_item(order, sku, record)
-            items.update((order.get("delivery") or {}).get("items") or {})
+            items.update((order.delivery or {}).get("items") or {})
         else:
             order = _load(order_id) if record.get("refund_fen") else order
     if not any(int(rec["delivered_units"]) > 0 for rec in items.values()):
@@ -163,24 +165,24 @@ def deliver(order_id: str, provider: DigitalProvider) -> dict[str, Any]:
         return _state(_revoke_if_exited(_load(order_id)))  # a concurrent replay finished it, or an exit
 
 
-def _grant(order: dict[str, Any], line: dict[str, Any]) -> DeliveryResult:
+def _grant(order: Order, line: Line) -> DeliveryResult:
     entry = entitlements.grant(order, line)
     return DeliveryResult(int(line["quantity"]), 0, f"entitlement:{entry.kind.value}")
 
 
-def _revoke_if_exited(order: dict[str, Any]) -> dict[str, Any]:
+def _revoke_if_exited(order: Order) -> Order:
     """The order was failed/rejected/cancelled and refunded while this step granted: take it back under the
     exit's refund key (the exit's own revoke may have run before the grant existed; the key makes it once)."""
-    status = OrderStatus(order["status"])
-    if status in FINAL_STATUSES and status is not OrderStatus.COMPLETED and order.get("payment") and any(
-        entitlements.is_entitlement(line) for line in order["items"]
+    status = order.status
+    if status in FINAL_STATUSES and status is not OrderStatus.COMPLETED and order.payment and any(
+        entitlements.is_entitlement(line) for line in order.items
     ):
         entitlements.revoke_order(order, _refunds().EXIT_REFUND_KEYS[status])
     return order
 
 
 def _item_record(
-    order: dict[str, Any], line: dict[str, Any], result: DeliveryResult, *, single: bool
+    order: Order, line: Line, result: DeliveryResult, *, single: bool
 ) -> dict[str, Any]:
     record: dict[str, Any] = {
         "delivered_units": result.delivered_units,
@@ -194,14 +196,14 @@ def _item_record(
     return record
 
 
-def _refund_undelivered(order: dict[str, Any], line: dict[str, Any], remaining: int, why: str) -> int:
+def _refund_undelivered(order: Order, line: Line, remaining: int, why: str) -> int:
     wanted = logic.undelivered_refund_fen(int(line["line_total_fen"]), int(line["quantity"]), remaining)
-    amount = logic.capped_refund_fen(wanted, order.get("payment"), int(order["total_fen"]))
+    amount = logic.capped_refund_fen(wanted, order.payment, int(order.total_fen))
     if amount > 0:
         # an entitlement line lands here only if its grant raised (its put may still have been written)
         entitlements.revoke_line(order, line, remaining, f"{why}:{line['sku']}")
         _refunds().refund(
-            _load(order["order_id"]),
+            _load(order.order_id),
             amount,
             refund_key=f"{why}:{line['sku']}",
             reason=f"{why}_delivery",
@@ -210,29 +212,29 @@ def _refund_undelivered(order: dict[str, Any], line: dict[str, Any], remaining: 
     return amount
 
 
-def _fail(order_id: str, reason: str) -> dict[str, Any]:
+def _fail(order_id: str, reason: str) -> StepState:
     order = _load(order_id)
-    if order["status"] != OrderStatus.FULFILLING.value:
+    if order.status is not OrderStatus.FULFILLING:
         return _state(order)
     with contextlib.suppress(Conflict):  # another writer moved it; report where it is
         _refunds().fail_and_refund(order, reason=reason, actor=ACTOR)
     return _state(_load(order_id))
 
 
-def give_up(order_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
+def give_up(order_id: str, error: dict[str, Any] | None) -> StepState:
     """Retries ran out. Items already delivered stay delivered (the rest is refunded in proportion and the
     order completes as partial); with nothing delivered the order is FAILED and refunded in full."""
     found = store.get(order_id, consistent=True)
     if found is None:
-        return {"order_id": order_id, "status": "NOT_FOUND", "version": 0}
+        return StepState(order_id=order_id, status="NOT_FOUND", version=0)
     order = found
-    if order["status"] != OrderStatus.FULFILLING.value:
+    if order.status is not OrderStatus.FULFILLING:
         return _state(order)
     cause = str((error or {}).get("Error") or "unknown")[:60]
-    items: dict[str, Any] = dict((order.get("delivery") or {}).get("items") or {})
+    items: dict[str, Any] = dict((order.delivery or {}).get("items") or {})
     if not any(int(rec["delivered_units"]) > 0 for rec in items.values()):
         return _fail(order_id, f"delivery_failed:{cause}")
-    for line in order["items"]:
+    for line in order.items:
         if line["sku"] not in items:
             refund = _refund_undelivered(order, line, int(line["quantity"]), "undelivered")
             items[line["sku"]] = {

@@ -10,6 +10,7 @@ undelivered the refund is the whole line total exactly (no fen is lost to roundi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -19,7 +20,7 @@ def undelivered_refund_fen(line_total_fen: int, quantity: int, remaining_units: 
     return line_total_fen * remaining_units // quantity
 
 
-def capped_refund_fen(wanted_fen: int, payment: dict[str, Any] | None, total_fen: int) -> int:
+def capped_refund_fen(wanted_fen: int, payment: Mapping[str, Any] | None, total_fen: int) -> int:
     """Never ask for more than is still refundable on the payment (other refunds may have happened)."""
     paid = int((payment or {}).get("amount_fen", total_fen))
     # refunded or pending: every refund record that has not failed

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,7 +42,7 @@ class DeliveryResult:
 
 class DigitalProvider(Protocol):
     def deliver(
-        self, order_id: str, item: dict[str, Any], target: str, idempotency_key: str
+        self, order_id: str, item: Mapping[str, Any], target: str, idempotency_key: str
     ) -> DeliveryResult:
         """Deliver `item["quantity"]` units of `item["sku"]` to `target`. Raises ProviderUnavailable or
         ProviderRefused."""
@@ -61,7 +62,7 @@ class HttpDigitalProvider:
     client: Any  # shared.payments.adapters.http.HttpClient-compatible: send(SignedRequest) -> HttpResponse
 
     def deliver(
-        self, order_id: str, item: dict[str, Any], target: str, idempotency_key: str
+        self, order_id: str, item: Mapping[str, Any], target: str, idempotency_key: str
     ) -> DeliveryResult:
         from shared.core.clock import now
         from shared.payments.adapters.http import SignedRequest, TransportError
@@ -119,7 +120,7 @@ class NotConfiguredProvider:
         self.missing = missing
 
     def deliver(
-        self, order_id: str, item: dict[str, Any], target: str, idempotency_key: str
+        self, order_id: str, item: Mapping[str, Any], target: str, idempotency_key: str
     ) -> DeliveryResult:
         from shared.core.observability import metrics
 

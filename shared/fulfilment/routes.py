@@ -22,14 +22,14 @@ def get_tracking(order_id: OrderId) -> fulfilment.tracking_views.TrackingView:
     from shared.orders.routes import readable_order
 
     order = readable_order(order_id, principal(router))
-    shipment = order.get("shipment")
-    if order.get("kind") != "physical" or not shipment:
+    shipment = order.shipment
+    if order.kind != "physical" or not shipment:
         raise NotFound("This order has no shipment (digital, or not shipped yet).", code="no_shipment")
     record = tracking_store.get_tracking(order_id) or {}
     return TrackingView(
         order_id=order_id,
         carrier=shipment["carrier"],
         tracking_number=shipment["tracking_number"],
-        state=TrackingState(record.get("state") or (order.get("fulfilment") or {}).get("state") or "NO_INFO"),
+        state=TrackingState(record.get("state") or (order.fulfilment or {}).get("state") or "NO_INFO"),
         traces=[TraceView.model_validate(row) for row in record.get("traces", [])],
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
 
 from shared.core.clock import now_iso
 from shared.core.config import public_api_url, sandbox_providers
@@ -22,7 +21,9 @@ from shared.logistics.adapters.courier import TrackingSubscriber
 from shared.logistics.adapters.errors import SubscriptionFailed
 from shared.logistics.adapters.http import PartnerRequest, PartnerResponse
 from shared.orders import store
+from shared.orders.aggregate import Order
 from shared.orders.models import OrderStatus
+from shared.orders.steps import StepState
 
 logger = logging.getLogger("order24.shipment")
 ACTOR = "system:ship"
@@ -84,22 +85,22 @@ def _callback_url() -> str:
         raise _not_configured(error.detail) from None
 
 
-def _state(order: dict[str, Any]) -> dict[str, Any]:
-    return {"order_id": order["order_id"], "status": order["status"], "version": int(order["version"])}
+def _state(order: Order) -> StepState:
+    return StepState.of(order)
 
 
-def ship(order_id: str, via: TrackingSubscriber | None = None) -> dict[str, Any]:
+def ship(order_id: str, via: TrackingSubscriber | None = None) -> StepState:
     order = store.get(order_id, consistent=True)
     if order is None:
         logger.warning("ship: no such order", extra={"order_id": order_id})
-        return {"order_id": order_id, "status": "NOT_FOUND", "version": 0}
-    if order["status"] != OrderStatus.FULFILLING.value or order.get("kind") != "physical":
+        return StepState(order_id=order_id, status="NOT_FOUND", version=0)
+    if order.status is not OrderStatus.FULFILLING or order.kind != "physical":
         return _state(order)  # replays of shipped or finished orders change nothing
-    shipment = order.get("shipment")
+    shipment = order.shipment
     if not shipment:
-        address = order.get("shipping_address") or {}
+        province = order.shipping_address["province"] if order.shipping_address else ""
         try:
-            warehouse = warehouses.allocate(str(address.get("province", "")), order["items"])
+            warehouse = warehouses.allocate(province, order.items)
         except warehouses.NoWarehouse:
             from shared.payments import refunds  # lazy: the rare path
 

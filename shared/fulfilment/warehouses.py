@@ -11,6 +11,7 @@ is sellable and was already reserved at checkout, so allocation never decrements
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -88,7 +89,7 @@ def candidates(province: str, cfg: Config | None = None) -> list[Warehouse]:
     return [cfg.warehouses[code] for code in ordered]
 
 
-def allocate(province: str, lines: list[dict[str, Any]], cfg: Config | None = None) -> Warehouse:
+def allocate(province: str, lines: Sequence[Mapping[str, Any]], cfg: Config | None = None) -> Warehouse:
     for warehouse in candidates(province, cfg):
         if all(warehouse.on_hand(line["sku"]) >= int(line["quantity"]) for line in lines):
             return warehouse

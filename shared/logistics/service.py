@@ -23,8 +23,9 @@ from shared.core.clock import iso, now, now_iso, parse_iso
 from shared.core.errors import Conflict
 from shared.logistics import store
 from shared.logistics.models import FLAGS, TROUBLE, TrackingState, TrackingUpdate, advances, rank
-from shared.orders import logic
+from shared.orders import events, logic
 from shared.orders import store as orders
+from shared.orders.aggregate import Order
 from shared.orders.models import OrderStatus
 
 logger = logging.getLogger("order24.logistics")
@@ -125,17 +126,17 @@ def _apply_to_order(order_id: str, update: TrackingUpdate, record: dict[str, Any
     raise TryAgain("order contended")
 
 
-def _order_change(order: dict[str, Any], update: TrackingUpdate) -> None:
-    state, status = update.state, order["status"]
+def _order_change(order: Order, update: TrackingUpdate) -> None:
+    state, status = update.state, order.status.value
     actor = f"partner:{update.partner}"
     fulfilment = {"state": state.value, "raw_state": update.raw_state, "at": now_iso()}
-    known = (order.get("fulfilment") or {}).get("state")
-    trouble = order.get("trouble")
+    known = (order.fulfilment or {}).get("state")
+    trouble = order.trouble
     if state is TrackingState.SIGNED:
         if status not in (OrderStatus.SHIPPED.value, OrderStatus.FULFILLING.value):
             return  # already delivered (a replay) or in a final state: nothing to do
         signed_at = update.latest_at or now()
-        due = logic.due_key("COMPLETE", order["order_id"], iso(signed_at + _window()))
+        due = logic.due_key("COMPLETE", order.order_id, iso(signed_at + _window()))
         orders.transition(
             order,
             OrderStatus.DELIVERED,
@@ -160,9 +161,7 @@ def _order_change(order: dict[str, Any], update: TrackingUpdate) -> None:
         hold = status == OrderStatus.DELIVERED.value and state in RETURN_BRANCH
         _append(
             order,
-            type_="trouble_flag",
-            actor=actor,
-            reason=state.value,
+            events.trouble_flag(actor=actor, state=state.value),
             set_fields={"trouble": flag, "fulfilment": fulfilment},
             remove_fields=("GSI3PK", "GSI3SK") if hold else (),
         )
@@ -170,9 +169,9 @@ def _order_change(order: dict[str, Any], update: TrackingUpdate) -> None:
 
         inbox.record(
             "trouble_flag",
-            f"{order['order_id']}:{state.value}",
+            f"{order.order_id}:{state.value}",
             {
-                "order_id": order["order_id"],
+                "order_id": order.order_id,
                 "carrier": update.carrier,
                 "tracking_number": update.tracking_number,
                 "state": state.value,
@@ -180,7 +179,7 @@ def _order_change(order: dict[str, Any], update: TrackingUpdate) -> None:
                 "message": update.message,
                 "status": status,
             },
-            summary=f"{order['order_id']} {state.value} ({update.partner} {update.raw_state})",
+            summary=f"{order.order_id} {state.value} ({update.partner} {update.raw_state})",
         )
         return
     if status == OrderStatus.DELIVERED.value:
@@ -195,18 +194,14 @@ def _order_change(order: dict[str, Any], update: TrackingUpdate) -> None:
     ):
         _append(
             order,
-            type_="out_for_delivery",
-            actor=actor,
-            reason=update.raw_state,
+            events.out_for_delivery(actor=actor, raw_state=update.raw_state),
             set_fields={"fulfilment": fulfilment},
             remove_fields=("trouble",) if clears else (),
         )
     elif clears:
         _append(
             order,
-            type_="trouble_cleared",
-            actor=actor,
-            reason=state.value,
+            events.trouble_cleared(actor=actor, state=state.value),
             set_fields={"fulfilment": fulfilment},
             remove_fields=("trouble",),
         )
@@ -223,27 +218,21 @@ def _window() -> timedelta:
 
 
 def _append(
-    order: dict[str, Any],
+    order: Order,
+    event: events.OrderEvent,
     *,
-    type_: str,
-    actor: str,
-    reason: str,
     set_fields: dict[str, Any],
     remove_fields: tuple[str, ...] = (),
 ) -> None:
     """A non-status event, conditional on the version we read (raises Conflict when the order moved)."""
-    at = now_iso()
-    the_event = {
-        k: v for k, v in logic.event(at=at, type_=type_, actor=actor, reason=reason).items() if v is not None
-    }
-    fields = {"updated_at": at, **set_fields}
+    fields = {"updated_at": event.at, **set_fields}
     names = {f"#f{i}": name for i, name in enumerate(fields)}
     values = {f":v{i}": ddb.to_attr(value) for i, value in enumerate(fields.values())}
     values.update(
         {
-            ":event": ddb.to_attr([the_event]),
+            ":event": ddb.to_attr([event.to_item()]),
             ":one": ddb.to_attr(1),
-            ":version": ddb.to_attr(order["version"]),
+            ":version": ddb.to_attr(order.version),
         }
     )
     expression = (
@@ -258,7 +247,7 @@ def _append(
     try:
         ddb.dynamodb().update_item(
             TableName=ddb.table(),
-            Key=orders.order_key(order["order_id"]),
+            Key=orders.order_key(order.order_id),
             UpdateExpression=expression,
             ConditionExpression="#version = :version",
             ExpressionAttributeNames={**names, "#version": "version"},

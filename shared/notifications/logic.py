@@ -1,14 +1,48 @@
 """Which committed order change a shopper hears about (no I/O).
 
-Input: the order item's old and new images from the stream. New timeline events (the ones past the old
-image's event count) decide; a refund without an event of its own is seen as `payment.refunded_fen` growing.
-Each notification's key is deterministic (`<at>#<order_id>#<event index>`), so a redelivered stream record
-produces the same keys and the conditional put stores it once.
+Input: the order item's old and new images from the stream, parsed into `OrderImage` (the timeline as
+typed events, `shared/orders/events.py`). The events this write appended decide: the timeline is
+append-only (every writer uses `list_append`), so they are the new image's events past the old image's
+count, and each kind maps to at most one notification by its type (`_kind`), never by diffing fields. A
+refund without an event of its own is seen as `payment.refunded_fen` growing. Each notification's key is
+deterministic (`<at>#<order_id>#<event index>`), so a redelivered stream record produces the same keys and
+the conditional put stores it once (and `service.prepare` does not publish it again).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.orders import events as ev
+from shared.orders.models import OrderStatus
+
+
+class _Payment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    refunded_fen: int = 0
+
+
+class OrderImage(BaseModel):
+    """What notifications read of an order item (a stream image): the timeline, typed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: str | None = None
+    shopper_id: str | None = None
+    status: OrderStatus | None = None
+    version: int = 0
+    currency: str | None = None
+    updated_at: str | None = None
+    payment: _Payment | None = None
+    events: list[ev.OrderEvent] = []
+
+    @property
+    def refunded_fen(self) -> int:
+        return self.payment.refunded_fen if self.payment else 0
+
 
 # to_status of a status change -> notification type
 BY_STATUS = {
@@ -22,7 +56,6 @@ BY_STATUS = {
     "CANCELLED": "cancelled",
     "FAILED": "failed",
 }
-BY_EVENT_TYPE = {"out_for_delivery": "out_for_delivery", "trouble_flag": "delivery_issue"}
 TITLES = {
     "paid": "支付成功 / Payment received",
     "in_review": "订单审核中 / Your order is being reviewed",
@@ -39,62 +72,71 @@ TITLES = {
 }
 
 
-def _completed_on_delivery(events: list[dict[str, Any]], index: int, first_new: int) -> bool:
-    return (events[index].get("to_status") == "COMPLETED" and index > first_new
-            and events[index - 1].get("to_status") == "DELIVERED")
+def _kind(event: ev.OrderEvent) -> str | None:
+    """The notification one appended event makes, by its kind."""
+    match event:
+        case ev.StatusChanged() if event.to_status != event.from_status:
+            return BY_STATUS.get(event.to_status.value)
+        case ev.Refunded():  # refund_requested, then refunded (money moved) or refund_failed: only the money
+            return "refunded"
+        case ev.OutForDelivery():
+            return "out_for_delivery"
+        case ev.TroubleFlag():
+            return "delivery_issue"
+    return None
 
 
-def _refund_event(event: dict[str, Any]) -> bool:
-    # the payments context appends refund_requested, then refunded (money moved) or refund_failed
-    return event.get("type") == "refunded"
+def _completed_on_delivery(appended: list[ev.OrderEvent], index: int) -> bool:
+    """A digital order completes in the write that delivers it: "delivered" says it all."""
+    event, before = appended[index], appended[index - 1] if index > 0 else None
+    return (isinstance(event, ev.StatusChanged) and event.to_status is OrderStatus.COMPLETED
+            and isinstance(before, ev.StatusChanged) and before.to_status is OrderStatus.DELIVERED)
 
 
-def notifications(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, Any]]:
+def appended_events(old: OrderImage | None, new: OrderImage) -> list[tuple[int, ev.OrderEvent]]:
+    """The events this write appended, with their index in the timeline (the notification key's `n`).
+
+    The log only grows (`list_append`), so they are the events past the old image's; should the old image's
+    events not be the new one's prefix (nothing writes that way today), the ones the old image lacks."""
+    indexed = list(enumerate(new.events))
+    if old is None:
+        return indexed
+    if new.events[: len(old.events)] == old.events:
+        return indexed[len(old.events) :]
+    return [(index, event) for index, event in indexed if event not in old.events]
+
+
+def notifications(old: OrderImage | None, new: OrderImage) -> list[dict[str, Any]]:
     """The notifications one committed change of an order item produces (possibly none)."""
-    if not new.get("shopper_id") or not new.get("order_id"):
+    if not new.shopper_id or not new.order_id:
         return []
-    old_events = list((old or {}).get("events") or [])
-    events = list(new.get("events") or [])
+    indexed = appended_events(old, new)
+    appended = [event for _, event in indexed]
     found: list[dict[str, Any]] = []
-    for index in range(len(old_events), len(events)):
-        event = events[index]
-        kind = None
-        if _completed_on_delivery(events, index, len(old_events)):
-            continue  # a digital order completes in the write that delivers it: "delivered" says it all
-        if event.get("to_status") and event.get("to_status") != event.get("from_status"):
-            kind = BY_STATUS.get(str(event["to_status"]))
-        elif _refund_event(event):
-            kind = "refunded"
-        else:
-            kind = BY_EVENT_TYPE.get(str(event.get("type")))
+    for offset, (index, event) in enumerate(indexed):
+        if _completed_on_delivery(appended, offset):
+            continue
+        kind = _kind(event)
         if kind:
-            found.append(_make(new, kind, str(event["at"]), f"{index:04d}", event.get("reason")))
-    refunded_before = int(((old or {}).get("payment") or {}).get("refunded_fen", 0) or 0)
-    refunded_now = int((new.get("payment") or {}).get("refunded_fen", 0) or 0)
-    if refunded_now > refunded_before and not any(_refund_event(e) for e in events[len(old_events) :]):
-        found.append(
-            _make(
-                new,
-                "refunded",
-                str(new.get("updated_at") or ""),
-                f"v{int(new.get('version', 0)):04d}",
-                None,
-                amount_fen=refunded_now - refunded_before,
-            )
-        )
+            found.append(_make(new, kind, event.at, f"{index:04d}", event.reason))
+    refunded_before = old.refunded_fen if old else 0
+    if new.refunded_fen > refunded_before and not any(isinstance(e, ev.Refunded) for e in appended):
+        found.append(_make(new, "refunded", new.updated_at or "", f"v{new.version:04d}", None,
+                           amount_fen=new.refunded_fen - refunded_before))
     return found
 
 
-def _make(order: dict[str, Any], kind: str, at: str, n: str, reason: Any, **extra: Any) -> dict[str, Any]:
+def _make(order: OrderImage, kind: str, at: str, n: str, reason: str | None, **extra: Any) -> dict[str, Any]:
+    assert order.shopper_id and order.order_id  # checked by `notifications`
     return {
-        "shopper_id": order["shopper_id"],
-        "order_id": order["order_id"],
+        "shopper_id": order.shopper_id,
+        "order_id": order.order_id,
         "type": kind,
         "at": at,
-        "sk": f"{at}#{order['order_id']}#{n}",
+        "sk": f"{at}#{order.order_id}#{n}",
         "title": TITLES[kind],
-        "status": order.get("status"),
-        "reason": str(reason) if reason else None,
-        "currency": order.get("currency"),
+        "status": order.status.value if order.status else None,
+        "reason": reason or None,
+        "currency": order.currency,
         **extra,
     }

@@ -39,14 +39,16 @@ def _entry(batch_id: str, note: dict[str, Any]) -> PublishBatchRequestEntryTypeD
 
 def publish_batch(notes: Sequence[dict[str, Any]]) -> set[str]:
     """Publish every note, 10 per request; returns the `sk` of each note SNS did not take."""
+    from botocore.exceptions import BotoCoreError, ClientError  # loaded with the SNS client anyway
+
     failed: set[str] = set()
     for start in range(0, len(notes), BATCH_LIMIT):
         chunk = notes[start : start + BATCH_LIMIT]
         entries = [_entry(str(i), note) for i, note in enumerate(chunk)]
         try:
             reply = aws.sns().publish_batch(TopicArn=env(Env.NOTIFICATIONS_TOPIC_ARN),
-                                                PublishBatchRequestEntries=entries)
-        except Exception as error:  # the whole request failed: every note in it is retried
+                                            PublishBatchRequestEntries=entries)
+        except (ClientError, BotoCoreError) as error:  # the whole request failed: every note in it is retried
             logger.warning("publish batch failed", extra={"error": type(error).__name__, "notes": len(chunk)})
             failed.update(note["sk"] for note in chunk)
             continue

@@ -27,14 +27,18 @@ class Prepared:
     failed: dict[str, str] = field(default_factory=dict)  # sequence number -> why
 
 
-def images(record: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def images(record: dict[str, Any]) -> tuple[logic.OrderImage | None, logic.OrderImage | None]:
     change = record.get("dynamodb") or {}
     keys = change.get("Keys") or {}
     if (keys.get("SK") or {}).get("S") != "ORDER" or record.get("eventName") not in ("INSERT", "MODIFY"):
         return None, None
     old = change.get("OldImage")
     new = change.get("NewImage")
-    return (ddb.from_item(old) if old else None), (ddb.from_item(new) if new else None)
+    return (_image(old) if old else None), (_image(new) if new else None)
+
+
+def _image(raw: dict[str, Any]) -> logic.OrderImage:
+    return logic.OrderImage.model_validate(ddb.from_item(raw))
 
 
 def sequence(record: dict[str, Any]) -> str:
@@ -49,7 +53,7 @@ def prepare(records: list[dict[str, Any]]) -> Prepared:
         try:
             old, new = images(record)
             notes = logic.notifications(old, new) if new is not None else []
-        except Exception as error:  # this record alone is retried
+        except ValueError as error:  # an image that does not parse (a ValidationError): this record alone is retried
             prepared.failed[key] = type(error).__name__
             continue
         prepared.notes[key] = []

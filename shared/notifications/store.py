@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import ddb, paging
+from shared.core import aws, ddb, paging
 from shared.core.clock import now_iso
 
 READMARK = "READMARK"
@@ -33,7 +33,7 @@ def put_once(note: dict[str, Any]) -> bool:
             TableName=ddb.table(), Item=ddb.to_item(item), ConditionExpression="attribute_not_exists(PK)"
         )
         return True
-    except Exception as error:
+    except aws.ClientError as error:
         if ddb.is_conditional_failure(error):
             return False
         raise
@@ -72,7 +72,7 @@ def mark_read(shopper_id: str, up_to: str) -> str:
             ExpressionAttributeValues=ddb.values(m=up_to, at=now_iso()),
         )
         return up_to
-    except Exception as error:
+    except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
     return read_up_to(shopper_id) or up_to

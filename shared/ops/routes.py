@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -15,6 +15,7 @@ from shared.core.timestamps import Timestamp
 from shared.core.types import OrderId
 from shared.ops import inbox
 from shared.orders import store
+from shared.orders.views import OpsOrderView
 
 router = Router()
 
@@ -47,7 +48,6 @@ def list_inbox(kind: InboxKind, cursor: Annotated[str | None, Query(max_length=2
 
 # GET /ops/orders/{order_id}
 @route(router, "getOpsOrder", summary="The whole order record, risk and review reasons included")
-def ops_order(order_id: OrderId) -> dict[str, Any]:
+def ops_order(order_id: OrderId) -> OpsOrderView:
     require_role(router, Role.OPS)
-    order = store.require(order_id)
-    return {k: v for k, v in order.items() if not k.startswith(("GSI", "PK", "SK")) and k != "request_hash"}
+    return OpsOrderView.of(store.require(order_id))

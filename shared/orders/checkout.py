@@ -10,11 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 from shared.catalog import store as catalog
-from shared.core import ddb
+from shared.core import aws, ddb
 from shared.core.clock import iso, now
 from shared.core.config import CheckoutSettings, settings
 from shared.orders import logic, store
+from shared.orders.aggregate import Line, Order, OrderHead, Reservations
 from shared.orders.models import OrderStatus
+from shared.orders.steps import StepState
 
 logger = logging.getLogger("order24.checkout")
 ATTEMPTS = 4
@@ -42,15 +44,15 @@ def _bucket_update(sku: str, bucket: int, delta: int) -> dict[str, Any]:
     return update
 
 
-def _plan_single_bucket(lines: list[dict[str, Any]], buckets: dict[str, int]) -> dict[str, list[list[int]]]:
+def _plan_single_bucket(lines: list[Line], buckets: dict[str, int]) -> Reservations:
     """Optimistic first try: the whole quantity from one random bucket, no read."""
     return {line["sku"]: [[random.randrange(buckets[line["sku"]]), int(line["quantity"])]] for line in lines}
 
 
-def _plan_from_counts(lines: list[dict[str, Any]]) -> dict[str, list[list[int]]] | str:
+def _plan_from_counts(lines: list[Line]) -> Reservations | str:
     """Split each line over buckets that have stock, starting at a random bucket to spread writes.
     Returns the SKU that is out of stock instead of a plan when one is."""
-    plan: dict[str, list[list[int]]] = {}
+    plan: Reservations = {}
     for line in lines:
         rows = catalog.buckets_of(line["sku"])
         need = int(line["quantity"])
@@ -69,17 +71,17 @@ def _plan_from_counts(lines: list[dict[str, Any]]) -> dict[str, list[list[int]]]
     return plan
 
 
-def reserve(order_id: str) -> dict[str, Any]:
+def reserve(order_id: str) -> StepState:
     order = store.get(order_id, consistent=True)
     if order is None:
         logger.error("reserve: no such order", extra={"order_id": order_id})
-        return {"order_id": order_id, "status": "MISSING"}
-    if order["status"] != OrderStatus.PLACED.value:
+        return StepState(order_id=order_id, status="MISSING")
+    if order.status is not OrderStatus.PLACED:
         return _result(order)  # a replay: the first delivery already did the work
-    lines = order["items"]
+    lines = order.items
     meta = catalog.skus_for_pricing([line["sku"] for line in lines])
     buckets = {sku: int(row.get("buckets", 1)) for sku, row in meta.items()}
-    plan: dict[str, list[list[int]]] | str = _plan_single_bucket(lines, buckets)
+    plan: Reservations | str = _plan_single_bucket(lines, buckets)
     for attempt in range(ATTEMPTS):
         if isinstance(plan, str):
             return _result(store.transition(order, OrderStatus.REJECTED, actor="system:checkout",
@@ -95,11 +97,11 @@ def reserve(order_id: str) -> dict[str, Any]:
         try:
             ddb.transact_write(writes)
             # the transaction's condition pinned status and version, so the result is known without a read
-            return _result({**order, "status": OrderStatus.AWAITING_PAYMENT.value, "version": order["version"] + 1})
-        except Exception as error:
+            return StepState(order_id=order_id, status=OrderStatus.AWAITING_PAYMENT.value, version=order.version + 1)
+        except aws.ClientError as error:
             if not ddb.is_conditional_failure(error):
                 raise
-            reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+            reasons: list[dict[str, Any]] = error.response.get("CancellationReasons", [])  # type: ignore[assignment]
             if reasons and reasons[-1].get("Code") == "ConditionalCheckFailed":
                 return _result(store.require(order_id, consistent=True))  # someone else moved the order
             logger.info("reserve: bucket contention, re-planning", extra={"order_id": order_id, "attempt": attempt})
@@ -107,17 +109,17 @@ def reserve(order_id: str) -> dict[str, Any]:
     raise TransientError(f"stock contention on order {order_id}")
 
 
-def release(order: dict[str, Any], to: OrderStatus, *, actor: str, reason: str) -> dict[str, Any]:
+def release(order: OrderHead, to: OrderStatus, *, actor: str, reason: str) -> Order:
     """Move an order out of AWAITING_PAYMENT (or later) and give its reserved units back, atomically;
     returns the order as it is now."""
     release_only(order, to, actor=actor, reason=reason)
-    return store.require(order["order_id"], consistent=True)
+    return store.require(order.order_id, consistent=True)
 
 
-def release_only(order: dict[str, Any], to: OrderStatus, *, actor: str, reason: str) -> None:
+def release_only(order: OrderHead, to: OrderStatus, *, actor: str, reason: str) -> None:
     """`release` without reading the order back: the expiry path at sale speed needs no result, only the
     one transaction (conditional on status and version; a lost race raises Conflict)."""
-    plan: dict[str, list[list[int]]] = order.get("reservations") or {}
+    plan: Reservations = order.reservations or {}
     writes = [{"Update": _bucket_update(sku, int(bucket), int(units))} for sku, parts in plan.items()
               for bucket, units in parts]
     writes.append({"Update": store.transition_update(order, to, actor=actor, reason=reason,
@@ -125,15 +127,15 @@ def release_only(order: dict[str, Any], to: OrderStatus, *, actor: str, reason: 
                                                      set_fields={"released": plan} if plan else None)})
     try:
         ddb.transact_write(writes)
-    except Exception as error:
+    except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
-        current = store.require(order["order_id"], consistent=True)
+        current = store.require(order.order_id, consistent=True)
         from shared.core.errors import Conflict
 
-        raise Conflict(f"The order changed meanwhile; it is now {current['status']}.", code="order_changed",
-                       current_status=current["status"]) from None
+        raise Conflict(f"The order changed meanwhile; it is now {current.status}.", code="order_changed",
+                       current_status=current.status.value) from None
 
 
-def _result(order: dict[str, Any]) -> dict[str, Any]:
-    return {"order_id": order["order_id"], "status": order["status"], "version": order["version"]}
+def _result(order: OrderHead) -> StepState:
+    return StepState.of(order)

@@ -7,12 +7,12 @@ Set when the parcel is signed (shared/logistics/service.py): due = signed_at + R
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from shared.core.clock import parse_iso
 from shared.core.config import CompletionSettings, settings
 from shared.core.errors import Conflict
 from shared.orders import store
+from shared.orders.aggregate import Order
 from shared.orders.models import OrderStatus
 
 
@@ -20,13 +20,13 @@ def return_window() -> timedelta:
     return timedelta(seconds=settings(CompletionSettings).return_window_seconds)
 
 
-def complete_delivered(order: dict[str, Any], moment: datetime) -> str:
-    if order["status"] != OrderStatus.DELIVERED.value:
+def complete_delivered(order: Order, moment: datetime) -> str:
+    if order.status is not OrderStatus.DELIVERED:
         return "skipped"
-    signed = (order.get("fulfilment") or {}).get("signed_at")
+    signed = (order.fulfilment or {}).get("signed_at")
     if signed and parse_iso(signed) + return_window() > moment:
         return "skipped"  # the window was lengthened since the timer was set
-    if order.get("trouble"):
+    if order.trouble:
         return "skipped"  # a flagged parcel waits for ops (the flag removes the timer)
     try:
         store.transition(

@@ -19,7 +19,8 @@ from shared.core.clock import iso, now
 from shared.core.config import Env, IntakeSettings, settings
 from shared.core.errors import Unprocessable
 from shared.core.roles import Role
-from shared.orders import logic, store
+from shared.orders import events, logic, store
+from shared.orders.aggregate import Order
 from shared.orders.models import OrderAccepted, OrderStatus, PlaceOrder
 
 logger = logging.getLogger("order24.intake")
@@ -51,37 +52,36 @@ def place(caller: Caller, idempotency_key: str, body: PlaceOrder) -> OrderAccept
     priced = logic.price(body, catalog.skus_for_pricing([line.sku for line in body.items]))
     moment = now()
     created_at = iso(moment)
-    order = {
+    shopper = caller.shopper_id
+    optional = {  # written only when given, as before (`Order.to_item` holds the attributes set)
+        "shipping_address": body.shipping_address.model_dump(exclude_none=True) if body.shipping_address else None,
+        "ad_copy": body.ad_copy, "target": body.target, "source_ip": caller.source_ip, "device_id": caller.device_id,
+    }
+    order = Order.model_validate({
         **store.order_key_values(order_id),
         "order_id": order_id,
-        "shopper_id": caller.shopper_id,
-        "status": OrderStatus.PLACED.value,
+        "shopper_id": shopper,
+        "status": OrderStatus.PLACED,
         "version": 1,
         **priced,
-        "shipping_address": body.shipping_address.model_dump(exclude_none=True) if body.shipping_address else None,
-        "ad_copy": body.ad_copy,
-        "target": body.target,
-        "source_ip": caller.source_ip,
-        "device_id": caller.device_id,
         "request_hash": fingerprint,
         "created_at": created_at,
         "updated_at": created_at,
-        "events": [logic.event(at=created_at, type_="placed", actor=f"shopper:{caller.shopper_id}",
-                               to_status=OrderStatus.PLACED.value)],
-        "GSI1PK": f"SHOPPER#{caller.shopper_id}",
+        "events": [events.placed(shopper_id=shopper, at=created_at)],
+        "GSI1PK": f"SHOPPER#{shopper}",
         "GSI1SK": f"{created_at}#{order_id}",
         "GSI2PK": f"SHOP#{priced['shop_id']}#{created_at[:10]}",
         "GSI2SK": f"{created_at}#{order_id}",
         **logic.due_key("PLACED", order_id, iso(moment + redrive_after())),
-    }
-    order["events"] = [{k: v for k, v in order["events"][0].items() if v is not None}]
+        **{name: value for name, value in optional.items() if value is not None},
+    })
     existing = store.put_new(order)
     if existing is not None:
-        if existing.get("request_hash") != fingerprint or existing.get("shopper_id") != caller.shopper_id:
+        if existing.request_hash != fingerprint or existing.shopper_id != caller.shopper_id:
             raise Unprocessable("This Idempotency-Key was used with a different body.", code="idempotency_key_reused")
-        if existing["status"] == OrderStatus.PLACED.value:
+        if existing.status is OrderStatus.PLACED:
             enqueue(order_id)  # the first attempt may have died before enqueueing; checkout is idempotent
-        return OrderAccepted(order_id=order_id, status=OrderStatus(existing["status"]))
+        return OrderAccepted(order_id=order_id, status=existing.status)
     enqueue(order_id)
     return OrderAccepted(order_id=order_id, status=OrderStatus.PLACED)
 

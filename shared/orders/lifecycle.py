@@ -13,27 +13,30 @@ from typing import Any
 from shared.core.clock import iso, now, parse_iso
 from shared.core.config import Env, LifecycleSettings, default_of, settings
 from shared.core.errors import Conflict
-from shared.orders import checkout, completion, expiry, intake, logic, store
+from shared.orders import checkout, completion, events, expiry, intake, logic, store
+from shared.orders.aggregate import Order, OrderHead
 from shared.orders.models import OrderStatus
 
 logger = logging.getLogger("order24.lifecycle")
 MAX_REDRIVES = 3
 
 
-def cancel_by_shopper(order: dict[str, Any], shopper_id: str) -> dict[str, Any]:
+def cancel_by_shopper(order: Order, shopper_id: str) -> Order:
     actor = f"shopper:{shopper_id}"
-    status = order["status"]
-    if status == OrderStatus.PLACED.value:
+    status = order.status
+    if status is OrderStatus.PLACED:
         return store.transition(order, OrderStatus.CANCELLED, actor=actor, reason="cancelled_by_shopper",
                                 remove_fields=("GSI3PK", "GSI3SK"))
-    if status == OrderStatus.AWAITING_PAYMENT.value:
+    if status is OrderStatus.AWAITING_PAYMENT:
         return checkout.release(order, OrderStatus.CANCELLED, actor=actor, reason="cancelled_by_shopper")
     raise Conflict(f"An order in {status} can no longer be cancelled here.", code="not_cancellable",
                    current_status=status)
 
 
-def expire_unpaid(order: dict[str, Any], moment: datetime) -> str:
-    if order["status"] != OrderStatus.AWAITING_PAYMENT.value or parse_iso(order["expires_at"]) > moment:
+def expire_unpaid(order: OrderHead, moment: datetime) -> str:
+    if order.status is not OrderStatus.AWAITING_PAYMENT or order.expires_at is None:
+        return "skipped"
+    if parse_iso(order.expires_at) > moment:
         return "skipped"
     try:
         checkout.release_only(order, OrderStatus.CANCELLED, actor="system:sweeper", reason="payment_timeout")
@@ -48,24 +51,24 @@ def requeue_patience() -> timedelta:
     return timedelta(seconds=settings(LifecycleSettings).requeue_patience_seconds)
 
 
-def _waiting_in_queue(order: dict[str, Any], kind: str, moment: datetime) -> str | None:
+def _waiting_in_queue(order: Order, kind: str, moment: datetime) -> str | None:
     """A throttled workflow requeued this order recently (infra/workflows.py `requeue` sets `requeued_at`):
     it is waiting in its queue, not stuck. Push the timer past the patience window instead of re-driving
     (a re-drive would start a second execution into the same throttle) or counting towards FAILED."""
-    at = order.get("requeued_at")
+    at = order.requeued_at
     if not at or parse_iso(at) + requeue_patience() <= moment:
         return None
-    due = logic.due_key(kind, order["order_id"], iso(parse_iso(at) + requeue_patience()))
+    due = logic.due_key(kind, order.order_id, iso(parse_iso(at) + requeue_patience()))
     return "waiting" if store.move_timer(order, due) else "raced"
 
 
-def redrive_placed(order: dict[str, Any], moment: datetime) -> str:
-    if order["status"] != OrderStatus.PLACED.value:
+def redrive_placed(order: Order, moment: datetime) -> str:
+    if order.status is not OrderStatus.PLACED:
         return "skipped"
     waiting = _waiting_in_queue(order, "PLACED", moment)
     if waiting:
         return waiting
-    count = int(order.get("redrives", 0))
+    count = order.redrives or 0
     if count >= MAX_REDRIVES:
         try:
             store.transition(order, OrderStatus.FAILED, actor="system:sweeper", reason="checkout_timeout",
@@ -73,10 +76,10 @@ def redrive_placed(order: dict[str, Any], moment: datetime) -> str:
         except Conflict:
             return "raced"
         return "failed"
-    due = logic.due_key("PLACED", order["order_id"], iso(moment + intake.redrive_after() * (count + 2)))
-    store.append_event(order["order_id"], type_="redriven", actor="system:sweeper", reason="checkout_not_started",
-                       set_fields={"redrives": count + 1, **due}, expected_status=OrderStatus.PLACED.value)
-    intake.enqueue(order["order_id"])
+    due = logic.due_key("PLACED", order.order_id, iso(moment + intake.redrive_after() * (count + 2)))
+    store.append_event(order.order_id, events.redriven(reason="checkout_not_started"),
+                       set_fields={"redrives": count + 1, **due}, expected_status=OrderStatus.PLACED)
+    intake.enqueue(order.order_id)
     return "redriven"
 
 
@@ -85,15 +88,15 @@ def fulfil_redrive_after() -> timedelta:
     return timedelta(seconds=settings(LifecycleSettings).fulfil_redrive_after_seconds)
 
 
-def redrive_paid(order: dict[str, Any], moment: datetime) -> str:
+def redrive_paid(order: Order, moment: datetime) -> str:
     """A paid order whose fulfilment has not moved on: start it again; when re-drives run out, fail and
     refund it, so money is never held for an order nobody will fulfil."""
-    if order["status"] not in (OrderStatus.PAID.value, OrderStatus.FULFILLING.value):
+    if order.status not in (OrderStatus.PAID, OrderStatus.FULFILLING):
         return "skipped"
     waiting = _waiting_in_queue(order, "PAID", moment)
     if waiting:
         return waiting
-    count = int(order.get("redrives", 0))
+    count = order.redrives or 0
     if count >= MAX_REDRIVES:
         from shared.payments import refunds  # only this rare path needs the payment adapters
 
@@ -102,19 +105,19 @@ def redrive_paid(order: dict[str, Any], moment: datetime) -> str:
         except Conflict:
             return "raced"
         return "failed"
-    due = logic.due_key("PAID", order["order_id"], iso(moment + fulfil_redrive_after() * (count + 1)))
-    store.append_event(order["order_id"], type_="redriven", actor="system:sweeper", reason="fulfilment_not_finished",
-                       set_fields={"redrives": count + 1, **due}, expected_status=order["status"])
+    due = logic.due_key("PAID", order.order_id, iso(moment + fulfil_redrive_after() * (count + 1)))
+    store.append_event(order.order_id, events.redriven(reason="fulfilment_not_finished"),
+                       set_fields={"redrives": count + 1, **due}, expected_status=order.status)
     from shared.core import queues
 
-    queues.send(Env.PAID_QUEUE_URL, {"order_id": order["order_id"]})
+    queues.send(Env.PAID_QUEUE_URL, {"order_id": order.order_id})
     return "redriven"
 
 
 # Timer kind (the DUE#<KIND># partition of the by_due index) -> what to do with a due order.
 # PAID orders carry a `PAID` timer until fulfilment finishes (set at PAID, kept through FULFILLING).
-TIMERS: dict[str, Callable[[dict[str, Any], datetime], str]] = {
-    "EXPIRY": expire_unpaid,
+TIMERS: dict[str, Callable[[Order, datetime], str]] = {
+    "EXPIRY": expire_unpaid,  # reads only the head (`store.get_heads`): see _run_timer
     "PLACED": redrive_placed,
     "PAID": redrive_paid,
     "COMPLETE": completion.complete_delivered,  # DELIVERED -> COMPLETED after the return window
@@ -131,21 +134,21 @@ DEFAULT_SWEEP_BUDGET_S = 50.0  # of the sweeper's 60 s timeout: stop taking new 
 PAGE = 100
 
 
-def _run_timer(kind: str, order_id: str, order: dict[str, Any] | None, moment: datetime) -> str:
+def _run_timer(kind: str, order_id: str, order: OrderHead | None, moment: datetime) -> str:
     """One due timer's action, as `<kind>_<outcome>`; an exception is logged and counted, never raised."""
     if order is None:
         return f"{kind.lower()}_missing"
     try:
-        outcome = TIMERS[kind](order, moment)
+        if isinstance(order, Order):
+            outcome = TIMERS[kind](order, moment)
+        elif kind == expiry.KIND:
+            outcome = expire_unpaid(order, moment)
+        else:
+            raise TypeError(f"the {kind} timer needs the whole order")
     except Exception:
         logger.exception("timer failed", extra={"order_id": order_id, "kind": kind})
         outcome = "error"
     return f"{kind.lower()}_{outcome}"
-
-
-# What `expire_unpaid` and `checkout.release_only` read of an order (the transition's condition pins status and
-# version; the reservations say which buckets get their units back).
-EXPIRY_FIELDS = ("status", "version", "expires_at", "reservations")
 
 
 def expire_many(order_ids: list[str], moment: datetime | None = None) -> Counter[str]:
@@ -153,7 +156,9 @@ def expire_many(order_ids: list[str], moment: datetime | None = None) -> Counter
     BatchGetItem per 100, then `expire_unpaid` each on the pool. Idempotent: an order already cancelled, paid
     or not yet due is skipped, a lost race is `raced`, so a redelivered message changes nothing."""
     moment = moment or now()
-    orders = store.get_many(order_ids, consistent=True, fields=EXPIRY_FIELDS)
+    # what `expire_unpaid` and `checkout.release_only` read of an order (`store.HEAD_FIELDS`): the condition pins
+    # status and version, the reservations say which buckets get their units back
+    orders = store.get_heads(order_ids, consistent=True)
     with ThreadPoolExecutor(max_workers=min(sweep_threads(), len(order_ids)) or 1,
                             thread_name_prefix="expire") as pool:
         return Counter(pool.map(lambda order_id: _run_timer("EXPIRY", order_id, orders.get(order_id), moment),
@@ -195,7 +200,8 @@ def sweep(moment: datetime | None = None, *, kinds: tuple[str, ...] | None = Non
         pending: list[Future[str]] = []
 
         def submit(kind: str, ids: list[str]) -> None:
-            orders = store.get_many(ids, consistent=True, fields=EXPIRY_FIELDS if kind == expiry.KIND else ())
+            orders: dict[str, OrderHead] = dict(
+                store.get_heads(ids, consistent=True) if kind == expiry.KIND else store.get_many(ids, consistent=True))
             pending.extend(pool.submit(_run_timer, kind, order_id, orders.get(order_id), moment)
                            for order_id in ids)
 

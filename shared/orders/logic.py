@@ -6,10 +6,15 @@ import base64
 import hashlib
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import TypedDict
 
 from shared.core.errors import BadRequest, Conflict, Unprocessable
 from shared.orders.models import OrderStatus, PlaceOrder
+
+if TYPE_CHECKING:
+    from shared.orders.aggregate import Line
 
 S = OrderStatus
 
@@ -36,10 +41,15 @@ def can_move(current: OrderStatus, to: OrderStatus) -> bool:
     return to in TRANSITIONS[current]
 
 
-def check_move(current: str, to: OrderStatus) -> None:
-    if not can_move(OrderStatus(current), to):
-        raise Conflict(f"An order in {current} cannot become {to.value}.", code="illegal_transition",
-                       current_status=current)
+def allowed_from(to: OrderStatus) -> frozenset[OrderStatus]:
+    """Every status the table lets become `to` (the workflows' MarkFailed condition is generated from it)."""
+    return frozenset(status for status, targets in TRANSITIONS.items() if to in targets)
+
+
+def check_move(current: OrderStatus, to: OrderStatus) -> None:
+    if not can_move(current, to):
+        raise Conflict(f"An order in {current.value} cannot become {to.value}.", code="illegal_transition",
+                       current_status=current.value)
 
 
 def order_id_for(shopper_id: str, idempotency_key: str) -> str:
@@ -71,13 +81,15 @@ def due_key(kind: str, order_id: str, due_iso: str) -> dict[str, str]:
     return {"GSI3PK": f"DUE#{kind}#{shard_of(order_id):02d}", "GSI3SK": f"{due_iso}#{order_id}"}
 
 
-def event(*, at: str, type_: str, actor: str, from_status: str | None = None, to_status: str | None = None,
-          reason: str | None = None) -> dict[str, Any]:
-    return {"at": at, "type": type_, "from_status": from_status, "to_status": to_status, "actor": actor,
-            "reason": reason}
+class Priced(TypedDict):
+    items: list[Line]
+    total_fen: int
+    currency: str
+    shop_id: str
+    kind: str
 
 
-def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]]) -> Priced:
     """Lines, total and shop from catalog rows; every rule a shopper can break answers 422."""
     quantities: dict[str, int] = {}
     for line in body.items:
@@ -102,15 +114,16 @@ def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]]) -> dict[str, Any
     if body.target is None and any(row["kind"] == "digital" and not row.get("entitlement") for row in rows):
         raise Unprocessable("Digital services need a target (the account or link they act on).",
                             code="target_required")
-    lines = [
-        {"sku": sku, "title": catalog[sku]["title"], "kind": catalog[sku]["kind"],
-         "category": catalog[sku]["category"], "quantity": quantity,
-         "unit_price_fen": int(catalog[sku]["price_fen"]),
-         "line_total_fen": int(catalog[sku]["price_fen"]) * quantity,
-         # what one unit grants is fixed at the sale: a later catalog edit never changes a paid order
-         **({"entitlement": catalog[sku]["entitlement"]} if catalog[sku].get("entitlement") else {})}
-        for sku, quantity in quantities.items()
-    ]
+    lines: list[Line] = []
+    for sku, quantity in quantities.items():
+        row = catalog[sku]
+        priced_line: Line = {"sku": sku, "title": row["title"], "kind": row["kind"], "category": row["category"],
+                      "quantity": quantity, "unit_price_fen": int(row["price_fen"]),
+                      "line_total_fen": int(row["price_fen"]) * quantity}
+        if row.get("entitlement"):
+            # what one unit grants is fixed at the sale: a later catalog edit never changes a paid order
+            priced_line["entitlement"] = row["entitlement"]
+        lines.append(priced_line)
     return {
         "items": lines,
         "total_fen": sum(line["line_total_fen"] for line in lines),

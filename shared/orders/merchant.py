@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import ddb, paging
+from shared.core import paging
+from shared.orders import store
+from shared.orders.aggregate import Order
 from shared.orders.models import OrderStatus
 
 PAGE_SIZE = 50
@@ -14,22 +16,12 @@ PAID_STATUSES = {OrderStatus.PAID, OrderStatus.IN_REVIEW, OrderStatus.FULFILLING
                  OrderStatus.DELIVERED, OrderStatus.COMPLETED}
 
 
-def _day_page(shop_id: str, day: str, start: dict[str, Any] | None, limit: int) -> tuple[list[dict[str, Any]], Any]:
-    request: dict[str, Any] = {
-        "TableName": ddb.table(), "IndexName": "by_shop_day", "KeyConditionExpression": "GSI2PK = :pk",
-        "ExpressionAttributeValues": ddb.values(pk=f"SHOP#{shop_id}#{day}"), "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    if start:
-        request["ExclusiveStartKey"] = start
-    reply = ddb.dynamodb().query(**request)
-    keys = [{"PK": item["PK"], "SK": item["SK"]} for item in reply.get("Items", [])]
-    found = {order["order_id"]: order for order in ddb.batch_get(keys)}
-    ordered = [found[key["PK"]["S"].split("#", 1)[1]] for key in keys if key["PK"]["S"].split("#", 1)[1] in found]
-    return ordered, reply.get("LastEvaluatedKey")
+def _day_page(shop_id: str, day: str, start: dict[str, Any] | None,
+              limit: int) -> tuple[list[Order], dict[str, Any] | None]:
+    return store.index_page("by_shop_day", "GSI2PK", f"SHOP#{shop_id}#{day}", start, limit)
 
 
-def orders_of_day(shop_id: str, day: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+def orders_of_day(shop_id: str, day: str, cursor: str | None) -> tuple[list[Order], str | None]:
     listing = f"merchant-orders/{day}"
     start = paging.decode(cursor, listing=listing, caller=shop_id, allowed_keys={"PK", "SK", "GSI2PK", "GSI2SK"})
     orders, last = _day_page(shop_id, day, start, PAGE_SIZE)
@@ -45,12 +37,12 @@ def sales_of_day(shop_id: str, day: str) -> dict[str, Any]:
         orders, start = _day_page(shop_id, day, start, 100)
         for order in orders:
             seen += 1
-            by_status[order["status"]] = by_status.get(order["status"], 0) + 1
-            payment = order.get("payment") or {}
+            by_status[order.status.value] = by_status.get(order.status.value, 0) + 1
+            payment = order.payment or {}
             if payment.get("state") in ("paid", "partially_refunded", "refunded"):
-                gross += int(payment.get("amount_fen", 0))
-                refunded += int(payment.get("refunded_fen", 0))
-                units += sum(int(line["quantity"]) for line in order["items"])
+                gross += payment.get("amount_fen", 0)
+                refunded += payment.get("refunded_fen", 0)
+                units += sum(line["quantity"] for line in order.items)
         if not start or seen >= SALES_SCAN_LIMIT:
             break
     return {"day": day, "orders": seen, "orders_by_status": by_status, "paid_units": units,

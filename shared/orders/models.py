@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -72,45 +72,3 @@ class OrderLine(BaseModel):
     quantity: int
     unit_price_fen: PriceFen
     line_total_fen: Fen
-
-
-class OrderEvent(BaseModel):
-    at: str
-    type: str
-    from_status: str | None = None
-    to_status: str | None = None
-    actor: str
-    reason: str | None = None
-
-
-class OrderView(BaseModel):
-    """What the owner (and the shop's merchant, and ops) read."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    order_id: str
-    status: OrderStatus
-    items: list[OrderLine]
-    total_fen: Fen
-    currency: str
-    created_at: str
-    updated_at: str
-    shop_id: str
-    expires_at: str | None = None
-    status_reason: str | None = Field(default=None, description="Why the order ended where it is.")
-    shipping_address: ShippingAddress | None = None
-    ad_copy: str | None = None
-    target: str | None = None
-    payment: dict[str, Any] | None = None
-    fulfilment: dict[str, Any] | None = None
-    last_payment_error: str | None = None
-
-
-class OrderPage(BaseModel):
-    items: list[OrderView]
-    cursor: str | None = None
-
-
-class Timeline(BaseModel):
-    order_id: str
-    events: list[OrderEvent]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -14,17 +14,18 @@ from shared.core.errors import NotFound
 from shared.core.roles import Role
 from shared.core.types import OrderId
 from shared.orders import lifecycle, store
-from shared.orders.models import OrderPage, OrderView, Timeline
+from shared.orders.aggregate import Order
+from shared.orders.views import OrderPage, OrderView, Timeline
 
 orders = Router()
 
 
-def readable_order(order_id: str, caller: Principal) -> dict[str, Any]:
+def readable_order(order_id: str, caller: Principal) -> Order:
     """The owner, the shop's merchant and ops may read; everyone else gets 404 so ids cannot be probed."""
     order = store.get(order_id)
     allowed = order is not None and (
-        order["shopper_id"] == caller.sub
-        or (caller.has(Role.MERCHANT) and order["shop_id"] == caller.sub)
+        order.shopper_id == caller.sub
+        or (caller.has(Role.MERCHANT) and order.shop_id == caller.sub)
         or caller.has(Role.OPS)
     )
     if not allowed or order is None:
@@ -37,20 +38,20 @@ def readable_order(order_id: str, caller: Principal) -> dict[str, Any]:
 def list_orders(cursor: Annotated[str | None, Query(max_length=2048)] = None) -> OrderPage:
     caller = require_role(orders, Role.SHOPPER)
     found, next_cursor = store.list_for_shopper(caller.sub, cursor)
-    return OrderPage(items=[OrderView.model_validate(order) for order in found], cursor=next_cursor)
+    return OrderPage(items=[OrderView.of(order) for order in found], cursor=next_cursor)
 
 
 # GET /orders/{order_id}
 @route(orders, "getOrder", summary="One order")
 def get_order(order_id: OrderId) -> OrderView:
-    return OrderView.model_validate(readable_order(order_id, principal(orders)))
+    return OrderView.of(readable_order(order_id, principal(orders)))
 
 
 # GET /orders/{order_id}/events
 @route(orders, "listOrderEvents", summary="The order's timeline, oldest first")
 def get_events(order_id: OrderId) -> Timeline:
     order = readable_order(order_id, principal(orders))
-    return Timeline.model_validate({"order_id": order_id, "events": order.get("events", [])})
+    return Timeline.of(order)
 
 
 # POST /orders/{order_id}/cancel
@@ -58,6 +59,6 @@ def get_events(order_id: OrderId) -> Timeline:
 def cancel(order_id: OrderId) -> OrderView:
     caller = require_role(orders, Role.SHOPPER)
     order = store.get(order_id, consistent=True)
-    if order is None or order["shopper_id"] != caller.sub:
+    if order is None or order.shopper_id != caller.sub:
         raise NotFound(f"No order {order_id!r}.", code="order_not_found")
-    return OrderView.model_validate(lifecycle.cancel_by_shopper(order, caller.sub))
+    return OrderView.of(lifecycle.cancel_by_shopper(order, caller.sub))

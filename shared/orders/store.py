@@ -1,14 +1,16 @@
-"""Order persistence. Every status change is one conditional UpdateItem on status and version that
-also appends the timeline event, so state and audit trail can never disagree."""
+"""Order persistence: reads give the typed `Order` (shared/orders/aggregate.py), writes take it. Every status
+change is one conditional UpdateItem on status and version that also appends its `status_changed` event
+(checked against `logic.TRANSITIONS` first), so state and audit trail can never disagree."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.core import ddb, paging
+from shared.core import aws, ddb, paging
 from shared.core.clock import now_iso
 from shared.core.errors import Conflict, NotFound
-from shared.orders import logic
+from shared.orders import events, logic
+from shared.orders.aggregate import Order, OrderHead
 from shared.orders.models import OrderStatus
 
 ORDER = "ORDER"
@@ -27,26 +29,35 @@ def order_key_values(order_id: str) -> dict[str, str]:
     return {"PK": order_pk(order_id), "SK": ORDER}
 
 
-def put_new(order: dict[str, Any]) -> dict[str, Any] | None:
-    """Write a new order once. Returns None when written, or the existing item when the id is taken."""
+def put_new(order: Order) -> Order | None:
+    """Write a new order once. Returns None when written, or the existing order when the id is taken."""
     try:
         ddb.dynamodb().put_item(
-            TableName=ddb.table(), Item=ddb.to_item(order), ConditionExpression="attribute_not_exists(PK)",
+            TableName=ddb.table(), Item=order.to_ddb(), ConditionExpression="attribute_not_exists(PK)",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         return None
-    except Exception as error:
+    except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
-        existing = getattr(error, "response", {}).get("Item")
-        return ddb.from_item(existing) if existing else get(order["order_id"], consistent=True)
+        return failed_order(error) or get(order.order_id, consistent=True)
 
 
-def get(order_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
-    return ddb.get(order_pk(order_id), ORDER, consistent=consistent)
+def failed_order(error: BaseException) -> Order | None:
+    """The order as it stood when a write's condition failed (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
+    item = ddb.failed_item(error)
+    return Order.from_item(item) if item else None
 
 
-def require(order_id: str, *, consistent: bool = False) -> dict[str, Any]:
+def parse(item: dict[str, Any] | None) -> Order | None:
+    return Order.from_item(item) if item is not None else None
+
+
+def get(order_id: str, *, consistent: bool = False) -> Order | None:
+    return parse(ddb.get(order_pk(order_id), ORDER, consistent=consistent))
+
+
+def require(order_id: str, *, consistent: bool = False) -> Order:
     order = get(order_id, consistent=consistent)
     if order is None:
         raise NotFound(f"No order {order_id!r}.", code="order_not_found")
@@ -54,29 +65,28 @@ def require(order_id: str, *, consistent: bool = False) -> dict[str, Any]:
 
 
 def transition_update(
-    order: dict[str, Any],
+    order: OrderHead,
     to: OrderStatus,
     *,
     actor: str,
     reason: str | None = None,
     set_fields: dict[str, Any] | None = None,
     remove_fields: tuple[str, ...] = (),
-    event_type: str = "status_changed",
     then: tuple[OrderStatus, str] | None = None,
 ) -> dict[str, Any]:
     """The Update request (usable alone or inside TransactWriteItems) for one legal transition.
 
-    `then=(status, reason)` takes a second legal step in the same write (both events are appended), for a
-    move that never rests in between, such as a digital order's DELIVERED -> COMPLETED.
+    The move is checked against `logic.TRANSITIONS` and its `status_changed` event built by its one
+    constructor; the write is conditional on the status and version read. `then=(status, reason)` takes a
+    second legal step in the same write (both events are appended), for a move that never rests in between,
+    such as a digital order's DELIVERED -> COMPLETED.
     """
-    logic.check_move(order["status"], to)
+    logic.check_move(order.status, to)
     at = now_iso()
-    steps = [logic.event(at=at, type_=event_type, actor=actor, from_status=order["status"], to_status=to.value,
-                         reason=reason)]
+    steps = [events.status_changed(from_status=order.status, to_status=to, actor=actor, reason=reason, at=at)]
     if then is not None:
-        logic.check_move(to.value, then[0])
-        steps.append(logic.event(at=at, type_=event_type, actor=actor, from_status=to.value,
-                                 to_status=then[0].value, reason=then[1]))
+        logic.check_move(to, then[0])
+        steps.append(events.status_changed(from_status=to, to_status=then[0], actor=actor, reason=then[1], at=at))
         to, reason = then
     fields: dict[str, Any] = {"status": to.value, "updated_at": at, **(set_fields or {})}
     if reason is not None:
@@ -87,9 +97,9 @@ def transition_update(
     assignments += ["#version = #version + :one", "events = list_append(events, :event)"]
     values.update({
         ":one": ddb.to_attr(1),
-        ":event": ddb.to_attr([{k: v for k, v in step.items() if v is not None} for step in steps]),
-        ":from": ddb.to_attr(order["status"]),
-        ":version": ddb.to_attr(order["version"]),
+        ":event": ddb.to_attr(events.to_items(list(steps))),
+        ":from": ddb.to_attr(order.status.value),
+        ":version": ddb.to_attr(order.version),
     })
     expression = "SET " + ", ".join(assignments)
     if remove_fields:
@@ -99,7 +109,7 @@ def transition_update(
     names.update({"#status": "status", "#version": "version"})
     return {
         "TableName": ddb.table(),
-        "Key": order_key(order["order_id"]),
+        "Key": order_key(order.order_id),
         "UpdateExpression": expression,
         "ConditionExpression": "#status = :from AND #version = :version",
         "ExpressionAttributeNames": names,
@@ -107,39 +117,44 @@ def transition_update(
     }
 
 
-def transition(order: dict[str, Any], to: OrderStatus, *, actor: str, reason: str | None = None,
+def transition(order: Order, to: OrderStatus, *, actor: str, reason: str | None = None,
                set_fields: dict[str, Any] | None = None, remove_fields: tuple[str, ...] = (),
-               then: tuple[OrderStatus, str] | None = None) -> dict[str, Any]:
+               then: tuple[OrderStatus, str] | None = None) -> Order:
     """Apply one transition (two with `then`); a lost race answers 409 with the status the order has now."""
     update = transition_update(order, to, actor=actor, reason=reason, set_fields=set_fields,
                                remove_fields=remove_fields, then=then)
     try:
         reply = ddb.dynamodb().update_item(**update, ReturnValues="ALL_NEW",
                                            ReturnValuesOnConditionCheckFailure="ALL_OLD")
-    except Exception as error:
+    except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
-        current = getattr(error, "response", {}).get("Item")
-        status = ddb.from_item(current)["status"] if current else "unknown"
-        raise Conflict(f"The order changed meanwhile; it is now {status}.", code="order_changed",
-                       current_status=status) from None
-    return ddb.from_item(reply["Attributes"])
+        raise changed_meanwhile(failed_order(error)) from None
+    return Order.from_ddb(reply["Attributes"])
 
 
-def append_event(order_id: str, *, type_: str, actor: str, reason: str | None = None,
-                 set_fields: dict[str, Any] | None = None, expected_status: str | None = None) -> dict[str, Any]:
+def changed_meanwhile(current: Order | None) -> Conflict:
+    """The 409 for a lost race, naming the status the order has now (from the condition failure's item)."""
+    status = str(current.status) if current else "unknown"
+    return Conflict(f"The order changed meanwhile; it is now {status}.", code="order_changed",
+                    current_status=status)
+
+
+def append_event(order_id: str, event: events.OrderEvent, *, set_fields: dict[str, Any] | None = None,
+                 expected_status: OrderStatus | None = None) -> Order:
     """Record something that happened to the order without changing its status."""
-    the_event = logic.event(at=now_iso(), type_=type_, actor=actor, reason=reason)
-    fields = {"updated_at": the_event["at"], **(set_fields or {})}
+    if isinstance(event, events.StatusChanged | events.Placed):
+        raise TypeError("a status change goes through transition(), which checks the transition table")
+    fields = {"updated_at": event.at, **(set_fields or {})}
     names = {f"#f{i}": name for i, name in enumerate(fields)}
     values = {f":v{i}": ddb.to_attr(value) for i, value in enumerate(fields.values())}
-    values[":event"] = ddb.to_attr([{k: v for k, v in the_event.items() if v is not None}])
+    values[":event"] = ddb.to_attr([event.to_item()])
     values[":one"] = ddb.to_attr(1)
     condition = "attribute_exists(PK)"
     if expected_status is not None:
         condition += " AND #status = :expected"
         names["#status"] = "status"
-        values[":expected"] = ddb.to_attr(expected_status)
+        values[":expected"] = ddb.to_attr(expected_status.value)
     reply = ddb.dynamodb().update_item(
         TableName=ddb.table(), Key=order_key(order_id),
         UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
@@ -149,25 +164,30 @@ def append_event(order_id: str, *, type_: str, actor: str, reason: str | None = 
         ExpressionAttributeValues=values,
         ReturnValues="ALL_NEW",
     )
-    return ddb.from_item(reply["Attributes"])
+    return Order.from_ddb(reply["Attributes"])
 
 
-def list_for_shopper(shopper_id: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first: a keys-only index page, then one BatchGetItem for the page."""
-    start = paging.decode(cursor, listing="orders", caller=shopper_id, allowed_keys={"PK", "SK", "GSI1PK", "GSI1SK"})
+def index_page(index: str, key: str, value: str, start: dict[str, Any] | None,
+               limit: int) -> tuple[list[Order], dict[str, Any] | None]:
+    """Newest first: one page of a keys-only index, then one BatchGetItem for its orders, in the index's order.
+    Returns the orders and the index's LastEvaluatedKey (None on the last page)."""
     request: dict[str, Any] = {
-        "TableName": ddb.table(), "IndexName": "by_shopper", "KeyConditionExpression": "GSI1PK = :pk",
-        "ExpressionAttributeValues": ddb.values(pk=f"SHOPPER#{shopper_id}"), "ScanIndexForward": False,
-        "Limit": PAGE_SIZE,
+        "TableName": ddb.table(), "IndexName": index, "KeyConditionExpression": f"{key} = :pk",
+        "ExpressionAttributeValues": ddb.values(pk=value), "ScanIndexForward": False, "Limit": limit,
     }
     if start:
         request["ExclusiveStartKey"] = start
     reply = ddb.dynamodb().query(**request)
     keys = [{"PK": item["PK"], "SK": item["SK"]} for item in reply.get("Items", [])]
-    orders = ddb.batch_get(keys)
-    by_id = {order["order_id"]: order for order in orders}
-    ordered = [by_id[key["PK"]["S"].split("#", 1)[1]] for key in keys if key["PK"]["S"].split("#", 1)[1] in by_id]
-    return ordered, paging.encode(reply.get("LastEvaluatedKey"), listing="orders", caller=shopper_id)
+    by_id = {order.order_id: order for order in map(Order.from_item, ddb.batch_get(keys))}
+    ids = [key["PK"]["S"].split("#", 1)[1] for key in keys]
+    return [by_id[order_id] for order_id in ids if order_id in by_id], reply.get("LastEvaluatedKey")
+
+
+def list_for_shopper(shopper_id: str, cursor: str | None) -> tuple[list[Order], str | None]:
+    start = paging.decode(cursor, listing="orders", caller=shopper_id, allowed_keys={"PK", "SK", "GSI1PK", "GSI1SK"})
+    orders, last = index_page("by_shopper", "GSI1PK", f"SHOPPER#{shopper_id}", start, PAGE_SIZE)
+    return orders, paging.encode(last, listing="orders", caller=shopper_id)
 
 
 
@@ -191,32 +211,42 @@ def query_due_page(kind: str, shard: int, before_iso: str, *, limit: int = 100,
     return ids, reply.get("LastEvaluatedKey")
 
 
-def get_many(order_ids: list[str], *, consistent: bool = False,
-             fields: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
-    """Orders by id with one BatchGetItem per 100 (missing ones are absent). `fields` (order_id is always
-    read) narrows what is returned: the read costs the same units, but a page of 100 whole orders, timelines
-    included, is most of a Lambda's CPU to parse, and the caller may need four attributes of each."""
+def _batch(order_ids: list[str], consistent: bool, fields: tuple[str, ...]) -> list[dict[str, Any]]:
     projection = names = None
     if fields:
         names = {f"#p{i}": name for i, name in enumerate(dict.fromkeys(("order_id", *fields)))}
         projection = ", ".join(names)
-    items = ddb.batch_get([order_key(order_id) for order_id in order_ids], consistent=consistent,
-                          projection=projection, names=names)
-    return {item["order_id"]: item for item in items}
+    return ddb.batch_get([order_key(order_id) for order_id in order_ids], consistent=consistent,
+                         projection=projection, names=names)
 
 
-def move_timer(order: dict[str, Any], due: dict[str, str]) -> bool:
+def get_many(order_ids: list[str], *, consistent: bool = False) -> dict[str, Order]:
+    """Orders by id with one BatchGetItem per 100 (missing ones are absent)."""
+    return {order.order_id: order for order in map(Order.from_item, _batch(order_ids, consistent, ()))}
+
+
+HEAD_FIELDS = ("status", "version", "expires_at", "reservations")
+
+
+def get_heads(order_ids: list[str], *, consistent: bool = False) -> dict[str, OrderHead]:
+    """`get_many` narrowed to what a transition needs (`OrderHead`): the read costs the same units, but a page
+    of 100 whole orders, timelines included, is most of a Lambda's CPU to parse."""
+    heads = map(OrderHead.model_validate, _batch(order_ids, consistent, HEAD_FIELDS))
+    return {head.order_id: head for head in heads}
+
+
+def move_timer(order: OrderHead, due: dict[str, str]) -> bool:
     """Re-arm the order's timer (`logic.due_key`) if its status is still the one read; not a state change,
     so the version stays. False when the order moved on meanwhile."""
     try:
         ddb.dynamodb().update_item(
-            TableName=ddb.table(), Key=order_key(order["order_id"]),
+            TableName=ddb.table(), Key=order_key(order.order_id),
             UpdateExpression="SET GSI3PK = :pk, GSI3SK = :sk",
             ConditionExpression="#status = :expected",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=ddb.values(pk=due["GSI3PK"], sk=due["GSI3SK"], expected=order["status"]),
+            ExpressionAttributeValues=ddb.values(pk=due["GSI3PK"], sk=due["GSI3SK"], expected=order.status.value),
         )
-    except Exception as error:
+    except aws.ClientError as error:
         if ddb.is_conditional_failure(error):
             return False
         raise

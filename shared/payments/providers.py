@@ -17,6 +17,7 @@ from typing import Any
 from shared.core.clock import now, parse_iso
 from shared.core.config import sandbox_providers
 from shared.core.errors import ProviderNotConfigured, Unavailable
+from shared.orders.aggregate import Capture, Order
 from shared.payments.adapters.errors import ProviderError
 from shared.payments.adapters.http import HttpClient, TransportError
 from shared.payments.models import Provider
@@ -32,8 +33,8 @@ def http_client() -> HttpClient:
     return UrllibHttpClient()
 
 
-def _description(order: dict[str, Any]) -> str:
-    titles = ", ".join(str(line["title"]) for line in order.get("items", []))
+def _description(order: Order) -> str:
+    titles = ", ".join(str(line["title"]) for line in order.items)
     return (titles or "order24 order")[:120]
 
 
@@ -68,11 +69,11 @@ def card_available() -> bool:
 
 
 def open_payment(
-    provider: Provider, order: dict[str, Any], *, trade_no: str, openid: str | None
+    provider: Provider, order: Order, *, trade_no: str, openid: str | None
 ) -> dict[str, Any]:
     """The provider-specific parameters a frontend needs. Raises Unavailable on provider trouble."""
     moment = now()
-    expires = parse_iso(order["expires_at"]) if order.get("expires_at") else None
+    expires = parse_iso(order.expires_at) if order.expires_at else None
     try:
         if provider is Provider.WECHATPAY:
             return _wechat_params(order, trade_no, moment, expires, openid)
@@ -117,7 +118,7 @@ def close_trade(provider: Provider, trade_no: str) -> str:
 
 
 def _wechat_params(
-    order: dict[str, Any], trade_no: str, moment: datetime, expires: datetime | None, openid: str | None
+    order: Order, trade_no: str, moment: datetime, expires: datetime | None, openid: str | None
 ) -> dict[str, Any]:
     from shared.payments.adapters import wechatpay
     from shared.payments.secrets import wechatpay_config
@@ -127,8 +128,8 @@ def _wechat_params(
     common: dict[str, Any] = {
         "out_trade_no": trade_no,
         "description": _description(order),
-        "amount_fen": int(order["total_fen"]),
-        "currency": order["currency"],
+        "amount_fen": int(order.total_fen),
+        "currency": order.currency,
         "time_expire": expires,
     }
     request = wechatpay.native_prepay_request(config, **common, now=moment, nonce=secrets.token_hex(16))
@@ -147,7 +148,7 @@ def _wechat_params(
 
 
 def _alipay_params(
-    order: dict[str, Any], trade_no: str, moment: datetime, expires: datetime | None
+    order: Order, trade_no: str, moment: datetime, expires: datetime | None
 ) -> dict[str, Any]:
     from shared.payments.adapters import alipay
     from shared.payments.secrets import alipay_config
@@ -159,7 +160,7 @@ def _alipay_params(
     common: dict[str, Any] = {
         "out_trade_no": trade_no,
         "subject": _description(order),
-        "amount_fen": int(order["total_fen"]),
+        "amount_fen": int(order.total_fen),
         "timeout_express": timeout,
         "now": moment,
     }
@@ -184,7 +185,7 @@ def out_refund_no(order_id: str, refund_key: str) -> str:
     return f"{order_id}-{safe}"[:64]
 
 
-def send_refund(payment: dict[str, Any], *, out_refund: str, amount_fen: int, reason: str) -> RefundResult:
+def send_refund(payment: Capture, *, out_refund: str, amount_fen: int, reason: str) -> RefundResult:
     """Ask the provider for a refund. A business refusal is `failed`; transport trouble raises Unavailable
     (the refund stays `requested` and the same out_refund_no is sent again on retry)."""
     provider = Provider(payment["provider"])

@@ -8,11 +8,11 @@ called, so a retry finds it and never refunds twice; the provider sees an `out_r
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from shared.core.clock import now_iso
 from shared.core.errors import Conflict, Unprocessable
 from shared.orders import store as orders
+from shared.orders.aggregate import Capture, Order, RefundRecord
 from shared.orders.models import OrderStatus
 from shared.payments import providers
 from shared.payments import store as payments_store
@@ -23,28 +23,28 @@ ATTEMPTS = 5
 EXIT_REFUND_KEYS = {OrderStatus.REJECTED: "reject", OrderStatus.FAILED: "fail", OrderStatus.CANCELLED: "cancel"}
 
 
-def committed_fen(payment: dict[str, Any]) -> int:
+def committed_fen(payment: Capture) -> int:
     """Refunded or being refunded: every refund that has not failed."""
     return sum(
-        int(r["amount_fen"]) for r in (payment.get("refunds") or {}).values() if r.get("state") != "failed"
+        r.get("amount_fen", 0) for r in (payment.get("refunds") or {}).values() if r.get("state") != "failed"
     )
 
 
 def refund(
-    order: dict[str, Any],
+    order: Order,
     amount_fen: int,
     *,
     refund_key: str,
     reason: str,
     actor: str,
     base: tuple[str, ...] = payments_store.CAPTURE,
-) -> dict[str, Any]:
+) -> Order:
     """Refund `amount_fen` of the captured payment once per `refund_key`. Returns the updated order.
 
     `base` names the capture: the order's `payment` (default) or a `("duplicate_captures", key)` entry."""
     if type(amount_fen) is not int or amount_fen <= 0:
         raise ValueError("amount_fen must be a positive int (fen)")
-    order_id = order["order_id"]
+    order_id = order.order_id
     for _ in range(ATTEMPTS):
         current = orders.require(order_id, consistent=True)
         payment = payments_store.capture_at(current, base)
@@ -52,7 +52,7 @@ def refund(
             raise Conflict(
                 "The order has no captured payment to refund.",
                 code="not_paid",
-                current_status=current["status"],
+                current_status=current.status.value,
             )
         record = (payment.get("refunds") or {}).get(refund_key)
         if record is None:
@@ -62,7 +62,7 @@ def refund(
                     f"({committed_fen(payment)} fen already refunded or pending).",
                     code="refund_exceeds_capture",
                 )
-            record = {
+            requested: RefundRecord = {
                 "amount_fen": amount_fen,
                 "reason": reason,
                 "state": "requested",
@@ -70,13 +70,13 @@ def refund(
                 "at": now_iso(),
             }
             reserved = payments_store.reserve_refund(
-                current, refund_key, record, actor=actor, reason=reason, base=base
+                current, refund_key, requested, actor=actor, reason=reason, base=base
             )
             if reserved is None:
                 continue  # the order moved (another refund, a transition): re-read and re-check the cap
             current = reserved
             payment = payments_store.capture_at(current, base) or payment
-            record = payment["refunds"][refund_key]
+            record = payment.get("refunds", {})[refund_key]
         if record["state"] != "requested" or record.get("provider_refund_id"):
             return current  # settled, or accepted and pending a notification: never send it again
         result = providers.send_refund(
@@ -100,7 +100,7 @@ def refund(
     raise Conflict(
         "The order kept changing; retry the refund.",
         code="order_changed",
-        current_status=orders.require(order_id)["status"],
+        current_status=orders.require(order_id).status.value,
     )
 
 
@@ -113,11 +113,11 @@ def settle(
     detail: str | None = None,
     provider_refund_id: str = "",
     base: tuple[str, ...] = payments_store.CAPTURE,
-) -> dict[str, Any]:
+) -> Order:
     """requested -> succeeded|failed, once (replays and refund notifications land here too)."""
     for _ in range(ATTEMPTS):
         current = orders.require(order_id, consistent=True)
-        record = (payments_store.capture_at(current, base) or {})["refunds"][refund_key]
+        record = (payments_store.capture_at(current, base) or {}).get("refunds", {})[refund_key]
         if record["state"] != "requested":
             return current
         if provider_refund_id and not record.get("provider_refund_id"):
@@ -140,11 +140,11 @@ def settle(
     raise Conflict(
         "The order kept changing; retry.",
         code="order_changed",
-        current_status=orders.require(order_id)["status"],
+        current_status=orders.require(order_id).status.value,
     )
 
 
-def _exit_and_refund(order: dict[str, Any], to: OrderStatus, *, reason: str, actor: str) -> dict[str, Any]:
+def _exit_and_refund(order: Order, to: OrderStatus, *, reason: str, actor: str) -> Order:
     """Move the order out (stock given back, timers dropped) unless it is already there, revoke what is left
     of any entitlement it granted (once per refund key), then refund what remains. A lost race raises
     Conflict with the status the order has now."""
@@ -152,18 +152,18 @@ def _exit_and_refund(order: dict[str, Any], to: OrderStatus, *, reason: str, act
     from shared.orders import checkout
 
     refund_key = EXIT_REFUND_KEYS[to]
-    current = orders.require(order["order_id"], consistent=True)
-    if current["status"] != to.value:
+    current = orders.require(order.order_id, consistent=True)
+    if current.status is not to:
         current = checkout.release(current, to, actor=actor, reason=reason)
-    payment = current.get("payment")
+    payment = current.payment
     if payment:
         entitlements.revoke_order(current, refund_key)  # before the money: never refunded and still held
         existing = (payment.get("refunds") or {}).get(refund_key)
-        remaining = int(payment["amount_fen"]) - committed_fen(payment)
+        remaining = payment["amount_fen"] - committed_fen(payment)
         if existing is not None or remaining > 0:
             current = refund(
                 current,
-                int(existing["amount_fen"]) if existing else remaining,
+                existing["amount_fen"] if existing else remaining,
                 refund_key=refund_key,
                 reason=reason,
                 actor=actor,
@@ -171,13 +171,13 @@ def _exit_and_refund(order: dict[str, Any], to: OrderStatus, *, reason: str, act
     return current
 
 
-def reject_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
+def reject_and_refund(order: Order, *, reason: str, actor: str) -> Order:
     return _exit_and_refund(order, OrderStatus.REJECTED, reason=reason, actor=actor)
 
 
-def fail_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
+def fail_and_refund(order: Order, *, reason: str, actor: str) -> Order:
     return _exit_and_refund(order, OrderStatus.FAILED, reason=reason, actor=actor)
 
 
-def cancel_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
+def cancel_and_refund(order: Order, *, reason: str, actor: str) -> Order:
     return _exit_and_refund(order, OrderStatus.CANCELLED, reason=reason, actor=actor)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from shared.core.clock import iso, now, now_iso
 from shared.core.config import Env, RedriveSettings, settings
 from shared.core.errors import Conflict, DomainError, NotFound, ProviderNotConfigured, Unprocessable
 from shared.orders import logic
 from shared.orders import store as orders
+from shared.orders.aggregate import Capture as CaptureRecord
+from shared.orders.aggregate import Order, PaymentIntent
 from shared.orders.models import OrderStatus
 from shared.payments import store as payments_store
 from shared.payments.adapters.errors import CallbackRejected
@@ -45,16 +47,16 @@ class WrongApp(CallbackRejected):
 # ------------------------------------------------------------------ the intent
 
 
-def _view(order: dict[str, Any], intent: dict[str, Any]) -> PaymentIntentView:
+def _view(order: Order, intent: PaymentIntent) -> PaymentIntentView:
     return PaymentIntentView(
-        order_id=order["order_id"],
+        order_id=order.order_id,
         out_trade_no=intent["out_trade_no"],
         attempt=int(intent.get("attempt", 1)),
         amount_fen=int(intent["amount_fen"]),
         currency=intent["currency"],
         provider=Provider(intent["provider"]),
         params=PAYMENT_PARAMS.validate_python(intent.get("params") or {}),
-        status=order["status"],
+        status=order.status,
     )
 
 
@@ -63,13 +65,13 @@ def _token_fp(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
-def _failed(order: dict[str, Any], intent: dict[str, Any]) -> bool:
+def _failed(order: Order, intent: PaymentIntent) -> bool:
     # Intents written before attempts existed carry no state: a recorded failure then marks them failed.
-    state = intent.get("state") or ("failed" if order.get("last_payment_error") else "open")
+    state = intent.get("state") or ("failed" if order.last_payment_error else "open")
     return bool(state == "failed")
 
 
-def _answers(order: dict[str, Any], intent: dict[str, Any], body: PayRequest) -> bool:
+def _answers(order: Order, intent: PaymentIntent, body: PayRequest) -> bool:
     """Does the current intent answer this request as it is (an idempotent retry)? Same provider, and: for a
     card the same token (a declined token is answered with the same failed intent, never charged twice);
     otherwise an intent that has not failed."""
@@ -88,7 +90,7 @@ def create_intent(order_id: str, shopper_id: str, body: PayRequest) -> PaymentIn
     Two racing requests that would each supersede: one conditional write wins; the other closes the trade it
     opened and answers 409 `payment_intent_changed` (unless the winner's intent answers it too)."""
     order = orders.get(order_id, consistent=True)
-    if order is None or order["shopper_id"] != shopper_id:
+    if order is None or order.shopper_id != shopper_id:
         raise NotFound(f"No order {order_id!r}.", code="order_not_found")
     if (body.provider is Provider.CARD) != (body.card_token is not None):
         raise Unprocessable(
@@ -107,63 +109,63 @@ def create_intent(order_id: str, shopper_id: str, body: PayRequest) -> PaymentIn
         order, intent = _current_intent(order, body, actor, opened)
     except DomainError:
         if opened:  # a trade we opened but could not make current: nobody was shown it, close it
-            latest = orders.get(order_id, consistent=True) or {}
-            _close_orphans(opened, latest.get("payment_intent"))
+            latest = orders.get(order_id, consistent=True)
+            _close_orphans(opened, latest.payment_intent if latest else None)
         raise
     _close_orphans(opened, intent)
-    payable = order["status"] == OrderStatus.AWAITING_PAYMENT.value and "payment" not in order
+    payable = order.status is OrderStatus.AWAITING_PAYMENT and order.payment is None
     if body.provider is Provider.CARD and payable and not _failed(order, intent):
         order = _charge_card(order, intent, str(body.card_token))
     return _view(order, intent)
 
 
-def _trade(intent: dict[str, Any] | None) -> tuple[str, str] | None:
+def _trade(intent: PaymentIntent | None) -> tuple[str, str] | None:
     return None if intent is None else (intent["provider"], intent["out_trade_no"])
 
 
 def _current_intent(
-    order: dict[str, Any], body: PayRequest, actor: str, opened: dict[tuple[str, str], dict[str, Any]]
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    order: Order, body: PayRequest, actor: str, opened: dict[tuple[str, str], dict[str, Any]]
+) -> tuple[Order, PaymentIntent]:
     """The intent that answers `body`: the current one if it does, else a new attempt that supersedes it."""
     for _ in range(ATTEMPTS):
-        intent = order.get("payment_intent")
-        if "payment" in order or order["status"] != OrderStatus.AWAITING_PAYMENT.value:
-            if intent is not None and "payment" in order and intent["provider"] == body.provider.value:
+        intent = order.payment_intent
+        if order.payment is not None or order.status is not OrderStatus.AWAITING_PAYMENT:
+            if intent is not None and order.payment is not None and intent["provider"] == body.provider.value:
                 return order, intent  # a retry after it was paid
             _require_payable(order)
             raise Conflict(
-                "This order is already paid.", code="order_not_payable", current_status=order["status"]
+                "This order is already paid.", code="order_not_payable", current_status=order.status
             )
         if intent is not None and _answers(order, intent, body):
             return order, intent
         written = _supersede(order, intent, body, actor, opened)
         if written is not None:
-            return written, written["payment_intent"]
-        order = orders.require(order["order_id"], consistent=True)
-        now_current = order.get("payment_intent")
+            return written, written.payment_intent or {}
+        order = orders.require(order.order_id, consistent=True)
+        now_current = order.payment_intent
         if (
             now_current is not None
             and _trade(now_current) != _trade(intent)  # another pay request made its own trade current
             and not _answers(order, now_current, body)
-            and "payment" not in order
-            and order["status"] == OrderStatus.AWAITING_PAYMENT.value
+            and order.payment is None
+            and order.status is OrderStatus.AWAITING_PAYMENT
         ):
             raise Conflict(
                 "Another payment was started for this order at the same time; pay again to switch.",
                 code="payment_intent_changed",
                 provider=now_current["provider"],
-                current_status=order["status"],
+                current_status=order.status,
             )
-    raise Conflict("The order kept changing; retry.", code="order_changed", current_status=order["status"])
+    raise Conflict("The order kept changing; retry.", code="order_changed", current_status=order.status)
 
 
 def _supersede(
-    order: dict[str, Any],
-    current: dict[str, Any] | None,
+    order: Order,
+    current: PaymentIntent | None,
     body: PayRequest,
     actor: str,
     opened: dict[tuple[str, str], dict[str, Any]],
-) -> dict[str, Any] | None:
+) -> Order | None:
     """Open the next attempt at the provider and make it current (one conditional write, version-checked).
     None if the order moved meanwhile."""
     from shared.payments import providers
@@ -173,9 +175,9 @@ def _supersede(
         raise Conflict(
             f"This order has had {MAX_INTENTS} payment attempts; place a new order.",
             code="too_many_payment_attempts",
-            current_status=order["status"],
+            current_status=order.status,
         )
-    trade_no = providers.out_trade_no(order["order_id"], attempt)
+    trade_no = providers.out_trade_no(order.order_id, attempt)
     key = (body.provider.value, trade_no)
     if key not in opened:
         opened[key] = (
@@ -183,38 +185,39 @@ def _supersede(
             if body.provider is Provider.CARD
             else providers.open_payment(body.provider, order, trade_no=trade_no, openid=body.openid)
         )
-    intent: dict[str, Any] = {
+    intent: PaymentIntent = {
         "provider": body.provider.value,
         "out_trade_no": trade_no,
         "attempt": attempt,
         "state": "open",
-        "amount_fen": int(order["total_fen"]),
-        "currency": order["currency"],
+        "amount_fen": int(order.total_fen),
+        "currency": order.currency,
         "created_at": now_iso(),
         "params": opened[key],
     }
     if body.card_token is not None:
         intent["card_token_fp"] = _token_fp(body.card_token)
-    superseded: dict[str, Any] | None = None
+    superseded: PaymentIntent | None = None
     if current is not None:
-        superseded = {
-            name: current[name]
-            for name in ("provider", "out_trade_no", "amount_fen", "currency", "created_at")
-            if name in current
+        kept = {
+            name: value
+            for name, value in current.items()
+            if name in ("provider", "out_trade_no", "amount_fen", "currency", "created_at")
         }
-        superseded.update(
-            attempt=int(current.get("attempt", 1)),
-            outcome="failed" if _failed(order, current) else "abandoned",
-            superseded_at=now_iso(),
-            superseded_by=trade_no,
-        )
+        superseded = cast(PaymentIntent, {
+            **kept,
+            "attempt": current.get("attempt", 1),
+            "outcome": "failed" if _failed(order, current) else "abandoned",
+            "superseded_at": now_iso(),
+            "superseded_by": trade_no,
+        })
     written = payments_store.put_intent(order, intent, actor=actor, superseded=superseded)
     if written is not None and superseded is not None and superseded["outcome"] == "abandoned":
         written = _close_superseded(written, superseded, actor)
     return written
 
 
-def _close_superseded(order: dict[str, Any], superseded: dict[str, Any], actor: str) -> dict[str, Any]:
+def _close_superseded(order: Order, superseded: PaymentIntent, actor: str) -> Order:
     """Best effort: close the abandoned trade so it can no longer be paid, and record what the provider said.
     If it is paid anyway, that capture is a duplicate and is refunded automatically (`record_capture`)."""
     from shared.payments import providers
@@ -227,27 +230,27 @@ def _close_superseded(order: dict[str, Any], superseded: dict[str, Any], actor: 
 
 
 def _record_close(
-    order: dict[str, Any], superseded: tuple[str, str] | None, result: str, actor: str
-) -> dict[str, Any]:
+    order: Order, superseded: tuple[str, str] | None, result: str, actor: str
+) -> Order:
     """Write what the provider said about a close on the attempt (`superseded`: its provider and trade) or,
     with None, on the current intent. Version-checked; re-read and retried if the order moved."""
     for _ in range(ATTEMPTS):
         if superseded is None:
             index = None
         else:
-            attempts = order.get("payment_attempts") or []
+            attempts = order.payment_attempts or []
             index = next((i for i, a in enumerate(attempts) if _trade(a) == superseded), -1)
             if index < 0:
                 return order
         recorded = payments_store.record_close(order, index, result, actor=actor)
         if recorded is not None:
             return recorded
-        order = orders.require(order["order_id"], consistent=True)
-    logger.warning("close result not recorded", extra={"order_id": order["order_id"], "result": result})
+        order = orders.require(order.order_id, consistent=True)
+    logger.warning("close result not recorded", extra={"order_id": order.order_id, "result": result})
     return order
 
 
-def _close_orphans(opened: dict[tuple[str, str], dict[str, Any]], current: dict[str, Any] | None) -> None:
+def _close_orphans(opened: dict[tuple[str, str], dict[str, Any]], current: PaymentIntent | None) -> None:
     """Trades this request opened but that are not the current intent (it lost a race, or the order moved):
     nobody was shown them, so close them (best effort, logged)."""
     from shared.payments import providers
@@ -258,16 +261,16 @@ def _close_orphans(opened: dict[tuple[str, str], dict[str, Any]], current: dict[
             logger.info("orphan trade closed", extra={"provider": provider, "result": result})
 
 
-def _require_payable(order: dict[str, Any]) -> None:
-    if order["status"] != OrderStatus.AWAITING_PAYMENT.value:
+def _require_payable(order: Order) -> None:
+    if order.status is not OrderStatus.AWAITING_PAYMENT:
         raise Conflict(
-            f"An order in {order['status']} cannot be paid.",
+            f"An order in {order.status} cannot be paid.",
             code="order_not_payable",
-            current_status=order["status"],
+            current_status=order.status,
         )
 
 
-def _charge_card(order: dict[str, Any], intent: dict[str, Any], token: str) -> dict[str, Any]:
+def _charge_card(order: Order, intent: PaymentIntent, token: str) -> Order:
     """The sandbox card provider answers synchronously; its answer is recorded exactly like a callback."""
     from shared.core.config import sandbox_providers
 
@@ -293,7 +296,7 @@ def _charge_card(order: dict[str, Any], intent: dict[str, Any], token: str) -> d
         )
     else:
         record_failure(trade_no, Provider.CARD, f"card:decline:{trade_no}", message)
-    return orders.require(order["order_id"], consistent=True)
+    return orders.require(order.order_id, consistent=True)
 
 
 # ------------------------------------------------------------------ provider events
@@ -306,8 +309,8 @@ def _unmatched(provider: Provider, ref: str, payload: dict[str, Any], summary: s
     return Outcome("unmatched")
 
 
-def check_amount(order: dict[str, Any], amount_fen: int, currency: str) -> None:
-    if amount_fen != int(order["total_fen"]) or currency != order["currency"]:
+def check_amount(order: Order, amount_fen: int, currency: str) -> None:
+    if amount_fen != int(order.total_fen) or currency != order.currency:
         raise WrongAmount("the paid amount or currency does not match the order")
 
 
@@ -334,7 +337,7 @@ def record_capture(capture: Capture, *, payload: dict[str, Any] | None = None) -
         )
     check_amount(order, capture.amount_fen, capture.currency)
     actor = f"provider:{capture.provider.value}"
-    payment: dict[str, Any] = {
+    payment: CaptureRecord = {
         "provider": capture.provider.value,
         "out_trade_no": capture.out_trade_no,
         "transaction_id": capture.transaction_id,
@@ -346,15 +349,15 @@ def record_capture(capture: Capture, *, payload: dict[str, Any] | None = None) -
         "refunds": {},
     }
     for _ in range(ATTEMPTS):
-        existing = order.get("payment")
+        existing = order.payment
         if existing:
             outcome = _already_captured(order, existing, capture, payment, payload)
             if outcome is not None:
                 return outcome
-            order = orders.require(order["order_id"], consistent=True)
+            order = orders.require(order.order_id, consistent=True)
             continue
-        if order["status"] == OrderStatus.AWAITING_PAYMENT.value:
-            due = logic.due_key("PAID", order["order_id"], iso(now() + paid_redrive_after()))
+        if order.status is OrderStatus.AWAITING_PAYMENT:
+            due = logic.due_key("PAID", order.order_id, iso(now() + paid_redrive_after()))
             try:
                 paid = orders.transition(
                     order,
@@ -365,33 +368,33 @@ def record_capture(capture: Capture, *, payload: dict[str, Any] | None = None) -
                     remove_fields=("last_payment_error",),
                 )
             except Conflict:
-                order = orders.require(order["order_id"], consistent=True)  # expiry or a replay won
+                order = orders.require(order.order_id, consistent=True)  # expiry or a replay won
                 continue
             from shared.core import queues
 
-            queues.send(Env.PAID_QUEUE_URL, {"order_id": order["order_id"]})
+            queues.send(Env.PAID_QUEUE_URL, {"order_id": order.order_id})
             _close_current_if_other(paid, capture, actor)
-            return Outcome("paid", order["order_id"])
+            return Outcome("paid", order.order_id)
         recorded = payments_store.record_late_payment(
             order,
             {**payment, "late": True},
             actor=actor,
-            reason=f"captured while {order['status']}; refunding",
+            reason=f"captured while {order.status}; refunding",
         )
         if recorded is None:
-            order = orders.require(order["order_id"], consistent=True)
+            order = orders.require(order.order_id, consistent=True)
             continue
         _refund_late(recorded, actor)
-        return Outcome("paid_after_cancel", order["order_id"])
-    raise Conflict("The order kept changing; retry.", code="order_changed", current_status=order["status"])
+        return Outcome("paid_after_cancel", order.order_id)
+    raise Conflict("The order kept changing; retry.", code="order_changed", current_status=order.status)
 
 
-def _close_current_if_other(order: dict[str, Any], capture: Capture, actor: str) -> None:
+def _close_current_if_other(order: Order, capture: Capture, actor: str) -> None:
     """An older intent paid the order: close the current one so the shopper cannot pay twice (best effort;
     if they do, that capture is refunded as a duplicate)."""
     from shared.payments import providers
 
-    current = order.get("payment_intent")
+    current = order.payment_intent
     if current is None or (current["provider"], current["out_trade_no"]) == (
         capture.provider.value,
         capture.out_trade_no,
@@ -401,19 +404,19 @@ def _close_current_if_other(order: dict[str, Any], capture: Capture, actor: str)
     _record_close(order, None, result, actor)
 
 
-def _refund_late(order: dict[str, Any], actor: str) -> None:
+def _refund_late(order: Order, actor: str) -> None:
     from shared.payments import refunds
 
     refunds.refund(
         order,
-        int(order["payment"]["amount_fen"]),
+        (order.payment or {}).get("amount_fen", 0),
         refund_key=LATE_REFUND_KEY,
         reason="paid after the order was cancelled",
         actor=actor,
     )
 
 
-def _needs_refund(capture: dict[str, Any], refund_key: str) -> bool:
+def _needs_refund(capture: CaptureRecord, refund_key: str) -> bool:
     """Not refunded yet, or a refund reserved but never accepted by the provider (a crash in between)."""
     record = (capture.get("refunds") or {}).get(refund_key)
     return record is None or (record["state"] == "requested" and not record.get("provider_refund_id"))
@@ -426,10 +429,10 @@ def duplicate_key(provider: str, trade_no: str) -> str:
 
 
 def _already_captured(
-    order: dict[str, Any],
-    existing: dict[str, Any],
+    order: Order,
+    existing: CaptureRecord,
     capture: Capture,
-    payment: dict[str, Any],
+    payment: CaptureRecord,
     payload: dict[str, Any] | None,
 ) -> Outcome | None:
     """The order already holds a capture. None: the order moved while we wrote; re-read and try again."""
@@ -437,10 +440,10 @@ def _already_captured(
     if existing["transaction_id"] == capture.transaction_id:
         if existing.get("late") and _needs_refund(existing, LATE_REFUND_KEY):
             _refund_late(order, actor)  # finish a refund a crash interrupted
-        return Outcome("duplicate", order["order_id"])
-    paid_trade = (existing["provider"], existing.get("out_trade_no", order["order_id"]))
+        return Outcome("duplicate", order.order_id)
+    paid_trade = (existing["provider"], existing.get("out_trade_no", order.order_id))
     key = duplicate_key(capture.provider.value, capture.out_trade_no)
-    known = (order.get("duplicate_captures") or {}).get(key)
+    known = (order.duplicate_captures or {}).get(key)
     if paid_trade == (capture.provider.value, capture.out_trade_no) or (
         known is not None and known["transaction_id"] != capture.transaction_id
     ):
@@ -451,10 +454,10 @@ def _already_captured(
             "refund_issue",
             f"{capture.provider.value}:{capture.transaction_id}",
             payload or {},
-            summary=f"second capture {capture.transaction_id} for order {order['order_id']} "
+            summary=f"second capture {capture.transaction_id} for order {order.order_id} "
             f"(already paid by {existing['transaction_id']}): refund it",
         )
-        return Outcome("second_capture", order["order_id"])
+        return Outcome("second_capture", order.order_id)
     if known is None:
         written = payments_store.record_duplicate_capture(
             order,
@@ -466,7 +469,7 @@ def _already_captured(
         )
         if written is None:
             return None
-        order, known = written, written["duplicate_captures"][key]
+        order, known = written, (written.duplicate_captures or {})[key]
     refund_key = f"duplicate-{key}"
     if _needs_refund(known, refund_key):
         from shared.payments import refunds
@@ -479,7 +482,7 @@ def _already_captured(
             actor=actor,
             base=("duplicate_captures", key),
         )
-    return Outcome("duplicate_capture_refunded", order["order_id"])
+    return Outcome("duplicate_capture_refunded", order.order_id)
 
 
 def record_failure(trade_no: str, provider: Provider, event_key: str, message: str) -> Outcome:
@@ -492,20 +495,20 @@ def record_failure(trade_no: str, provider: Provider, event_key: str, message: s
     for _ in range(ATTEMPTS):
         if order is None:
             return Outcome("ignored")
-        intent = order.get("payment_intent")
+        intent = order.payment_intent
         ours = intent is None or (intent["provider"], intent["out_trade_no"]) == (provider.value, trade_no)
         if (
             not ours
-            or order["status"] != OrderStatus.AWAITING_PAYMENT.value
-            or event_key in (order.get("payment_event_keys") or ())
+            or order.status is not OrderStatus.AWAITING_PAYMENT
+            or event_key in (order.payment_event_keys or ())
         ):
-            return Outcome("ignored", order["order_id"])
+            return Outcome("ignored", order.order_id)
         done = payments_store.mark_intent_failed(
             order, event_key, message[:200], actor=f"provider:{provider.value}"
         )
         if done is not None:
-            return Outcome("failure_recorded", order["order_id"])
-        order = orders.require(order["order_id"], consistent=True)
+            return Outcome("failure_recorded", order.order_id)
+        order = orders.require(order.order_id, consistent=True)
     raise Conflict("The order kept changing; retry.", code="order_changed")
 
 
@@ -517,9 +520,11 @@ def record_refund_result(
     from shared.payments import providers, refunds
 
     order_id = providers.order_id_of(trade_no)
-    order = orders.get(order_id, consistent=True) or {}
-    captures: list[tuple[tuple[str, ...], dict[str, Any]]] = [(payments_store.CAPTURE, order.get("payment") or {})]
-    captures += [(("duplicate_captures", k), c) for k, c in (order.get("duplicate_captures") or {}).items()]
+    order = orders.get(order_id, consistent=True)
+    captures: list[tuple[tuple[str, ...], CaptureRecord]] = []
+    if order is not None:
+        captures.append((payments_store.CAPTURE, order.payment or {}))
+        captures += [(("duplicate_captures", k), c) for k, c in (order.duplicate_captures or {}).items()]
     found = next(
         (
             (base, key)

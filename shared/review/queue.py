@@ -17,6 +17,7 @@ from typing import Any
 from shared.core import clock, ddb, paging
 from shared.orders import logic
 from shared.orders import store as orders
+from shared.orders.aggregate import Order
 from shared.orders.models import OrderStatus
 
 KIND = "REVIEW"
@@ -41,16 +42,16 @@ def _shard_keys(shard: int, after: str | None, limit: int) -> tuple[list[str], b
     return [item["GSI3SK"]["S"] for item in reply.get("Items", [])], bool(reply.get("LastEvaluatedKey"))
 
 
-def _entry(order: dict[str, Any], queue_key: str, now_iso: str) -> dict[str, Any]:
-    review = order.get("review") or {}
+def _entry(order: Order, queue_key: str, now_iso: str) -> dict[str, Any]:
+    review = order.review or {}
     claim = review.get("claim") if isinstance(review.get("claim"), dict) else None
     live = claim is not None and str(claim.get("until", "")) > now_iso
     return {
-        "order_id": order["order_id"],
+        "order_id": order.order_id,
         "queued_at": review.get("queued_at") or queue_key.rsplit("#", 1)[0],
-        "total_fen": int(order["total_fen"]),
-        "currency": order.get("currency", "CNY"),
-        "kind": order.get("kind"),
+        "total_fen": int(order.total_fen),
+        "currency": order.currency,
+        "kind": order.kind,
         "items": [
             {
                 "sku": line["sku"],
@@ -58,10 +59,10 @@ def _entry(order: dict[str, Any], queue_key: str, now_iso: str) -> dict[str, Any
                 "category": line.get("category", ""),
                 "quantity": int(line["quantity"]),
             }
-            for line in order.get("items", [])
+            for line in order.items
         ],
-        "ad_copy": order.get("ad_copy"),
-        "target": order.get("target"),
+        "ad_copy": order.ad_copy,
+        "target": order.target,
         "highlighted_copy": review.get("highlighted_copy"),
         "reasons": review.get("reasons", []),
         "claimed_by": claim.get("by") if live and claim else None,
@@ -80,13 +81,13 @@ def page(
     taken = merged[:size]
     more = len(merged) > size or any(more for _, more in per_shard)
     ids = [key.rsplit("#", 1)[1] for key in taken]
-    found = {order["order_id"]: order for order in ddb.batch_get([orders.order_key(i) for i in ids])}
+    found = orders.get_many(ids)
     now_iso = clock.iso(now or clock.now())
     entries = [
         _entry(found[order_id], key, now_iso)
         for key, order_id in zip(taken, ids, strict=True)
         # The index is eventually consistent: skip an order that has just left review.
-        if order_id in found and found[order_id]["status"] == OrderStatus.IN_REVIEW.value
+        if order_id in found and found[order_id].status is OrderStatus.IN_REVIEW
     ]
     next_cursor = (paging.encode({"GSI3SK": {"S": taken[-1]}}, listing="review-queue", caller=viewer)
                    if more and taken else None)
@@ -104,10 +105,10 @@ def oldest_age_seconds(now: datetime | None = None) -> int:
     if not candidates:
         return 0
     ids = [key.rsplit("#", 1)[1] for key in candidates]
-    found = {order["order_id"]: order for order in ddb.batch_get([orders.order_key(i) for i in ids])}
+    found = orders.get_many(ids)
     for key, order_id in zip(candidates, ids, strict=True):
         order = found.get(order_id)
-        if order is not None and order["status"] == OrderStatus.IN_REVIEW.value:
+        if order is not None and order.status is OrderStatus.IN_REVIEW:
             queued = clock.parse_iso(key.rsplit("#", 1)[0])
             return max(0, int((moment - queued).total_seconds()))
     return 0

@@ -20,9 +20,11 @@ from typing import Any, Literal
 from shared.core import aws, clock, ddb
 from shared.core.config import Env, ReviewSettings, settings
 from shared.core.errors import Conflict, NotFound
-from shared.orders import logic
+from shared.orders import events, logic
 from shared.orders import store as orders
+from shared.orders.aggregate import Order, ReviewLease, ReviewRecord
 from shared.orders.models import OrderStatus
+from shared.orders.steps import Next, ReviewRoute
 from shared.review.models import LineItem, Outcome, ReviewConfig, ReviewDecision, ReviewInput
 
 logger = logging.getLogger("order24.review")
@@ -35,7 +37,6 @@ def fulfil_redrive_after() -> timedelta:
     return timedelta(seconds=settings(ReviewSettings).fulfil_redrive_after_seconds)
 
 
-Next = Literal["deliver", "ship", "wait"]
 
 
 # ---------------------------------------------------------------- metrics
@@ -54,13 +55,13 @@ def review_config() -> ReviewConfig:
     return ReviewConfig(manual_above_fen=settings(ReviewSettings).review_manual_above_fen)
 
 
-def review_input(order: dict[str, Any], qualifications: frozenset[str] = frozenset()) -> ReviewInput:
-    risk = order.get("risk") or {}
+def review_input(order: Order, qualifications: frozenset[str] = frozenset()) -> ReviewInput:
+    risk = order.risk or {}
     risk_decision: Literal["ACCEPT", "REVIEW"] = (
         "REVIEW" if risk.get("effective_decision") == "REVIEW" else "ACCEPT"
     )
     return ReviewInput(
-        order_id=order["order_id"],
+        order_id=order.order_id,
         items=[
             LineItem(
                 sku=line["sku"],
@@ -69,18 +70,18 @@ def review_input(order: dict[str, Any], qualifications: frozenset[str] = frozens
                 quantity=int(line["quantity"]),
                 unit_price_fen=int(line["unit_price_fen"]),
             )
-            for line in order["items"]
+            for line in order.items
         ],
-        total_fen=int(order["total_fen"]),
-        currency=order.get("currency", "CNY"),
-        ad_copy=order.get("ad_copy") or None,
-        target=order.get("target") or None,
+        total_fen=int(order.total_fen),
+        currency=order.currency,
+        ad_copy=order.ad_copy or None,
+        target=order.target or None,
         shopper_qualifications=qualifications,
         risk_decision=risk_decision,
     )
 
 
-def decide(order: dict[str, Any]) -> ReviewDecision:
+def decide(order: Order) -> ReviewDecision:
     """Run the rules; read the shopper's qualifications only when a licensed industry is involved."""
     from shared.review.adlaw import default_checker
     from shared.review.models import ReasonCode
@@ -91,13 +92,13 @@ def decide(order: dict[str, Any]) -> ReviewDecision:
     if any(reason.code is ReasonCode.INDUSTRY_UNQUALIFIED for reason in decision.reasons):
         from shared.review.store import qualifications
 
-        held = qualifications(order["shopper_id"])
+        held = qualifications(order.shopper_id)
         if held:
             decision = auto_review(review_input(order, held), config, checker)
     return decision
 
 
-def review_record(decision: ReviewDecision, at: str) -> dict[str, Any]:
+def review_record(decision: ReviewDecision, at: str) -> ReviewRecord:
     return {
         "outcome": decision.outcome.value,
         "reasons": [reason.model_dump(mode="json") for reason in decision.reasons],
@@ -107,35 +108,30 @@ def review_record(decision: ReviewDecision, at: str) -> dict[str, Any]:
     }
 
 
-def route(order: dict[str, Any]) -> dict[str, Any]:
+def route(order: Order) -> ReviewRoute:
     """The step's answer for an order in whatever status it is now (also every replay's answer)."""
     next_step: Next = "wait"
-    if order["status"] == OrderStatus.FULFILLING.value:
-        next_step = "deliver" if order.get("kind") == "digital" else "ship"
-    return {
-        "order_id": order["order_id"],
-        "version": int(order["version"]),
-        "kind": order.get("kind"),
-        "next": next_step,
-    }
+    if order.status is OrderStatus.FULFILLING:
+        next_step = "deliver" if order.kind == "digital" else "ship"
+    return ReviewRoute(order_id=order.order_id, version=order.version, kind=order.kind, next=next_step)
 
 
-def _reject_and_refund(order: dict[str, Any], *, reason: str, actor: str) -> dict[str, Any]:
+def _reject_and_refund(order: Order, *, reason: str, actor: str) -> Order:
     from shared.payments.refunds import reject_and_refund  # type: ignore[import-not-found,unused-ignore]
 
-    result: dict[str, Any] = reject_and_refund(order, reason=reason, actor=actor)
+    result: Order = reject_and_refund(order, reason=reason, actor=actor)
     return result
 
 
-def auto(order_id: str) -> dict[str, Any]:
+def auto(order_id: str) -> ReviewRoute:
     """The fulfil workflow's Review step: {order_id, version, kind, next}."""
     order = orders.get(order_id, consistent=True)
     if order is None:
         logger.error("review: no such order", extra={"order_id": order_id})
-        return {"order_id": order_id, "version": 0, "kind": None, "next": "wait"}
-    if order["status"] != OrderStatus.PAID.value:
+        return ReviewRoute(order_id=order_id, version=0, kind=None, next="wait")
+    if order.status is not OrderStatus.PAID:
         return route(order)  # a replay, an approval's run (FULFILLING), or already decided
-    previous = order.get("review") or {}
+    previous = order.review or {}
     if previous.get("outcome") == Outcome.REJECT.value:  # a rejection that did not finish its refund
         codes = [reason["code"] for reason in previous.get("reasons", [])]
         return _finish_auto_reject(order, codes)
@@ -166,11 +162,9 @@ def auto(order_id: str) -> dict[str, Any]:
             # Keep the reasons on the order first (one small conditional write), then refund.
             order = orders.append_event(
                 order_id,
-                type_="review_rejected",
-                actor=AUTO_ACTOR,
-                reason=",".join(codes),
+                events.review_rejected(actor=AUTO_ACTOR, reason=",".join(codes)),
                 set_fields={"review": record},
-                expected_status=OrderStatus.PAID.value,
+                expected_status=OrderStatus.PAID,
             )
             _metric("ReviewOutcome", 1, "Count", outcome=decision.outcome.value)
             return _finish_auto_reject(order, codes)
@@ -192,10 +186,10 @@ def auto(order_id: str) -> dict[str, Any]:
     return route(order)
 
 
-def _finish_auto_reject(order: dict[str, Any], codes: list[str]) -> dict[str, Any]:
+def _finish_auto_reject(order: Order, codes: list[str]) -> ReviewRoute:
     with contextlib.suppress(Conflict):  # someone else moved it: report where it is now
         _reject_and_refund(order, reason="rejected_by_review:" + ",".join(codes), actor=AUTO_ACTOR)
-    return route(orders.require(order["order_id"], consistent=True))
+    return route(orders.require(order.order_id, consistent=True))
 
 
 # ---------------------------------------------------------------- human review
@@ -205,34 +199,34 @@ def lease_seconds() -> int:
     return settings(ReviewSettings).review_lease_seconds
 
 
-def _live_claim(order: dict[str, Any], now_iso: str) -> dict[str, Any] | None:
-    claim = (order.get("review") or {}).get("claim")
-    if isinstance(claim, dict) and str(claim.get("until", "")) > now_iso:
+def _live_claim(order: Order, now_iso: str) -> ReviewLease | None:
+    claim = (order.review or {}).get("claim")
+    if claim is not None and claim.get("until", "") > now_iso:
         return claim
     return None
 
 
-def _not_in_review(order: dict[str, Any]) -> Conflict:
+def _not_in_review(order: Order) -> Conflict:
     return Conflict(
-        f"The order is not in review; it is {order['status']}.",
+        f"The order is not in review; it is {order.status}.",
         code="not_in_review",
-        current_status=order["status"],
+        current_status=order.status,
     )
 
 
-def _explain_refusal(order_id: str, old: dict[str, Any] | None, reviewer: str, *, claiming: bool) -> Conflict:
+def _explain_refusal(order_id: str, old: Order | None, reviewer: str, *, claiming: bool) -> Conflict:
     """Why a conditional review write failed, from the item as it was (ALL_OLD) or a fresh read."""
     order = old or orders.get(order_id, consistent=True)
     if order is None:
         raise NotFound(f"No order {order_id!r}.", code="order_not_found")
-    if order["status"] != OrderStatus.IN_REVIEW.value:
+    if order.status is not OrderStatus.IN_REVIEW:
         return _not_in_review(order)
-    review = order.get("review") or {}
+    review = order.review or {}
     if review.get("decision"):
         return Conflict(
             "A reviewer has already decided this order.",
             code="already_decided",
-            current_status=order["status"],
+            current_status=order.status,
         )
     claim = _live_claim(order, clock.now_iso())
     if claiming and claim is not None and claim.get("by") != reviewer:
@@ -249,7 +243,7 @@ def _explain_refusal(order_id: str, old: dict[str, Any] | None, reviewer: str, *
             claimed_by=claim.get("by") if claim else None,
         )
     return Conflict(
-        "The order changed meanwhile; retry.", code="order_changed", current_status=order["status"]
+        "The order changed meanwhile; retry.", code="order_changed", current_status=order.status
     )
 
 
@@ -284,15 +278,15 @@ def claim(order_id: str, reviewer: str, *, now: datetime | None = None) -> dict[
     except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
-        raise _explain_refusal(order_id, ddb.failed_item(error), reviewer, claiming=True) from None
+        raise _explain_refusal(order_id, orders.failed_order(error), reviewer, claiming=True) from None
     return {"order_id": order_id, "claimed_by": reviewer, "claim_expires_at": until}
 
 
-def _decidable(order_id: str) -> dict[str, Any]:
+def _decidable(order_id: str) -> Order:
     order = orders.get(order_id, consistent=True)
     if order is None:
         raise NotFound(f"No order {order_id!r}.", code="order_not_found")
-    if order["status"] != OrderStatus.IN_REVIEW.value:
+    if order.status is not OrderStatus.IN_REVIEW:
         raise _not_in_review(order)
     return order
 
@@ -309,13 +303,13 @@ def _with_lease(update: dict[str, Any], reviewer: str, now_iso: str) -> dict[str
     return update
 
 
-def _queue_wait_seconds(order: dict[str, Any], moment: datetime) -> float:
-    queued_at = (order.get("review") or {}).get("queued_at")
+def _queue_wait_seconds(order: Order, moment: datetime) -> float:
+    queued_at = (order.review or {}).get("queued_at")
     return max(0.0, (moment - clock.parse_iso(queued_at)).total_seconds()) if queued_at else 0.0
 
 
 def _write_decision(order_id: str, update: dict[str, Any], reviewer: str, now_iso: str, *, decision: str,
-                    queue_wait_s: float) -> dict[str, Any]:
+                    queue_wait_s: float) -> Order:
     """The one conditional write of a decision, held by the caller's live lease; 409 explains a refusal."""
     try:
         reply = ddb.dynamodb().update_item(
@@ -326,10 +320,10 @@ def _write_decision(order_id: str, update: dict[str, Any], reviewer: str, now_is
     except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
-        raise _explain_refusal(order_id, ddb.failed_item(error), reviewer, claiming=False) from None
+        raise _explain_refusal(order_id, orders.failed_order(error), reviewer, claiming=False) from None
     _metric("ReviewDecision", 1, "Count", decision=decision)
     _metric("ReviewQueueWait", queue_wait_s, "Seconds")
-    return ddb.from_item(reply["Attributes"])
+    return Order.from_ddb(reply["Attributes"])
 
 
 def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dict[str, Any]:
@@ -337,7 +331,7 @@ def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dic
     moment = now or clock.now()
     now_iso = clock.iso(moment)
     order = _decidable(order_id)
-    review = {k: v for k, v in (order.get("review") or {}).items() if k != "claim"}
+    review = {k: v for k, v in (order.review or {}).items() if k != "claim"}
     review["decision"] = {"outcome": "approve", "by": reviewer, "at": now_iso}
     update = orders.transition_update(
         order,
@@ -356,7 +350,7 @@ def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dic
 
         workflows.start(
             Env.FULFIL_STATE_MACHINE_ARN,
-            name=f"{order_id}-approve-{updated['version']}",
+            name=f"{order_id}-approve-{updated.version}",
             payload={"order_id": order_id},
         )
     except Exception:
@@ -366,8 +360,8 @@ def approve(order_id: str, reviewer: str, *, now: datetime | None = None) -> dic
         )
     return {
         "order_id": order_id,
-        "status": updated["status"],
-        "version": int(updated["version"]),
+        "status": updated.status.value,
+        "version": updated.version,
         "decision": "approve",
     }
 
@@ -381,9 +375,9 @@ def reject(order_id: str, reviewer: str, reason: str, *, now: datetime | None = 
     moment = now or clock.now()
     now_iso = clock.iso(moment)
     order = _decidable(order_id)
-    decided = (order.get("review") or {}).get("decision") or {}
+    decided = (order.review or {}).get("decision") or {}
     if not (decided.get("outcome") == "reject" and decided.get("by") == reviewer):
-        event = logic.event(at=now_iso, type_="review_rejected", actor=f"reviewer:{reviewer}", reason=reason)
+        event = events.review_rejected(actor=f"reviewer:{reviewer}", reason=reason, at=now_iso)
         update = {
             "TableName": ddb.table(),
             "Key": orders.order_key(order_id),
@@ -399,9 +393,9 @@ def reject(order_id: str, reviewer: str, reason: str, *, now: datetime | None = 
                     at=now_iso,
                     one=1,
                     in_review=OrderStatus.IN_REVIEW.value,
-                    version=order["version"],
+                    version=order.version,
                 ),
-                ":event": ddb.to_attr([{k: v for k, v in event.items() if v is not None}]),
+                ":event": ddb.to_attr([event.to_item()]),
             },
         }
         order = _write_decision(order_id, update, reviewer, now_iso, decision="reject",
@@ -410,7 +404,7 @@ def reject(order_id: str, reviewer: str, reason: str, *, now: datetime | None = 
     final = orders.require(order_id, consistent=True)
     return {
         "order_id": order_id,
-        "status": final["status"],
-        "version": int(final["version"]),
+        "status": final.status.value,
+        "version": final.version,
         "decision": "reject",
     }

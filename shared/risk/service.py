@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from shared.core import aws, clock, ddb
 from shared.core.errors import Conflict
-from shared.orders import logic
+from shared.orders import events
 from shared.orders import store as orders
+from shared.orders.aggregate import Order, RiskRecord
 from shared.orders.models import OrderStatus
+from shared.orders.steps import RiskState
 from shared.risk import flags
 from shared.risk import store as risk_store
 from shared.risk.models import Decision, OrderFacts, RiskAssessment
@@ -34,22 +35,22 @@ ACTOR = "system:risk"
 NEUTRAL_REASON = "rejected_by_risk_check"
 
 
-def facts_of(order: dict[str, Any]) -> OrderFacts:
-    address = order.get("shipping_address") or {}
+def facts_of(order: Order) -> OrderFacts:
+    address = order.shipping_address
     return OrderFacts(
-        order_id=order["order_id"],
-        shopper_id=order["shopper_id"],
-        device_id=order.get("device_id") or None,
-        ip=order.get("source_ip") or None,
+        order_id=order.order_id,
+        shopper_id=order.shopper_id,
+        device_id=order.device_id or None,
+        ip=order.source_ip or None,
         ip_region=None,  # no IP geolocation table yet: the mismatch rule stays silent (see docs/review.md)
-        shipping_region=address.get("province"),
-        amount_fen=int(order["total_fen"]),
-        currency=order.get("currency", "CNY"),
-        target=order.get("target") or None,
+        shipping_region=address["province"] if address else None,
+        amount_fen=int(order.total_fen),
+        currency=order.currency,
+        target=order.target or None,
     )
 
 
-def risk_record(assessment: RiskAssessment, at: datetime) -> dict[str, Any]:
+def risk_record(assessment: RiskAssessment, at: datetime) -> RiskRecord:
     return {
         "score": assessment.score,
         "decision": assessment.decision.value,
@@ -61,23 +62,23 @@ def risk_record(assessment: RiskAssessment, at: datetime) -> dict[str, Any]:
     }
 
 
-def _result(order: dict[str, Any]) -> dict[str, Any]:
-    risk = order.get("risk") or {}
-    return {
-        "order_id": order["order_id"],
-        "version": int(order["version"]),
-        "status": order["status"],
-        "risk_decision": risk.get("effective_decision", Decision.ACCEPT.value),
-    }
+def _result(order: Order) -> RiskState:
+    risk = order.risk or {}
+    return RiskState(
+        order_id=order.order_id,
+        version=order.version,
+        status=order.status.value,
+        risk_decision=risk.get("effective_decision", Decision.ACCEPT.value),
+    )
 
 
-def _persist(order: dict[str, Any], risk: dict[str, Any]) -> dict[str, Any]:
+def _persist(order: Order, risk: RiskRecord) -> Order:
     """SET risk + a neutral timeline event, bumping the version, only if nobody moved the order meanwhile."""
     at = risk["assessed_at"]
-    event = logic.event(at=at, type_="risk_checked", actor=ACTOR)
+    event = events.risk_checked(actor=ACTOR, at=at)
     reply = ddb.dynamodb().update_item(
         TableName=ddb.table(),
-        Key=orders.order_key(order["order_id"]),
+        Key=orders.order_key(order.order_id),
         UpdateExpression=(
             "SET #risk = :risk, updated_at = :at, events = list_append(events, :event), "
             "#version = #version + :one"
@@ -87,17 +88,17 @@ def _persist(order: dict[str, Any], risk: dict[str, Any]) -> dict[str, Any]:
         ExpressionAttributeValues={
             ":risk": ddb.to_attr(risk),
             ":at": ddb.to_attr(at),
-            ":event": ddb.to_attr([{k: v for k, v in event.items() if v is not None}]),
+            ":event": ddb.to_attr([event.to_item()]),
             ":one": ddb.to_attr(1),
             ":placed": ddb.to_attr(OrderStatus.PLACED.value),
-            ":version": ddb.to_attr(order["version"]),
+            ":version": ddb.to_attr(order.version),
         },
         ReturnValues="ALL_NEW",
     )
-    return ddb.from_item(reply["Attributes"])
+    return Order.from_ddb(reply["Attributes"])
 
 
-def _reject(order: dict[str, Any], risk: dict[str, Any]) -> dict[str, Any]:
+def _reject(order: Order, risk: RiskRecord) -> Order:
     updated = orders.transition(
         order,
         OrderStatus.REJECTED,
@@ -111,10 +112,10 @@ def _reject(order: dict[str, Any], risk: dict[str, Any]) -> dict[str, Any]:
     codes = [reason["code"] for reason in risk["reasons"]]
     inbox.record(
         "risk_rejected",
-        order["order_id"],
+        order.order_id,
         {
-            "order_id": order["order_id"],
-            "shopper_id": order["shopper_id"],
+            "order_id": order.order_id,
+            "shopper_id": order.shopper_id,
             "score": risk["score"],
             "reasons": risk["reasons"],
             "rules_version": risk["rules_version"],
@@ -130,13 +131,13 @@ def _emit(assessment: RiskAssessment) -> None:
     metric("RiskDecision", 1, decision=assessment.decision.value, mode=assessment.mode.value)
 
 
-def check(order_id: str, *, now: datetime | None = None) -> dict[str, Any]:
+def check(order_id: str, *, now: datetime | None = None) -> RiskState:
     """Run the risk step for one order. Idempotent: a replay finds `risk` set (or the order moved on)."""
     order = orders.get(order_id, consistent=True)
     if order is None:
         logger.error("risk: no such order", extra={"order_id": order_id})
-        return {"order_id": order_id, "version": 0, "status": "MISSING", "risk_decision": None}
-    if order["status"] != OrderStatus.PLACED.value or order.get("risk"):
+        return RiskState(order_id=order_id, version=0, status="MISSING", risk_decision=None)
+    if order.status is not OrderStatus.PLACED or order.risk:
         return _result(order)  # a replay: the first delivery already decided
 
     moment = now or clock.now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,7 @@ class SandboxDigitalProvider:
         return target.rsplit("#", 1)[1] if "#" in target else ""
 
     def deliver(
-        self, order_id: str, item: dict[str, Any], target: str, idempotency_key: str
+        self, order_id: str, item: Mapping[str, Any], target: str, idempotency_key: str
     ) -> DeliveryResult:
         self.attempts[idempotency_key] = self.attempts.get(idempotency_key, 0) + 1
         if idempotency_key in self._served:  # like a real provider: the key was served, same answer

@@ -169,7 +169,7 @@ def test_the_same_sku_on_two_lines_is_one_line_and_unknown_duplicates_are_a_422(
                                                   {"sku": AD_SLOT["sku"], "quantity": 2}]))
     assert status == 202, accepted
     order = store.require(accepted["order_id"], consistent=True)
-    assert [(line["sku"], line["quantity"]) for line in order["items"]] == [(AD_SLOT["sku"], 3)]
+    assert [(line["sku"], line["quantity"]) for line in order.items] == [(AD_SLOT["sku"], 3)]
     status, problem, _ = place(order_body(items=[{"sku": "no-such-sku", "quantity": 1},
                                                  {"sku": "no-such-sku", "quantity": 5}]), key="key-00000002")
     assert status == 422 and problem["code"] == "unknown_sku"

@@ -31,8 +31,8 @@ def test_reservation_moves_order_to_awaiting_payment_and_takes_stock(aws: dict[s
     assert result["status"] == "AWAITING_PAYMENT" and result["version"] == 2
     assert catalog.available(AD_SLOT["sku"]) == 17
     order = store.require(accepted["order_id"])
-    assert order["expires_at"] > order["created_at"]
-    assert [e["to_status"] for e in order["events"]] == ["PLACED", "AWAITING_PAYMENT"]
+    assert order.expires_at > order.created_at
+    assert [getattr(e, "to_status", None) for e in order.events] == ["PLACED", "AWAITING_PAYMENT"]
 
 
 def test_replayed_reservation_changes_nothing(aws: dict[str, str]) -> None:
@@ -42,7 +42,7 @@ def test_replayed_reservation_changes_nothing(aws: dict[str, str]) -> None:
     second = reserve(accepted["order_id"])
     assert first == second
     assert catalog.available(AD_SLOT["sku"]) == 18
-    assert len(store.require(accepted["order_id"])["events"]) == 2
+    assert len(store.require(accepted["order_id"]).events) == 2
 
 
 def test_out_of_stock_order_is_rejected_with_a_reason(aws: dict[str, str]) -> None:
@@ -50,7 +50,7 @@ def test_out_of_stock_order_is_rejected_with_a_reason(aws: dict[str, str]) -> No
     _, accepted, _ = place(order_body(items=[{"sku": AD_SLOT["sku"], "quantity": 2}]))
     assert reserve(accepted["order_id"])["status"] == "REJECTED"
     order = store.require(accepted["order_id"])
-    assert order["status_reason"] == f"out_of_stock:{AD_SLOT['sku']}"
+    assert order.status_reason == f"out_of_stock:{AD_SLOT['sku']}"
     assert catalog.available(AD_SLOT["sku"]) == 1
 
 
@@ -59,7 +59,7 @@ def test_quantity_larger_than_one_bucket_is_split_over_buckets(aws: dict[str, st
     _, accepted, _ = place(order_body(items=[{"sku": AD_SLOT["sku"], "quantity": 7}]))
     assert reserve(accepted["order_id"])["status"] == "AWAITING_PAYMENT"
     assert catalog.available(AD_SLOT["sku"]) == 1
-    assert sum(units for _, units in store.require(accepted["order_id"])["reservations"][AD_SLOT["sku"]]) == 7
+    assert sum(units for _, units in store.require(accepted["order_id"]).reservations[AD_SLOT["sku"]]) == 7
 
 
 def test_hundred_parallel_orders_never_oversell_twenty_units(aws: dict[str, str]) -> None:
@@ -94,7 +94,7 @@ def test_other_shoppers_cannot_see_or_cancel_an_order(aws: dict[str, str]) -> No
                          ("POST", f"/orders/{accepted['order_id']}/cancel")):
         status, body, _ = call(orders_handler, method, path, user=OTHER_SHOPPER)
         assert status == 404 and body["code"] == "order_not_found"
-    assert store.require(accepted["order_id"])["status"] == "PLACED"
+    assert store.require(accepted["order_id"]).status == "PLACED"
 
 
 def test_owner_reads_order_timeline_and_list(aws: dict[str, str]) -> None:
@@ -131,9 +131,9 @@ def test_unpaid_order_expires_and_releases_stock(aws: dict[str, str], monkeypatc
         outcomes = sweeper_handler({}, context("sweeper"))
     assert outcomes.get("expiry_expired") == 1
     order = store.require(accepted["order_id"])
-    assert order["status"] == "CANCELLED" and order["status_reason"] == "payment_timeout"
+    assert order.status == "CANCELLED" and order.status_reason == "payment_timeout"
     assert catalog.available(AD_SLOT["sku"]) == 20
-    assert "GSI3PK" not in order
+    assert not order.has("GSI3PK")
 
 
 def test_order_stuck_in_placed_is_redriven_then_failed(aws: dict[str, str]) -> None:
@@ -146,7 +146,7 @@ def test_order_stuck_in_placed_is_redriven_then_failed(aws: dict[str, str]) -> N
             outcomes.append(sweeper_handler({}, context("sweeper")))
     flat = [key for outcome in outcomes for key in outcome]
     assert flat.count("placed_redriven") == lifecycle.MAX_REDRIVES
-    assert store.require(accepted["order_id"])["status"] == "FAILED"
+    assert store.require(accepted["order_id"]).status == "FAILED"
 
 
 def test_merchant_sees_own_orders_and_sales_but_not_other_shops(aws: dict[str, Any]) -> None:
@@ -167,6 +167,10 @@ def test_merchant_sees_own_orders_and_sales_but_not_other_shops(aws: dict[str, A
     assert status == 403 and body["code"] == "wrong_role"
     status, body, _ = call(merchant_handler, "GET", "/merchant/sales", user=MERCHANT, query={"day": "yesterday"})
     assert status == 422
+    for impossible in ("2026-02-30", "5070-31-02"):  # day-shaped but no such day: a 422, never a 500
+        for path in ("/merchant/sales", "/merchant/orders"):
+            status, body, _ = call(merchant_handler, "GET", path, user=MERCHANT, query={"day": impossible})
+            assert status == 422 and body["code"] == "validation_failed", (path, impossible, body)
 
 
 def test_merchant_reads_own_shops_order_and_ops_reads_any(aws: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from shared.core.clock import now, parse_iso
 from shared.entitlements import store as ledger
 from shared.entitlements.models import EntitlementKind, Entry, EntryAction
 from shared.orders import store
+from shared.orders.aggregate import Line, Order
 from shared.payments import refunds
 from shared.sandbox import digital as sandbox_digital
 from tests.integration.test_catalog_and_intake import AD_SLOT, create
@@ -55,26 +56,26 @@ def entries(order_id: str) -> list[Entry]:
 
 def delivered(sku: dict[str, Any], *, quantity: int = 1, key: str = "key-00000001") -> dict[str, Any]:
     order = fulfilling_order(sku, quantity=quantity, key=key)
-    assert deliver_order(order["order_id"])["status"] == "COMPLETED"
+    assert deliver_order(order.order_id)["status"] == "COMPLETED"
     return order
 
 
 def test_membership_is_granted_once_when_the_deliver_step_is_replayed(aws: dict[str, str]) -> None:
     order = fulfilling_order(MEMBERSHIP)
 
-    first = deliver_order(order["order_id"])
-    second = deliver_order(order["order_id"])
+    first = deliver_order(order.order_id)
+    second = deliver_order(order.order_id)
 
     assert first == second and first["status"] == "COMPLETED"
-    grants = entries(order["order_id"])
+    grants = entries(order.order_id)
     assert [(e.kind, e.action, e.amount) for e in grants] == [
         (EntitlementKind.MEMBERSHIP, EntryAction.GRANT, 30 * 86_400)
     ]
-    done = store.require(order["order_id"], consistent=True)
-    assert done["delivery"]["items"][MEMBERSHIP["sku"]]["provider_ref"] == "entitlement:membership"
+    done = store.require(order.order_id, consistent=True)
+    assert done.delivery["items"][MEMBERSHIP["sku"]]["provider_ref"] == "entitlement:membership"
     # PAID -> COMPLETED stays one order write: two events, one version step
-    assert done["version"] == order["version"] + 1
-    assert [e["to_status"] for e in done["events"]][-2:] == ["DELIVERED", "COMPLETED"]
+    assert done.version == order.version + 1
+    assert [getattr(e, "to_status", None) for e in done.events][-2:] == ["DELIVERED", "COMPLETED"]
     assert sandbox_digital.provider().attempts == {}  # the outside provider was never asked
 
 
@@ -110,8 +111,8 @@ def test_a_membership_bought_twice_stacks_after_the_first(aws: dict[str, str]) -
 
 def test_a_membership_needs_no_target_as_it_goes_to_the_buyer(aws: dict[str, str]) -> None:
     order = fulfilling_order(MEMBERSHIP, target=None)
-    assert "target" not in order
-    assert deliver_order(order["order_id"])["status"] == "COMPLETED"
+    assert not order.has("target")
+    assert deliver_order(order.order_id)["status"] == "COMPLETED"
     assert mine()["membership"]["active"] is True
 
 
@@ -125,23 +126,23 @@ def test_refund_revokes_the_rest_of_the_membership(aws: dict[str, str], logistic
     # given a membership granted in an order whose ad slot the provider never delivers
     order = fulfilling_order(MEMBERSHIP, also=((AD_SLOT, 1),), target=DOWN)
     with pytest.raises(Exception, match="unavailable"):
-        deliver_order(order["order_id"])
-    granted_at = parse_iso(entries(order["order_id"])[0].at)
+        deliver_order(order.order_id)
+    granted_at = parse_iso(entries(order.order_id)[0].at)
     refund_at = granted_at + 10 * DAY
     # when the sweeper gives up on the order ten days later and refunds it
     with time_machine.travel(refund_at, tick=False):
-        failed = refunds.fail_and_refund(store.require(order["order_id"]), reason="fulfilment_stuck",
+        failed = refunds.fail_and_refund(store.require(order.order_id), reason="fulfilment_stuck",
                                          actor="system:sweeper")
         # then the 20 unused days are taken back, and the membership ends now
-        assert failed["status"] == "FAILED" and failed["payment"]["refunds"]["fail"]["state"] == "succeeded"
+        assert failed.status == "FAILED" and failed.payment["refunds"]["fail"]["state"] == "succeeded"
         view = mine()
         assert view["membership"] == {"active": False, "active_until": view["membership"]["active_until"]}
         assert parse_iso(view["membership"]["active_until"]) == refund_at
         newest = view["entries"][0]
         assert (newest["action"], newest["amount"]) == ("revoke", -20 * 86_400)
         # and a replayed refund revokes nothing more
-        refunds.fail_and_refund(store.require(order["order_id"]), reason="fulfilment_stuck", actor="system:sweeper")
-        assert len(entries(order["order_id"])) == 2
+        refunds.fail_and_refund(store.require(order.order_id), reason="fulfilment_stuck", actor="system:sweeper")
+        assert len(entries(order.order_id)) == 2
 
 
 def test_refund_takes_back_the_unspent_credits_but_never_more_than_granted(
@@ -150,17 +151,17 @@ def test_refund_takes_back_the_unspent_credits_but_never_more_than_granted(
     delivered(CREDITS, key="key-00000009")  # 1,000 credits from an earlier order, not refunded
     order = fulfilling_order(CREDITS, quantity=2, also=((AD_SLOT, 1),), target=DOWN)
     with pytest.raises(Exception, match="unavailable"):
-        deliver_order(order["order_id"])
+        deliver_order(order.order_id)
     assert mine()["credits"] == {"balance": 3000}
     ledger.append(SHOPPER.sub, Entry(kind=EntitlementKind.CREDITS, action=EntryAction.SPEND, amount=-600,
                                      at=now().isoformat(), order_id="campaign-1", sku="ad-spend",
                                      reference="spend:day-1"))
 
-    refunds.fail_and_refund(store.require(order["order_id"]), reason="fulfilment_stuck", actor="system:sweeper")
+    refunds.fail_and_refund(store.require(order.order_id), reason="fulfilment_stuck", actor="system:sweeper")
 
     # 2,400 left, but the refunded item granted 2,000: only those go
     assert mine()["credits"] == {"balance": 400}
-    assert [e.amount for e in entries(order["order_id"]) if e.action is EntryAction.REVOKE] == [-2000]
+    assert [e.amount for e in entries(order.order_id) if e.action is EntryAction.REVOKE] == [-2000]
 
 
 @pytest.mark.parametrize("also", [(), ((CREDITS, 2),)], ids=["one item", "two items"])
@@ -173,18 +174,18 @@ def test_an_order_failed_while_its_grant_was_written_takes_the_grant_back(
     order = fulfilling_order(MEMBERSHIP, also=also)
     real_grant = service.grant
 
-    def grant_while_the_sweeper_fails_it(current: dict[str, Any], line: dict[str, Any]) -> Entry:
-        if store.require(current["order_id"])["status"] == "FULFILLING":
+    def grant_while_the_sweeper_fails_it(current: Order, line: Line) -> Entry:
+        if store.require(current.order_id).status == "FULFILLING":
             # the sweeper fails and refunds the order first: its revoke finds nothing granted yet
-            refunds.fail_and_refund(store.require(current["order_id"]), reason="fulfilment_stuck",
+            refunds.fail_and_refund(store.require(current.order_id), reason="fulfilment_stuck",
                                     actor="system:sweeper")
         return real_grant(current, line)
 
     monkeypatch.setattr(service, "grant", grant_while_the_sweeper_fails_it)
-    assert deliver_order(order["order_id"])["status"] == "FAILED"
+    assert deliver_order(order.order_id)["status"] == "FAILED"
 
     assert mine()["membership"]["active"] is False and mine()["credits"] == {"balance": 0}
-    actions = sorted(e.action for e in entries(order["order_id"]))
+    actions = sorted(e.action for e in entries(order.order_id))
     assert actions == sorted([EntryAction.GRANT, EntryAction.REVOKE] * (1 + len(also)))
 
 

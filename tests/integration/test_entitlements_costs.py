@@ -38,7 +38,7 @@ def test_delivering_a_membership_is_one_ledger_put_beside_the_one_order_write(
         order = fulfilling_order(MEMBERSHIP, key=f"key-cost-{n:04d}")
         dynamodb_calls.clear()
         start = time.perf_counter()
-        assert deliver_order(order["order_id"])["status"] == "COMPLETED"
+        assert deliver_order(order.order_id)["status"] == "COMPLETED"
         times.append((time.perf_counter() - start) * 1000)
         assert dict(dynamodb_calls) == {"GetItem": 1, "PutItem": 1, "UpdateItem": 1}
     raw = ddb.dynamodb().query(TableName=ddb.table(), KeyConditionExpression="PK = :pk",

@@ -89,7 +89,7 @@ def capture(order_id: str) -> None:
     order = store.require(order_id, consistent=True)
     outcome = service.record_capture(Capture(
         provider=Provider.WECHATPAY, out_trade_no=order_id, transaction_id=f"tx-{order_id}",
-        amount_fen=int(order["total_fen"]), currency=order["currency"], paid_at=now().isoformat(),
+        amount_fen=int(order.total_fen), currency=order.currency, paid_at=now().isoformat(),
         event_key=f"evt-{order_id}"))
     assert outcome.result == "paid"
 
@@ -114,10 +114,10 @@ def test_one_sweep_and_its_consumer_release_every_expired_order_across_all_shard
 
         # then every due order is cancelled for the timeout with its unit back, and only the fresh one holds stock
         orders = store.get_many(due, consistent=True)
-        assert {(o["status"], o["status_reason"]) for o in orders.values()} == {("CANCELLED", "payment_timeout")}
-        assert not any("GSI3PK" in o or "reservations" in o for o in orders.values())
+        assert {(o.status, o.status_reason) for o in orders.values()} == {("CANCELLED", "payment_timeout")}
+        assert not any(o.has("GSI3PK") or o.has("reservations") for o in orders.values())
         assert catalog.available(SKU) == STOCK - 1
-        assert store.require(fresh["order_id"])["status"] == "AWAITING_PAYMENT"
+        assert store.require(fresh["order_id"]).status == "AWAITING_PAYMENT"
         assert "expiry_enqueued" not in sweeper_handler({}, context("sweeper"))  # nothing left to find
 
 
@@ -140,12 +140,12 @@ def test_a_shard_that_fails_to_page_is_found_again_by_the_next_sweep(
         outcomes = sweeper_handler({}, context("sweeper"))
         assert outcomes["expiry_enqueued"] == len(due) - 1 and outcomes["expiry_shards_unfinished"] == 1
         drain()
-        assert store.require(due[0])["status"] == "AWAITING_PAYMENT"
+        assert store.require(due[0]).status == "AWAITING_PAYMENT"
         # then the next sweep, with the index back, finds the one that was left
         monkeypatch.setattr(store, "query_due_page", real_query)
         assert sweeper_handler({}, context("sweeper"))["expiry_enqueued"] == 1
         drain()
-    assert store.require(due[0])["status"] == "CANCELLED"
+    assert store.require(due[0]).status == "CANCELLED"
     assert catalog.available(SKU) == STOCK
 
 
@@ -158,8 +158,8 @@ def test_order_paid_between_finding_and_expiring_is_not_cancelled(sale: None) ->
         capture(paid)
         drain()
     # then the paid order stays paid and keeps its unit; the other is cancelled and gives its unit back
-    assert store.require(paid)["status"] == "PAID"
-    assert store.require(abandoned)["status"] == "CANCELLED"
+    assert store.require(paid).status == "PAID"
+    assert store.require(abandoned).status == "CANCELLED"
     assert catalog.available(SKU) == STOCK - 1
 
 
@@ -168,19 +168,19 @@ def test_order_paid_while_its_expiry_is_in_flight_is_not_cancelled(
 ) -> None:
     # given the consumer has read an unpaid, due order
     order_id = unpaid_orders(per_shard=1)[0]
-    real_get_many = store.get_many
+    real_get_heads = store.get_heads
 
     def read_then_paid(order_ids: list[str], **kwargs: Any) -> dict[str, dict[str, Any]]:
-        snapshot = real_get_many(order_ids, **kwargs)
+        snapshot = real_get_heads(order_ids, **kwargs)
         capture(order_id)  # when the payment lands between that read and the expiry's write
         return snapshot
 
-    monkeypatch.setattr(store, "get_many", read_then_paid)
+    monkeypatch.setattr(store, "get_heads", read_then_paid)
     with time_machine.travel(now() + timedelta(seconds=61), tick=False):
         outcomes = lifecycle.expire_many([order_id])
     # then the conditional write loses: the order is paid, its unit stays sold
     assert outcomes == {"expiry_raced": 1}
-    assert store.require(order_id)["status"] == "PAID"
+    assert store.require(order_id).status == "PAID"
     assert catalog.available(SKU) == STOCK - logic.DUE_SHARDS
 
 
@@ -201,8 +201,8 @@ def test_redelivered_expiry_message_changes_nothing(sale: None) -> None:
     # then the order is cancelled once and its unit comes back once
     assert first == second == {"batchItemFailures": []}
     order = store.require(order_id)
-    assert order["status"] == "CANCELLED"
-    assert sum(1 for e in order["events"] if e.get("to_status") == "CANCELLED") == 1
+    assert order.status == "CANCELLED"
+    assert sum(1 for e in order.events if getattr(e, "to_status", None) == "CANCELLED") == 1
     assert catalog.available(SKU) == STOCK - logic.DUE_SHARDS + 1
 
 
@@ -217,7 +217,7 @@ def test_unreadable_expiry_message_fails_alone(sale: None) -> None:
         result = expiry_handler({"Records": [poller.record(good), poller.record(bad)]}, context("expiry_worker"))
     # then only the bad one comes back (and, after max_receive_count, waits in the DLQ); the good one did its work
     assert result == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
-    assert store.require(order_id)["status"] == "CANCELLED"
+    assert store.require(order_id).status == "CANCELLED"
 
 
 def test_a_few_due_orders_are_expired_by_the_sweeper_itself(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch,
@@ -232,5 +232,5 @@ def test_a_few_due_orders_are_expired_by_the_sweeper_itself(aws: dict[str, str],
     # then it expired them itself and sent nothing to the queue (no extra invocation at light traffic)
     assert outcomes["expiry_expired"] == logic.DUE_SHARDS and "expiry_enqueued" not in outcomes
     assert queued() == 0
-    assert store.require(order_id)["status"] == "CANCELLED"
+    assert store.require(order_id).status == "CANCELLED"
     assert catalog.available(SKU) == STOCK

@@ -15,6 +15,7 @@ from shared.core.aws import secretsmanager
 from shared.core.errors import ProviderNotConfigured
 from shared.logistics import secrets as logistics_secrets
 from shared.orders import store
+from shared.orders.aggregate import Order
 from shared.payments import secrets as payment_secrets
 from shared.payments.adapters.http import HttpResponse, SignedRequest, UrllibHttpClient
 from shared.sandbox import courier, digital
@@ -62,10 +63,10 @@ def logistics_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     })
 
 
-def untouched(order: dict[str, Any]) -> dict[str, Any]:
-    after = store.require(order["order_id"], consistent=True)
-    assert after["status"] == "FULFILLING" and after["version"] == order["version"]
-    assert "delivery" not in after and "shipment" not in after
+def untouched(order: Order) -> Order:
+    after = store.require(order.order_id, consistent=True)
+    assert after.status == "FULFILLING" and after.version == order.version
+    assert not after.has("delivery") and not after.has("shipment")
     return after
 
 
@@ -73,7 +74,7 @@ def test_deliver_without_a_digital_provider_delivers_nothing_and_names_what_is_m
     order = fulfilling_order(quantity=2)
 
     with pytest.raises(ProviderNotConfigured) as caught:
-        deliver_order(order["order_id"])
+        deliver_order(order.order_id)
 
     assert type(caught.value).__name__ == "ProviderNotConfigured"  # the Lambda error name the workflow parks on
     assert "DIGITAL_PROVIDER_SECRET_ARN" in caught.value.detail
@@ -88,7 +89,7 @@ def test_deliver_with_the_secret_as_cdk_creates_it_is_still_not_configured(
     order = fulfilling_order()
 
     with pytest.raises(ProviderNotConfigured) as caught:
-        deliver_order(order["order_id"])
+        deliver_order(order.order_id)
 
     assert "base_url" in caught.value.detail and "signing_secret" in caught.value.detail
     untouched(order)
@@ -110,7 +111,7 @@ def test_deliver_with_a_configured_provider_calls_it_over_https(
     monkeypatch.setattr(UrllibHttpClient, "send", provider_answers)
     order = fulfilling_order()
 
-    assert deliver_order(order["order_id"])["status"] == "COMPLETED"
+    assert deliver_order(order.order_id)["status"] == "COMPLETED"
     assert [r.url for r in sent] == ["https://provider.example/deliveries"]
     assert digital.provider().attempts == {}
 
@@ -120,7 +121,7 @@ def test_ship_without_the_logistics_secret_subscribes_nothing(deployed: None) ->
     watched = len(courier.subscriber().subscriptions)
 
     with pytest.raises(ProviderNotConfigured) as caught:
-        ship_order(order["order_id"])
+        ship_order(order.order_id)
 
     assert "LOGISTICS_SECRET_ARN" in caught.value.detail
     untouched(order)
@@ -137,7 +138,7 @@ def test_ship_without_our_api_url_never_subscribes_a_guessed_callback(
     order = physical_order()
 
     with pytest.raises(ProviderNotConfigured) as caught:
-        ship_order(order["order_id"])
+        ship_order(order.order_id)
 
     assert "PUBLIC_API_URL" in caught.value.detail
     assert sent == []  # Kuaidi100 was never asked to push to http://localhost
@@ -157,7 +158,7 @@ def test_ship_subscribes_kuaidi100_with_our_own_api_as_the_callback(
     monkeypatch.setattr(UrllibHttpClient, "send", kuaidi100_accepts)
     order = physical_order()
 
-    assert ship_order(order["order_id"])["status"] == "SHIPPED"
+    assert ship_order(order.order_id)["status"] == "SHIPPED"
     assert len(sent) == 1 and f"{API}/logistics/kuaidi100/notify".encode() in _unquoted(sent[0].body)
 
 
@@ -191,4 +192,4 @@ def test_a_card_payment_is_refused_when_no_card_provider_is_configured(deployed:
     )
 
     assert status == 503 and body["code"] == "provider_not_configured", body
-    assert store.require(order_id, consistent=True)["status"] == "AWAITING_PAYMENT"
+    assert store.require(order_id, consistent=True).status == "AWAITING_PAYMENT"

@@ -57,12 +57,16 @@ def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
 def put_order(rt: Runtime, kind: str) -> str:
     order_id = f"01FC{uuid.uuid4().hex[:22].upper()}"
     sku, line_total = ("ad-slot-home-1d", 9900) if kind == "digital" else ("tea-longjing-250g", 16800)
-    order: dict[str, Any] = {
+    at = "2026-01-01T00:00:00.000Z"
+    order: dict[str, Any] = {  # an order item as intake and payment write it (the steps parse it: `Order`)
         "PK": f"ORDER#{order_id}", "SK": "ORDER", "order_id": order_id, "status": "FULFILLING", "version": 3,
+        "shopper_id": "shopper-fc", "shop_id": "shop-fc", "request_hash": "0" * 64, "created_at": at,
+        "updated_at": at,
         "kind": kind, "currency": "CNY", "total_fen": line_total, "target": "https://shop.example/ad",
-        "items": [{"sku": sku, "title": sku, "quantity": 1, "unit_price_fen": line_total,
-                   "line_total_fen": line_total}],
-        "shipping_address": {"province": "浙江", "city": "杭州"} if kind == "physical" else None,
+        "items": [{"sku": sku, "title": sku, "kind": kind, "category": "test", "quantity": 1,
+                   "unit_price_fen": line_total, "line_total_fen": line_total}],
+        "shipping_address": {"recipient": "张三", "phone": "13800000000", "province": "浙江", "city": "杭州",
+                             "line": "1 Road"} if kind == "physical" else None,
         "payment": {"provider": "card", "state": "paid", "amount_fen": line_total, "refunded_fen": 0},
         "events": [],
     }

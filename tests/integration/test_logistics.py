@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -41,8 +42,8 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=now().tzinfo)
 
 def shipped(province: str = "浙江", key: str = "key-00000001") -> dict[str, Any]:
     order = physical_order(province=province, key=key)
-    assert ship_order(order["order_id"])["status"] == "SHIPPED"
-    return store.require(order["order_id"], consistent=True)
+    assert ship_order(order.order_id)["status"] == "SHIPPED"
+    return store.require(order.order_id, consistent=True)
 
 
 # --- pushes for each partner, as (state name) -> post it -----------------------------------------------
@@ -79,8 +80,8 @@ def k100_push(
     rows = _traces(history or [state], hours)
     traces = [(at, ctx, kuaidi100.status_name(K100_CODES[name])) for at, ctx, name in reversed(rows)]
     param, sign = kuaidi100.build_push(
-        company=order["shipment"]["carrier"],
-        number=order["shipment"]["tracking_number"],
+        company=order.shipment["carrier"],
+        number=order.shipment["tracking_number"],
         state_code=K100_CODES[state],
         traces=traces,
         salt=salt,
@@ -101,8 +102,8 @@ def kdn_push(
     fields = kdniao.build_push(
         business_id=BUSINESS_ID,
         app_key=salt,
-        shipper_code=KDN_SHIPPER[order["shipment"]["carrier"]],
-        logistic_code=order["shipment"]["tracking_number"],
+        shipper_code=KDN_SHIPPER[order.shipment["carrier"]],
+        logistic_code=order.shipment["tracking_number"],
         state=code,
         state_ex=ex,
         traces=[(at, ctx, KDN_CODES[name][1]) for at, ctx, name in rows],
@@ -129,11 +130,11 @@ def test_ship_allocates_nearest_warehouse_subscribes_and_drops_the_paid_timer(
     logistics: dict[str, str],
 ) -> None:
     order = physical_order(province="广东省")
-    result = ship_order(order["order_id"])
-    done = store.require(order["order_id"], consistent=True)
-    assert result == {"order_id": order["order_id"], "status": "SHIPPED", "version": done["version"]}
-    number = fulfilment_logic.tracking_number("ZT", order["order_id"])
-    assert done["shipment"] | {"created_at": "-"} == {
+    result = ship_order(order.order_id)
+    done = store.require(order.order_id, consistent=True)
+    assert result == {"order_id": order.order_id, "status": "SHIPPED", "version": done.version}
+    number = fulfilment_logic.tracking_number("ZT", order.order_id)
+    assert done.shipment | {"created_at": "-"} == {
         "warehouse": "GZ",
         "warehouse_name": "广州仓",
         "carrier": "zhongtong",
@@ -141,15 +142,15 @@ def test_ship_allocates_nearest_warehouse_subscribes_and_drops_the_paid_timer(
         "created_at": "-",
         "subscription": "active",
     }
-    assert tracking_store.order_for("zhongtong", number) == order["order_id"]
+    assert tracking_store.order_for("zhongtong", number) == order.order_id
     assert courier.subscriber().find(number) is not None
-    assert "GSI3PK" not in done
+    assert not done.has("GSI3PK")
 
 
 def test_replayed_ship_changes_nothing(logistics: dict[str, str]) -> None:
     order = shipped()
-    assert ship_order(order["order_id"])["version"] == order["version"]
-    assert store.require(order["order_id"], consistent=True) == order
+    assert ship_order(order.order_id)["version"] == order.version
+    assert store.require(order.order_id, consistent=True) == order
 
 
 # --- callbacks: the rules, for both partners -----------------------------------------------------------
@@ -158,9 +159,9 @@ def test_replayed_ship_changes_nothing(logistics: dict[str, str]) -> None:
 def test_kuaidi100_official_vector_is_acknowledged_with_the_exact_body(logistics: dict[str, str]) -> None:
     # given a shipment with yuantong number V030344422 and the vector's salt
     order = physical_order()
-    tracking_store.put_lookup("yuantong", "V030344422", order["order_id"])
+    tracking_store.put_lookup("yuantong", "V030344422", order.order_id)
     store.transition(
-        store.require(order["order_id"], consistent=True),
+        store.require(order.order_id, consistent=True),
         OrderStatus.SHIPPED,
         actor="test",
         set_fields={"shipment": {"carrier": "yuantong", "tracking_number": "V030344422"}},
@@ -177,7 +178,7 @@ def test_kuaidi100_official_vector_is_acknowledged_with_the_exact_body(logistics
     # then the answer is byte for byte the expected one and the trace is stored
     assert status == 200 and body == ACK
     assert json.loads(body) == VECTOR["expected_response"]
-    record = tracking_store.get_tracking(order["order_id"])
+    record = tracking_store.get_tracking(order.order_id)
     assert record is not None and record["state"] == "IN_TRANSIT"
     assert (
         record["traces"][0]["context"].startswith("上海分拨中心") and record["traces"][0]["area"] == "上海市"
@@ -198,15 +199,15 @@ def test_duplicate_push_changes_nothing(logistics: dict[str, str], push: Push) -
     order = shipped()
     assert acked(push, *push(order, "OUT_FOR_DELIVERY", history=STEPS[:3]))
     after_first = (
-        store.require(order["order_id"], consistent=True),
-        tracking_store.get_tracking(order["order_id"], consistent=True),
+        store.require(order.order_id, consistent=True),
+        tracking_store.get_tracking(order.order_id, consistent=True),
     )
     assert acked(push, *push(order, "OUT_FOR_DELIVERY", history=STEPS[:3]))
     assert (
-        store.require(order["order_id"], consistent=True),
-        tracking_store.get_tracking(order["order_id"], consistent=True),
+        store.require(order.order_id, consistent=True),
+        tracking_store.get_tracking(order.order_id, consistent=True),
     ) == after_first
-    events = [e["type"] for e in after_first[0]["events"]]
+    events = [e.type for e in after_first[0].events]
     assert events.count("out_for_delivery") == 1
 
 
@@ -216,11 +217,11 @@ def test_signed_moves_the_order_to_delivered_with_a_completion_timer(
 ) -> None:
     order = shipped()
     assert acked(push, *push(order, "SIGNED", history=STEPS))
-    done = store.require(order["order_id"], consistent=True)
-    assert done["status"] == "DELIVERED" and done["fulfilment"]["state"] == "SIGNED"
+    done = store.require(order.order_id, consistent=True)
+    assert done.status == "DELIVERED" and done.fulfilment["state"] == "SIGNED"
     signed_at = T0 + timedelta(hours=3)
-    assert done["GSI3PK"].startswith("DUE#COMPLETE#")
-    assert done["GSI3SK"].startswith((signed_at + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S"))
+    assert done.gsi3pk.startswith("DUE#COMPLETE#")
+    assert done.gsi3sk.startswith((signed_at + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S"))
 
 
 @PARTNERS
@@ -231,9 +232,9 @@ def test_late_in_transit_after_signed_is_kept_but_never_moves_the_order_back(
     push(order, "SIGNED", history=STEPS)
     # a slow retry of an older snapshot arrives after 签收
     assert acked(push, *push(order, "IN_TRANSIT", history=["ACCEPTED", "IN_TRANSIT"], hours=-5))
-    done = store.require(order["order_id"], consistent=True)
-    record = tracking_store.get_tracking(order["order_id"], consistent=True)
-    assert done["status"] == "DELIVERED"
+    done = store.require(order.order_id, consistent=True)
+    record = tracking_store.get_tracking(order.order_id, consistent=True)
+    assert done.status == "DELIVERED"
     assert record is not None and record["state"] == "SIGNED"
     assert len(record["traces"]) == 6  # the late lines are in the timeline
     assert [row["at"] for row in record["traces"]] == sorted(
@@ -245,7 +246,7 @@ def test_late_in_transit_after_signed_is_kept_but_never_moves_the_order_back(
 def test_unknown_tracking_number_is_stored_for_ops_and_acknowledged(
     logistics: dict[str, str], push: Push
 ) -> None:
-    ghost = {"shipment": {"carrier": "yuantong", "tracking_number": "YT0000000000001"}}
+    ghost = SimpleNamespace(shipment={"carrier": "yuantong", "tracking_number": "YT0000000000001"})
     assert acked(push, *push(ghost, "IN_TRANSIT"))
     entries, _ = inbox.list_kind("unmatched_tracking", None, viewer="ops-1")
     assert [e["payload"]["tracking_number"] for e in entries] == ["YT0000000000001"]
@@ -258,22 +259,22 @@ def test_trouble_states_flag_the_order_and_ops_can_list_them(
 ) -> None:
     order = shipped()
     assert acked(push, *push(order, trouble, history=["ACCEPTED", trouble]))
-    flagged = store.require(order["order_id"], consistent=True)
-    assert flagged["status"] == "SHIPPED" and flagged["trouble"]["state"] == trouble
+    flagged = store.require(order.order_id, consistent=True)
+    assert flagged.status == "SHIPPED" and flagged.trouble["state"] == trouble
     from functions.api_ops.handler import handler as ops_handler
     from tests.support import OPS, call
 
     status, page, _ = call(ops_handler, "GET", "/ops/inbox/trouble_flag", user=OPS)
     assert status == 200
-    assert [item["ref"] for item in page["items"]] == [f"{order['order_id']}:{trouble}"]
+    assert [item["ref"] for item in page["items"]] == [f"{order.order_id}:{trouble}"]
 
 
 @PARTNERS
 def test_out_for_delivery_is_recorded_as_an_order_event(logistics: dict[str, str], push: Push) -> None:
     order = shipped()
     push(order, "OUT_FOR_DELIVERY", history=STEPS[:3])
-    done = store.require(order["order_id"], consistent=True)
-    assert done["events"][-1]["type"] == "out_for_delivery" and done["status"] == "SHIPPED"
+    done = store.require(order.order_id, consistent=True)
+    assert done.events[-1].type == "out_for_delivery" and done.status == "SHIPPED"
 
 
 def test_kdniao_unsupported_request_type_is_stored_and_acknowledged(logistics: dict[str, str]) -> None:
@@ -282,7 +283,7 @@ def test_kdniao_unsupported_request_type_is_stored_and_acknowledged(logistics: d
         business_id=BUSINESS_ID,
         app_key=APP_KEY,
         shipper_code="YTO",
-        logistic_code=order["shipment"]["tracking_number"],
+        logistic_code=order.shipment["tracking_number"],
         state="2",
         traces=[(T0, "x", "2")],
         request_type="999",
@@ -311,12 +312,12 @@ def test_delivered_order_completes_when_the_return_window_closes(logistics: dict
         )
     with time_machine.travel(T0 + timedelta(days=7, hours=2), tick=False):
         sweeper_handler({}, context("sweeper"))
-        assert store.require(order["order_id"], consistent=True)["status"] == "DELIVERED"
+        assert store.require(order.order_id, consistent=True).status == "DELIVERED"
     with time_machine.travel(T0 + timedelta(days=7, hours=3, seconds=1), tick=False):
         sweeper_handler({}, context("sweeper"))
-    done = store.require(order["order_id"], consistent=True)
-    assert done["status"] == "COMPLETED" and done["status_reason"] == "return_window_closed"
-    assert "GSI3PK" not in done
+    done = store.require(order.order_id, consistent=True)
+    assert done.status == "COMPLETED" and done.status_reason == "return_window_closed"
+    assert not done.has("GSI3PK")
 
 
 @PARTNERS
@@ -324,5 +325,5 @@ def test_movement_after_a_problem_clears_the_flag(logistics: dict[str, str], pus
     order = shipped()
     push(order, "PROBLEM", history=["ACCEPTED", "PROBLEM"])
     assert acked(push, *push(order, "IN_TRANSIT", history=["ACCEPTED", "PROBLEM", "IN_TRANSIT"]))
-    done = store.require(order["order_id"], consistent=True)
-    assert "trouble" not in done and done["events"][-1]["type"] == "trouble_cleared"
+    done = store.require(order.order_id, consistent=True)
+    assert not done.has("trouble") and done.events[-1].type == "trouble_cleared"

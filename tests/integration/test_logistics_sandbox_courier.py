@@ -38,8 +38,8 @@ def test_sandbox_courier_walks_the_parcel_to_the_target(
 
     monkeypatch.setattr(requests, "post", through_gateway)
     monkeypatch.setenv("LOCAL_API_URL", "http://127.0.0.1:9999")
-    event: dict[str, Any] = http_event("POST", f"/sandbox/ship/{order['order_id']}", query={"to": to})
-    event["pathParameters"] = {"order_id": order["order_id"]}
+    event: dict[str, Any] = http_event("POST", f"/sandbox/ship/{order.order_id}", query={"to": to})
+    event["pathParameters"] = {"order_id": order.order_id}
     reply = sandbox_courier.handler(event, context("sandbox_courier"))
     import json
 
@@ -47,7 +47,7 @@ def test_sandbox_courier_walks_the_parcel_to_the_target(
     assert reply["statusCode"] == 200 and body["posted"][-1]["state"] == last
     assert all(p["answer"] == ACK for p in body["posted"])
     assert set(urls) == {"http://127.0.0.1:9999/logistics/kuaidi100/notify"}
-    assert store.require(order["order_id"], consistent=True)["status"] == status
+    assert store.require(order.order_id, consistent=True).status == status
 
 
 def test_sandbox_courier_traces_come_after_the_order_and_never_from_the_future(
@@ -61,7 +61,7 @@ def test_sandbox_courier_traces_come_after_the_order_and_never_from_the_future(
     from shared.logistics.adapters._common import parse_partner_time
 
     order = shipped()
-    paid = max(parse_iso(e["at"]) for e in order["events"] if e.get("to_status") == "PAID")
+    paid = max(parse_iso(e.at) for e in order.events if getattr(e, "to_status", None) == "PAID")
     pushes: list[tuple[list[str], Any]] = []
 
     def through_gateway(url: str, data: dict[str, str], timeout: int) -> _Answer:
@@ -71,19 +71,19 @@ def test_sandbox_courier_traces_come_after_the_order_and_never_from_the_future(
 
     monkeypatch.setattr(requests, "post", through_gateway)
     monkeypatch.setenv("LOCAL_API_URL", "http://127.0.0.1:9999")
-    event: dict[str, Any] = http_event("POST", f"/sandbox/ship/{order['order_id']}", query={"to": "delivered"})
-    event["pathParameters"] = {"order_id": order["order_id"]}
+    event: dict[str, Any] = http_event("POST", f"/sandbox/ship/{order.order_id}", query={"to": "delivered"})
+    event["pathParameters"] = {"order_id": order.order_id}
 
     sandbox_courier.handler(event, context("sandbox_courier"))
 
     history, _ = pushes[-1]
     times = [parse_partner_time(t) for t in reversed(history)]  # oldest first
     assert len(times) == 4
-    assert times[0] >= paid and times[0] >= parse_iso(order["created_at"])
+    assert times[0] >= paid and times[0] >= parse_iso(order.created_at)
     assert all(earlier < later for earlier, later in pairwise(times))
     for seen, posted_at in pushes:  # each push's newest trace had happened when it was posted
         assert parse_partner_time(seen[0]) <= posted_at
-    assert store.require(order["order_id"], consistent=True)["status"] == "DELIVERED"
+    assert store.require(order.order_id, consistent=True).status == "DELIVERED"
 
 
 def test_sandbox_courier_spreads_an_old_orders_traces_up_to_now_a_minute_apart() -> None:

@@ -21,11 +21,11 @@ def test_owner_merchant_and_ops_see_the_full_trace_newest_first(
 ) -> None:
     order = shipped()
     k100_push(order, "SIGNED", history=STEPS)
-    status, body = get(f"/orders/{order['order_id']}/tracking", user)
+    status, body = get(f"/orders/{order.order_id}/tracking", user)
     assert status == 200, body
     assert (body["carrier"], body["tracking_number"], body["state"]) == (
         "yuantong",
-        order["shipment"]["tracking_number"],
+        order.shipment["tracking_number"],
         "SIGNED",
     )
     assert [t["state"] for t in body["traces"]] == ["SIGNED", "OUT_FOR_DELIVERY", "IN_TRANSIT", "ACCEPTED"]
@@ -37,20 +37,20 @@ def test_owner_merchant_and_ops_see_the_full_trace_newest_first(
 )
 def test_anyone_else_gets_404(logistics: dict[str, str], user: User) -> None:
     order = shipped()
-    status, body = get(f"/orders/{order['order_id']}/tracking", user)
+    status, body = get(f"/orders/{order.order_id}/tracking", user)
     assert status == 404 and body["code"] == "order_not_found"
 
 
 def test_shipped_order_without_pushes_yet_shows_an_empty_trace(logistics: dict[str, str]) -> None:
     order = shipped()
-    status, body = get(f"/orders/{order['order_id']}/tracking", SHOPPER)
+    status, body = get(f"/orders/{order.order_id}/tracking", SHOPPER)
     assert status == 200 and body["traces"] == [] and body["state"] == "AWAITING_PICKUP"
 
 
 def test_digital_order_has_no_shipment(logistics: dict[str, str], fresh_sandbox: None) -> None:
     order = fulfilling_order()
-    deliver_order(order["order_id"])
-    status, body = get(f"/orders/{order['order_id']}/tracking", SHOPPER)
+    deliver_order(order.order_id)
+    status, body = get(f"/orders/{order.order_id}/tracking", SHOPPER)
     assert status == 404 and body["code"] == "no_shipment"
 
 
@@ -58,5 +58,5 @@ def test_physical_order_not_shipped_yet_has_no_shipment(logistics: dict[str, str
     from tests.integration.test_fulfilment_helpers import physical_order
 
     order = physical_order()
-    status, body = get(f"/orders/{order['order_id']}/tracking", SHOPPER)
+    status, body = get(f"/orders/{order.order_id}/tracking", SHOPPER)
     assert status == 404 and body["code"] == "no_shipment"

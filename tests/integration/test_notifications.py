@@ -87,15 +87,15 @@ def test_digital_journey_notifies_paid_approved_delivered(
     aws: dict[str, str], sns_inbox: str
 ) -> None:
     order = fulfilling_order()
-    deliver_order(order["order_id"])
+    deliver_order(order.order_id)
     assert notify(stream_event()) == {"batchItemFailures": []}
     page = my_notifications()
     # completion comes in the same write as delivery, so "delivered" is the shopper's last word
     assert [n["type"] for n in page["items"]] == ["delivered", "approved", "paid"]
-    assert {n["order_id"] for n in page["items"]} == {order["order_id"]}
+    assert {n["order_id"] for n in page["items"]} == {order.order_id}
     messages = published(sns_inbox)
     assert sorted(m["MessageAttributes"]["type"]["Value"] for m in messages) == ["approved", "delivered", "paid"]
-    assert {m["MessageAttributes"]["order_id"]["Value"] for m in messages} == {order["order_id"]}
+    assert {m["MessageAttributes"]["order_id"]["Value"] for m in messages} == {order.order_id}
 
 
 def test_physical_journey_notifies_shipped_out_for_delivery_delivered(
@@ -111,7 +111,7 @@ def test_physical_journey_notifies_shipped_out_for_delivery_delivered(
 
 def test_redelivered_stream_records_never_duplicate(aws: dict[str, str], sns_inbox: str) -> None:
     order = fulfilling_order()
-    deliver_order(order["order_id"])
+    deliver_order(order.order_id)
     event = stream_event()
     notify(event)
     notify(event)  # the event-source mapping hands the same batch over again
@@ -121,11 +121,11 @@ def test_redelivered_stream_records_never_duplicate(aws: dict[str, str], sns_inb
 
 def test_refund_notifies_the_shopper(logistics: dict[str, str]) -> None:
     order = fulfilling_order(quantity=4, target="t#partial")
-    deliver_order(order["order_id"])
+    deliver_order(order.order_id)
     notify(stream_event())
     items = my_notifications()["items"]
     assert [n["type"] for n in items].count("refunded") == 1
-    assert store.require(order["order_id"])["payment"]["refunded_fen"] == 2 * 9900
+    assert store.require(order.order_id).payment["refunded_fen"] == 2 * 9900
 
 
 def test_failed_publish_reports_the_record_and_stores_nothing_until_it_succeeds(
@@ -149,12 +149,12 @@ def test_failed_publish_reports_the_record_and_stores_nothing_until_it_succeeds(
     monkeypatch.setattr(publisher, "publish_batch", real)
     assert notify(event) == {"batchItemFailures": []}
     assert [n["type"] for n in my_notifications()["items"]] == ["approved", "paid"]
-    assert order["status"] == "FULFILLING"  # the order itself was never blocked
+    assert order.status == "FULFILLING"  # the order itself was never blocked
 
 
 def test_read_marker_moves_forward_only_and_shoppers_see_only_their_own(aws: dict[str, str]) -> None:
     order = fulfilling_order()
-    deliver_order(order["order_id"])
+    deliver_order(order.order_id)
     notify(stream_event())
     items = my_notifications()["items"]
     middle = items[1]["id"]  # "approved"
@@ -179,7 +179,7 @@ def test_notifications_page_with_a_cursor(aws: dict[str, str]) -> None:
     notes.PAGE_SIZE = 2
     try:
         order = fulfilling_order()
-        deliver_order(order["order_id"])
+        deliver_order(order.order_id)
         notify(stream_event())
         first = my_notifications()
         second = my_notifications(cursor=first["cursor"])
@@ -193,7 +193,7 @@ def test_a_stream_batch_publishes_ten_notifications_per_request(
 ) -> None:
     # given four delivered orders: 12 notifications (paid, approved, delivered) in one stream batch
     for n in range(4):
-        deliver_order(fulfilling_order(key=f"key-batch-{n:04d}")["order_id"])
+        deliver_order(fulfilling_order(key=f"key-batch-{n:04d}").order_id)
     sns = aws_sns()
     requests: list[int] = []
     real = sns.publish_batch

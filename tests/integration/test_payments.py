@@ -45,7 +45,8 @@ def test_wechatpay_intent_carries_a_verified_code_url(payments: dict[str, Any]) 
     assert body["provider"] == "wechatpay" and body["params"]["code_url"].startswith(
         "weixin://wxpay/bizpayurl?pr="
     )
-    intent = store.require(order_id)["payment_intent"]
+    intent = store.require(order_id).payment_intent
+    assert intent is not None
     assert intent["params"] == body["params"] and intent["out_trade_no"] == order_id
 
 
@@ -64,7 +65,7 @@ def test_paying_twice_returns_the_same_intent_with_one_provider_call(payments: d
     second = pay(order_id, {"provider": "wechatpay"})
     assert first[0] == second[0] == 200 and first[1] == second[1]
     assert SandboxHttpClient.calls.count(("wechatpay.prepay", order_id)) == 1
-    events = [e["type"] for e in store.require(order_id)["events"]]
+    events = [e.type for e in store.require(order_id).events]
     assert events.count("payment_intent_created") == 1
 
 
@@ -75,8 +76,8 @@ def test_another_provider_supersedes_the_abandoned_intent_and_closes_it(payments
     assert status == 200 and body["provider"] == "alipay"
     assert body["out_trade_no"] == f"{order_id}-2" and body["attempt"] == 2
     order = store.require(order_id)
-    assert order["payment_intent"]["out_trade_no"] == f"{order_id}-2"
-    [old] = order["payment_attempts"]
+    assert order.payment_intent["out_trade_no"] == f"{order_id}-2"
+    [old] = order.payment_attempts
     assert old["provider"] == "wechatpay" and old["out_trade_no"] == order_id and old["outcome"] == "abandoned"
     assert old["superseded_by"] == f"{order_id}-2" and old["closed"] == "closed"
     assert ("wechatpay.close", order_id) in SandboxHttpClient.calls
@@ -136,11 +137,11 @@ def test_card_token_captures_at_once_through_the_same_paid_recording(
     status, body, _ = pay(order_id, {"provider": "card", "card_token": "tok_visa_4242"})
     assert status == 200 and body["status"] == "PAID"
     order = store.require(order_id)
-    assert order["payment"]["provider"] == "card" and order["payment"]["amount_fen"] == 9900
-    assert order["payment"]["state"] == "paid" and order["GSI3PK"].startswith("DUE#PAID#")
+    assert order.payment["provider"] == "card" and order.payment["amount_fen"] == 9900
+    assert order.payment["state"] == "paid" and order.gsi3pk.startswith("DUE#PAID#")
     again = pay(order_id, {"provider": "card", "card_token": "tok_visa_4242"})
     assert again[0] == 200 and again[1]["status"] == "PAID"
-    assert [e.get("to_status") for e in store.require(order_id)["events"]].count("PAID") == 1
+    assert [getattr(e, "to_status", None) for e in store.require(order_id).events].count("PAID") == 1
     assert SandboxHttpClient.calls.count(("card.charge", order_id)) == 1
 
 
@@ -149,7 +150,7 @@ def test_declined_card_leaves_the_order_payable_with_a_clear_error(payments: dic
     status, body, _ = pay(order_id, {"provider": "card", "card_token": "tok_decline_1"})
     assert status == 200 and body["status"] == "AWAITING_PAYMENT"
     order = store.require(order_id)
-    assert "declined" in order["last_payment_error"]
+    assert "declined" in (order.last_payment_error or "")
     status, body, _ = pay(order_id, {"provider": "card", "card_token": "tok_visa_4242"})
     assert body["status"] == "PAID"
     assert "last_payment_error" not in store.require(order_id)
@@ -174,7 +175,7 @@ def paid_order(provider: str) -> dict[str, Any]:
             )
         )
     order = store.require(order_id)
-    assert order["status"] == "PAID"
+    assert order.status == "PAID"
     return order
 
 
@@ -185,12 +186,12 @@ def test_same_refund_key_twice_is_one_provider_call_and_one_refund(
     order = paid_order(provider)
     first = refunds.refund(order, 3000, refund_key="rma-1", reason="damaged", actor="ops:1")
     second = refunds.refund(order, 3000, refund_key="rma-1", reason="damaged", actor="ops:1")
-    assert first["payment"] == second["payment"]
-    record = second["payment"]["refunds"]["rma-1"]
-    assert record["state"] == "succeeded" and record["out_refund_no"] == f"{order['order_id']}-rma-1"
-    assert second["payment"]["refunded_fen"] == 3000 and second["payment"]["state"] == "partially_refunded"
+    assert first.payment == second.payment
+    record = second.payment["refunds"]["rma-1"]
+    assert record["state"] == "succeeded" and record["out_refund_no"] == f"{order.order_id}-rma-1"
+    assert second.payment["refunded_fen"] == 3000 and second.payment["state"] == "partially_refunded"
     assert sum(1 for api, ref in SandboxHttpClient.calls if api.endswith("refund")) == 1
-    assert [e["type"] for e in second["events"]].count("refunded") == 1
+    assert [e.type for e in second.events].count("refunded") == 1
 
 
 def test_refunds_never_exceed_what_was_captured(payments: dict[str, Any]) -> None:
@@ -200,17 +201,17 @@ def test_refunds_never_exceed_what_was_captured(payments: dict[str, Any]) -> Non
         refunds.refund(order, 4000, refund_key="b", reason="too much", actor="ops:1")
     assert refused.value.code == "refund_exceeds_capture"
     done = refunds.refund(order, 3900, refund_key="c", reason="rest", actor="ops:1")
-    assert done["payment"]["refunded_fen"] == 9900 and done["payment"]["state"] == "refunded"
-    assert "b" not in done["payment"]["refunds"]
+    assert done.payment["refunded_fen"] == 9900 and done.payment["state"] == "refunded"
+    assert "b" not in done.payment["refunds"]
 
 
 def test_reject_and_refund_moves_to_rejected_and_refunds_in_full_once(payments: dict[str, Any]) -> None:
     order = paid_order("wechatpay")
     result = refunds.reject_and_refund(order, reason="review_failed", actor="reviewer:1")
     again = refunds.reject_and_refund(order, reason="review_failed", actor="reviewer:1")
-    assert result["status"] == again["status"] == "REJECTED"
-    assert again["payment"]["refunds"]["reject"]["amount_fen"] == 9900
-    assert again["payment"]["state"] == "refunded" and "GSI3PK" not in again
+    assert result.status == again.status == "REJECTED"
+    assert again.payment["refunds"]["reject"]["amount_fen"] == 9900
+    assert again.payment["state"] == "refunded" and not again.has("GSI3PK")
     assert sum(1 for api, _ in SandboxHttpClient.calls if api == "wechatpay.refund") == 1
 
 
@@ -218,12 +219,12 @@ def test_fail_and_refund_refunds_what_remains(payments: dict[str, Any]) -> None:
     order = paid_order("alipay")
     refunds.refund(order, 1000, refund_key="goodwill", reason="late", actor="ops:1")
     result = refunds.fail_and_refund(order, reason="fulfilment_stuck", actor="system:sweeper")
-    assert result["status"] == "FAILED"
-    assert result["payment"]["refunds"]["fail"]["amount_fen"] == 8900
-    assert result["payment"]["refunded_fen"] == 9900
+    assert result.status == "FAILED"
+    assert result.payment["refunds"]["fail"]["amount_fen"] == 8900
+    assert result.payment["refunded_fen"] == 9900
 
 
 def test_cancel_and_refund_cancels_a_paid_order_and_refunds_it(payments: dict[str, Any]) -> None:
     order = paid_order("card")
     result = refunds.cancel_and_refund(order, reason="shopper_cancelled_after_payment", actor="shopper:x")
-    assert result["status"] == "CANCELLED" and result["payment"]["refunds"]["cancel"]["state"] == "succeeded"
+    assert result.status == "CANCELLED" and result.payment["refunds"]["cancel"]["state"] == "succeeded"

@@ -58,7 +58,7 @@ def test_a_successful_payment_notification_is_one_dynamodb_write(
     calls = dict(dynamodb_calls)
     print(f"\n{provider}: dynamodb calls per successful notification: {calls}")
     assert calls == {"GetItem": 1, "UpdateItem": 1}  # one consistent read, one conditional write
-    assert store.require(order_id)["status"] == "PAID"
+    assert store.require(order_id).status == "PAID"
 
 
 @pytest.mark.parametrize("provider", ["wechatpay", "alipay"])
@@ -79,7 +79,7 @@ def test_warm_notification_handler_time(payments: dict[str, Any], provider: str)
         f"\n{provider}: warm notify median {statistics.median(warm) * 1000:.1f} ms, "
         f"p90 {sorted(warm)[int(len(warm) * 0.9)] * 1000:.1f} ms over {len(warm)} first-time payments (moto)"
     )
-    assert all(store.require(order_id)["status"] == "PAID" for order_id in orders)
+    assert all(store.require(order_id).status == "PAID" for order_id in orders)
 
 
 def test_switching_payment_method_costs_one_read_and_two_writes(

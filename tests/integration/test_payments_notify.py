@@ -53,7 +53,7 @@ def intent(order_id: str, provider: str) -> None:
 
 
 def paid_events(order_id: str) -> int:
-    return sum(1 for e in store.require(order_id)["events"] if e.get("to_status") == "PAID")
+    return sum(1 for e in store.require(order_id).events if getattr(e, "to_status", None) == "PAID")
 
 
 def paid_messages() -> int:
@@ -90,9 +90,9 @@ def test_wechatpay_success_pays_once_and_enqueues(payments: dict[str, Any]) -> N
     intent(order_id, "wechatpay")
     assert_wechat_ok(post_wechat(*wechat_notification(order_id, AMOUNT)))
     order = store.require(order_id)
-    assert order["status"] == "PAID" and order["GSI3PK"].startswith("DUE#PAID#")
+    assert order.status == "PAID" and order.gsi3pk.startswith("DUE#PAID#")
     assert {
-        k: order["payment"][k]
+        k: order.payment[k]
         for k in (
             "provider",
             "out_trade_no",
@@ -121,8 +121,8 @@ def test_alipay_success_pays_once_and_enqueues(payments: dict[str, Any]) -> None
     intent(order_id, "alipay")
     assert_alipay(post_alipay(alipay_form(order_id, AMOUNT)), "success")
     order = store.require(order_id)
-    assert order["status"] == "PAID" and order["payment"]["transaction_id"] == "2024010122001400000001"
-    assert order["payment"]["provider"] == "alipay" and paid_messages() == 1
+    assert order.status == "PAID" and order.payment["transaction_id"] == "2024010122001400000001"
+    assert order.payment["provider"] == "alipay" and paid_messages() == 1
 
 
 def test_same_wechatpay_notification_ten_times_is_one_payment(payments: dict[str, Any]) -> None:
@@ -161,8 +161,8 @@ def test_a_capture_by_another_provider_after_paid_is_recorded_and_refunded_once(
     for _ in range(2):
         assert_alipay(post_alipay(form), "success")  # the money is real: acknowledge it, refund it
     order = store.require(order_id)
-    assert order["status"] == "PAID" and order["payment"]["provider"] == "wechatpay"
-    duplicate = order["duplicate_captures"]["alipay-1"]
+    assert order.status == "PAID" and order.payment["provider"] == "wechatpay"
+    duplicate = order.duplicate_captures["alipay-1"]
     assert duplicate["transaction_id"] == "2024010122001400000001" and duplicate["state"] == "refunded"
     assert [r["state"] for r in duplicate["refunds"].values()] == ["succeeded"]
     assert SandboxHttpClient.calls.count(("alipay.refund", f"{order_id}-duplicate-alipay-1")) == 1
@@ -256,7 +256,7 @@ def test_alipay_retry_within_25_hours_is_accepted(payments: dict[str, Any]) -> N
     with time_machine.travel(now() - timedelta(hours=24), tick=False):
         form = alipay_form(order_id, AMOUNT)
     assert_alipay(post_alipay(form), "success")
-    assert store.require(order_id)["status"] == "PAID"
+    assert store.require(order_id).status == "PAID"
 
 
 def test_alipay_wrong_amount_is_rejected(payments: dict[str, Any]) -> None:
@@ -301,21 +301,21 @@ def test_wechatpay_success_after_a_failure_pays(payments: dict[str, Any]) -> Non
     assert_wechat_ok(post_wechat(*failure))
     order = store.require(order_id)
     assert (
-        order["status"] == "AWAITING_PAYMENT"
-        and "WeChat Pay could not complete" in order["last_payment_error"]
+        order.status == "AWAITING_PAYMENT"
+        and "WeChat Pay could not complete" in order.last_payment_error
     )
-    assert [e["type"] for e in order["events"]].count("payment_failed") == 1
+    assert [e.type for e in order.events].count("payment_failed") == 1
     assert_wechat_ok(post_wechat(*wechat_notification(order_id, AMOUNT)))
     order = store.require(order_id)
-    assert order["status"] == "PAID" and "last_payment_error" not in order
+    assert order.status == "PAID" and not order.has("last_payment_error")
 
 
 def test_alipay_success_after_trade_closed_pays(payments: dict[str, Any]) -> None:
     order_id = awaiting_order()
     assert_alipay(post_alipay(alipay_form(order_id, AMOUNT, status="TRADE_CLOSED")), "success")
-    assert "closed the trade" in store.require(order_id)["last_payment_error"]
+    assert "closed the trade" in store.require(order_id).last_payment_error
     assert_alipay(post_alipay(alipay_form(order_id, AMOUNT)), "success")
-    assert store.require(order_id)["status"] == "PAID"
+    assert store.require(order_id).status == "PAID"
 
 
 # ------------------------------------------------------------------ unknown orders
@@ -369,10 +369,10 @@ def test_payment_after_shopper_cancel_is_recorded_and_refunded_exactly_once(
         for _ in range(3):
             assert_alipay(post_alipay(form), "success")
     order = store.require(order_id)
-    assert order["status"] == "CANCELLED"
-    assert order["payment"]["state"] == "refunded" and order["payment"]["refunded_fen"] == AMOUNT
-    assert order["payment"]["refunds"]["paid-after-cancel"]["state"] == "succeeded"
-    types = [e["type"] for e in order["events"]]
+    assert order.status == "CANCELLED"
+    assert order.payment["state"] == "refunded" and order.payment["refunded_fen"] == AMOUNT
+    assert order.payment["refunds"]["paid-after-cancel"]["state"] == "succeeded"
+    types = [e.type for e in order.events]
     assert types.count("paid_after_cancel") == 1 and types.count("refunded") == 1
     assert refund_calls() == 1 and paid_messages() == 0
 
@@ -388,9 +388,9 @@ def test_payment_after_expiry_is_recorded_and_refunded(
     assert catalog.available(str(AD_SLOT["sku"])) == 20
     assert_alipay(post_alipay(alipay_form(order_id, 2 * AMOUNT)), "success")
     order = store.require(order_id)
-    assert order["status"] == "CANCELLED" and order["status_reason"] == "payment_timeout"
-    assert order["payment"]["refunds"]["paid-after-cancel"]["amount_fen"] == 2 * AMOUNT
-    assert order["payment"]["state"] == "refunded" and refund_calls() == 1
+    assert order.status == "CANCELLED" and order.status_reason == "payment_timeout"
+    assert order.payment["refunds"]["paid-after-cancel"]["amount_fen"] == 2 * AMOUNT
+    assert order.payment["state"] == "refunded" and refund_calls() == 1
 
 
 def test_payment_racing_expiry_never_both_cancels_and_keeps_the_money(
@@ -413,9 +413,9 @@ def test_payment_racing_expiry_never_both_cancels_and_keeps_the_money(
             assert_alipay(notify.result(), "success")
             expiry.result()
         order = store.require(order_id)
-        refunded = order["payment"]["refunded_fen"]
-        assert (order["status"], refunded) in (("PAID", 0), ("CANCELLED", AMOUNT)), order["status"]
-        outcomes.append(order["status"])
+        refunded = order.payment["refunded_fen"]
+        assert (order.status, refunded) in (("PAID", 0), ("CANCELLED", AMOUNT)), order.status
+        outcomes.append(order.status)
     assert set(outcomes) <= {"PAID", "CANCELLED"}
 
 
@@ -433,7 +433,7 @@ def test_wechatpay_refund_notification_settles_a_pending_refund_once(payments: d
         "reason": "goodwill",
         "state": "requested",
         "out_refund_no": f"{order_id}-gw",
-        "at": order["updated_at"],
+        "at": order.updated_at,
     }
     payments_store.reserve_refund(order, "gw", record, actor="ops:1", reason="goodwill")
     payments_store.mark_refund_accepted(order_id, "gw", "50300000000000000001")  # WeChat said PROCESSING
@@ -441,9 +441,9 @@ def test_wechatpay_refund_notification_settles_a_pending_refund_once(payments: d
     for _ in range(3):
         assert_wechat_ok(post_wechat(*notification))
     order = store.require(order_id)
-    assert order["payment"]["refunds"]["gw"]["state"] == "succeeded"
-    assert order["payment"]["refunded_fen"] == 500 and order["payment"]["state"] == "partially_refunded"
-    assert [e["type"] for e in order["events"]].count("refunded") == 1
+    assert order.payment["refunds"]["gw"]["state"] == "succeeded"
+    assert order.payment["refunded_fen"] == 500 and order.payment["state"] == "partially_refunded"
+    assert [e.type for e in order.events].count("refunded") == 1
 
 
 def test_alipay_refund_notification_for_a_settled_refund_changes_nothing(payments: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from functions.pay.handler import handler as pay_handler
 from shared.core import ddb
 from shared.core.errors import DomainError
 from shared.orders import store
+from shared.orders.aggregate import Order
 from shared.payments import providers, service
 from shared.payments.models import PayRequest, Provider
 from shared.sandbox.payments import SandboxHttpClient
@@ -57,9 +58,9 @@ def succeeded_refunds_fen(capture: dict[str, Any]) -> int:
     return sum(int(r["amount_fen"]) for r in capture["refunds"].values() if r["state"] == "succeeded")
 
 
-def kept_fen(order: dict[str, Any]) -> int:
+def kept_fen(order: Order) -> int:
     """Money conservation: everything captured minus everything refunded, over all of the order's intents."""
-    captures = [order["payment"], *(order.get("duplicate_captures") or {}).values()]
+    captures = [order.payment, *(order.duplicate_captures or {}).values()]
     return sum(int(c["amount_fen"]) - succeeded_refunds_fen(c) for c in captures)
 
 
@@ -70,21 +71,21 @@ def test_declined_card_then_wechatpay_pays_the_order(payments: dict[str, Any]) -
     order_id = awaiting_order()
     status, body, _ = pay(order_id, {"provider": "card", "card_token": "tok_decline_1"})
     assert status == 200 and body["status"] == "AWAITING_PAYMENT" and body["attempt"] == 1
-    assert store.require(order_id)["payment_intent"]["state"] == "failed"
+    assert store.require(order_id).payment_intent["state"] == "failed"
 
     status, body, _ = pay(order_id, {"provider": "wechatpay"})
     assert status == 200 and body["provider"] == "wechatpay"
     assert body["out_trade_no"] == f"{order_id}-2" and body["params"]["code_url"].startswith("weixin://")
     assert calls("wechatpay.prepay") == [f"{order_id}-2"]
     order = store.require(order_id)
-    [card] = order["payment_attempts"]
+    [card] = order.payment_attempts
     assert card["provider"] == "card" and card["outcome"] == "failed" and "closed" not in card
-    assert "last_payment_error" not in order  # the card's message no longer describes the current intent
+    assert not order.has("last_payment_error")  # the card's message no longer describes the current intent
 
     assert_wechat_ok(post_wechat(*wechat_notification(f"{order_id}-2", AMOUNT)))
     order = store.require(order_id)
-    assert order["status"] == "PAID" and order["payment"]["out_trade_no"] == f"{order_id}-2"
-    assert kept_fen(order) == order["total_fen"]
+    assert order.status == "PAID" and order.payment["out_trade_no"] == f"{order_id}-2"
+    assert kept_fen(order) == order.total_fen
 
 
 def test_card_without_a_card_provider_writes_nothing_and_alipay_pays(
@@ -100,7 +101,7 @@ def test_card_without_a_card_provider_writes_nothing_and_alipay_pays(
     status, body, _ = pay(order_id, {"provider": "alipay"})
     assert status == 200 and body["provider"] == "alipay" and body["out_trade_no"] == order_id
     assert_alipay(post_alipay(alipay_form(order_id, AMOUNT)), "success")
-    assert store.require(order_id)["status"] == "PAID"
+    assert store.require(order_id).status == "PAID"
 
 
 def test_an_order_already_stuck_on_a_card_intent_can_be_paid_with_alipay(payments: dict[str, Any]) -> None:
@@ -116,10 +117,10 @@ def test_an_order_already_stuck_on_a_card_intent_can_be_paid_with_alipay(payment
     )
     status, body, _ = pay(order_id, {"provider": "alipay"})
     assert status == 200 and body["out_trade_no"] == f"{order_id}-2"
-    [card] = store.require(order_id)["payment_attempts"]
+    [card] = store.require(order_id).payment_attempts
     assert card["provider"] == "card" and card["outcome"] == "abandoned" and "closed" not in card
     assert_alipay(post_alipay(alipay_form(f"{order_id}-2", AMOUNT)), "success")
-    assert store.require(order_id)["status"] == "PAID"
+    assert store.require(order_id).status == "PAID"
 
 
 # ------------------------------------------------------------------ abandoned intents, late captures
@@ -133,23 +134,23 @@ def test_abandoned_wechatpay_then_alipay_pays_and_the_late_wechatpay_capture_is_
     status, body, _ = pay(order_id, {"provider": "alipay"})  # ...and chooses Alipay
     assert status == 200 and body["out_trade_no"] == f"{order_id}-2" and body["attempt"] == 2
     assert calls("wechatpay.close") == [order_id]
-    assert store.require(order_id)["payment_attempts"][0]["closed"] == "closed"
+    assert store.require(order_id).payment_attempts[0]["closed"] == "closed"
 
     assert_alipay(post_alipay(alipay_form(f"{order_id}-2", AMOUNT, trade_no=ALIPAY_TX)), "success")
-    assert store.require(order_id)["status"] == "PAID"
+    assert store.require(order_id).status == "PAID"
 
     late = wechat_notification(order_id, AMOUNT, transaction_id=WECHAT_TX, event_id="EV-LATE-WX")
     for _ in range(3):  # WeChat retries; each is acknowledged
         assert_wechat_ok(post_wechat(*late))
     order = store.require(order_id)
-    assert order["status"] == "PAID" and order["payment"]["provider"] == "alipay"
-    duplicate = order["duplicate_captures"]["wechatpay-1"]
+    assert order.status == "PAID" and order.payment["provider"] == "alipay"
+    duplicate = order.duplicate_captures["wechatpay-1"]
     assert duplicate["transaction_id"] == WECHAT_TX and duplicate["duplicate_of"] == ALIPAY_TX
     assert duplicate["state"] == "refunded" and duplicate["refunded_fen"] == AMOUNT
     out_refund_no = f"{order_id}-duplicate-wechatpay-1"
     assert calls("wechatpay.refund") == [out_refund_no]  # one refund, deterministic number
-    assert [e["type"] for e in order["events"]].count("duplicate_capture") == 1
-    assert kept_fen(order) == order["total_fen"] == AMOUNT
+    assert [e.type for e in order.events].count("duplicate_capture") == 1
+    assert kept_fen(order) == order.total_fen == AMOUNT
 
     # WeChat's REFUND.SUCCESS for it is matched (not sent to ops) and changes nothing more.
     notice = wechat_refund_notification(order_id, out_refund_no, AMOUNT, AMOUNT, event_id="EV-REFUND")
@@ -167,9 +168,9 @@ def test_a_superseded_intent_paid_first_pays_the_order_and_the_newer_one_is_clos
     # The shopper had already scanned the WeChat QR: that capture arrives first and pays the order.
     assert_wechat_ok(post_wechat(*wechat_notification(order_id, AMOUNT, transaction_id=WECHAT_TX)))
     order = store.require(order_id)
-    assert order["status"] == "PAID" and order["payment"]["out_trade_no"] == order_id
+    assert order.status == "PAID" and order.payment["out_trade_no"] == order_id
     assert calls("alipay.close") == [f"{order_id}-2"]
-    assert order["payment_intent"]["closed"] == "closed"
+    assert order.payment_intent["closed"] == "closed"
     # Alipay then reports the close: a superseded/closed trade never puts an error on a paid order.
     closed = alipay_form(f"{order_id}-2", AMOUNT, status="TRADE_CLOSED", trade_no=ALIPAY_TX)
     assert_alipay(post_alipay(closed), "success")
@@ -194,8 +195,8 @@ def test_two_old_intents_captured_after_cancel_are_both_refunded_and_nothing_is_
         assert_wechat_ok(post_wechat(*wechat_notification(order_id, AMOUNT, event_id="EV-LATE")))
         assert_alipay(post_alipay(alipay_form(f"{order_id}-2", AMOUNT, trade_no=ALIPAY_TX)), "success")
     order = store.require(order_id)
-    assert order["status"] == "CANCELLED" and order["payment"]["late"] is True
-    assert order["duplicate_captures"]["alipay-2"]["state"] == "refunded"
+    assert order.status == "CANCELLED" and order.payment["late"] is True
+    assert order.duplicate_captures["alipay-2"]["state"] == "refunded"
     assert calls("wechatpay.refund") == [f"{order_id}-paid-after-cancel"]
     assert calls("alipay.refund") == [f"{order_id}-duplicate-alipay-2"]
     assert kept_fen(order) == 0
@@ -207,7 +208,7 @@ def test_a_failure_of_a_superseded_trade_leaves_the_current_intent_alone(payment
     pay(order_id, {"provider": "wechatpay"})
     assert_alipay(post_alipay(alipay_form(order_id, AMOUNT, status="TRADE_CLOSED")), "success")
     order = store.require(order_id)
-    assert order["payment_intent"]["state"] == "open" and "last_payment_error" not in order
+    assert order.payment_intent["state"] == "open" and not order.has("last_payment_error")
     assert pay(order_id, {"provider": "wechatpay"})[1]["out_trade_no"] == f"{order_id}-2"
 
 
@@ -215,12 +216,12 @@ def test_wechatpay_again_after_its_payerror_opens_a_new_attempt(payments: dict[s
     order_id = awaiting_order()
     pay(order_id, {"provider": "wechatpay"})
     assert_wechat_ok(post_wechat(*wechat_notification(order_id, AMOUNT, state="PAYERROR")))
-    assert "could not complete" in store.require(order_id)["last_payment_error"]
+    assert "could not complete" in store.require(order_id).last_payment_error
     status, body, _ = pay(order_id, {"provider": "wechatpay"})
     assert status == 200 and body["out_trade_no"] == f"{order_id}-2"
     assert calls("wechatpay.close") == []  # a failed trade is not open: nothing to close
     assert_wechat_ok(post_wechat(*wechat_notification(f"{order_id}-2", AMOUNT)))
-    assert store.require(order_id)["status"] == "PAID"
+    assert store.require(order_id).status == "PAID"
 
 
 def test_a_switch_that_loses_to_a_capture_answers_409_and_closes_the_trade_it_opened(
@@ -239,7 +240,7 @@ def test_a_switch_that_loses_to_a_capture_answers_409_and_closes_the_trade_it_op
     status, body, _ = pay(order_id, {"provider": "alipay"})
     assert status == 409 and body["code"] == "order_not_payable" and body["current_status"] == "PAID"
     order = store.require(order_id)
-    assert order["payment_intent"]["out_trade_no"] == order_id and "payment_attempts" not in order
+    assert order.payment_intent["out_trade_no"] == order_id and not order.has("payment_attempts")
     assert calls("alipay.precreate") == calls("alipay.close") == [f"{order_id}-2"]
 
 
@@ -254,8 +255,8 @@ def test_the_same_pay_request_retried_returns_the_same_intent(payments: dict[str
     assert all(reply[:2] == first[:2] for reply in again) and first[1]["attempt"] == 2
     assert calls("alipay.precreate") == [f"{order_id}-2"] and calls("wechatpay.close") == [order_id]
     order = store.require(order_id)
-    assert len(order["payment_attempts"]) == 1
-    assert [e["type"] for e in order["events"]].count("payment_intent_created") == 2
+    assert len(order.payment_attempts) == 1
+    assert [e.type for e in order.events].count("payment_intent_created") == 2
 
 
 def test_a_declined_card_retried_with_the_same_token_is_not_charged_again(payments: dict[str, Any]) -> None:
@@ -319,9 +320,9 @@ def test_two_racing_pay_requests_with_different_providers_leave_exactly_one_curr
     assert lost[0].status == 409 and lost[0].code == "payment_intent_changed"
     order = store.require(order_id)
     trade_no = f"{order_id}-2" if after_an_abandoned_intent else order_id
-    assert order["payment_intent"]["provider"] == won[0] and order["payment_intent"]["out_trade_no"] == trade_no
-    assert [e["type"] for e in order["events"]].count("payment_intent_created") == 1 + after_an_abandoned_intent
-    assert len(order.get("payment_attempts") or []) == int(after_an_abandoned_intent)
+    assert order.payment_intent["provider"] == won[0] and order.payment_intent["out_trade_no"] == trade_no
+    assert [e.type for e in order.events].count("payment_intent_created") == 1 + after_an_abandoned_intent
+    assert len(order.payment_attempts or []) == int(after_an_abandoned_intent)
     loser = "alipay" if won[0] == "wechatpay" else "wechatpay"
     assert calls(f"{loser}.close") == [trade_no]  # the trade nobody was shown is closed
 
@@ -373,10 +374,10 @@ def test_any_sequence_of_switches_and_captures_keeps_exactly_the_goods_value(
                 else:
                     assert_alipay(post_alipay(alipay_form(trade_no, AMOUNT, trade_no="2024" + tx)), "success")
     order = store.require(order_id)
-    event(f"{len(order.get('duplicate_captures') or {})} duplicate capture(s)")
-    if "payment" not in order:
-        assert order["status"] == "AWAITING_PAYMENT" and "duplicate_captures" not in order
+    event(f"{len(order.duplicate_captures or {})} duplicate capture(s)")
+    if not order.has("payment"):
+        assert order.status == "AWAITING_PAYMENT" and not order.has("duplicate_captures")
         return
-    assert order["status"] == "PAID" and kept_fen(order) == order["total_fen"]
+    assert order.status == "PAID" and kept_fen(order) == order.total_fen
     refunds = [ref for name, ref in SandboxHttpClient.calls if name.endswith(".refund")]
-    assert len(refunds) == len(set(refunds)) == len(order.get("duplicate_captures") or {})
+    assert len(refunds) == len(set(refunds)) == len(order.duplicate_captures or {})

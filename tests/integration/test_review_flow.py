@@ -15,8 +15,8 @@ from functions.review_auto.handler import handler as review_auto_handler
 from shared.catalog import store as catalog
 from shared.core import ddb
 from shared.core.aws import stepfunctions
-from shared.core.clock import iso, now
-from shared.orders import store
+from shared.core.clock import iso, now, now_iso
+from shared.orders import events, store
 from shared.orders.logic import due_key
 from shared.orders.models import OrderStatus
 from shared.review import queue, service
@@ -53,8 +53,8 @@ def paid_order(key: str = "key-00000001", sku: dict[str, Any] = AD_SLOT, **body:
         "provider": "card",
         "out_trade_no": order_id,
         "transaction_id": f"ch_{order_id}",
-        "amount_fen": order["total_fen"],
-        "currency": order["currency"],
+        "amount_fen": order.total_fen,
+        "currency": order.currency,
         "paid_at": iso(now()),
         "state": "paid",
         "refunded_fen": 0,
@@ -101,11 +101,11 @@ def test_clean_digital_order_passes_at_once_and_keeps_its_fulfilment_timer(aws: 
 
     # then it takes the fast lane: FULFILLING, deliver next, the PAID re-drive timer untouched
     order = store.require(order_id, consistent=True)
-    assert result == {"order_id": order_id, "version": order["version"], "kind": "digital", "next": "deliver"}
-    assert order["status"] == "FULFILLING"
-    assert (order["GSI3PK"], order["GSI3SK"]) == (before["GSI3PK"], before["GSI3SK"])
-    assert order["review"]["outcome"] == "pass" and order["review"]["by"] == "auto"
-    assert order["events"][-1]["actor"] == "system:review"
+    assert result == {"order_id": order_id, "version": order.version, "kind": "digital", "next": "deliver"}
+    assert order.status == "FULFILLING"
+    assert (order.gsi3pk, order.gsi3sk) == (before.gsi3pk, before.gsi3sk)
+    assert order.review["outcome"] == "pass" and order.review["by"] == "auto"
+    assert order.events[-1].actor == "system:review"
 
 
 def test_replayed_review_step_answers_the_same_and_writes_nothing(aws: dict[str, str]) -> None:
@@ -123,7 +123,7 @@ def test_clean_physical_order_passes_to_shipping(aws: dict[str, str]) -> None:
     order_id = paid_order(sku=TEA, shipping_address=ADDRESS, target=None)
 
     assert auto(order_id)["next"] == "ship"
-    assert store.require(order_id)["status"] == "FULFILLING"
+    assert store.require(order_id).status == "FULFILLING"
 
 
 def test_absolute_claim_waits_in_the_queue_with_the_term_highlighted(aws: dict[str, str]) -> None:
@@ -135,10 +135,10 @@ def test_absolute_claim_waits_in_the_queue_with_the_term_highlighted(aws: dict[s
 
     # then the order waits for a human, queued on the REVIEW timer, with the term marked
     order = store.require(order_id, consistent=True)
-    assert result["next"] == "wait" and order["status"] == "IN_REVIEW"
-    assert order["review"]["highlighted_copy"] == "【全网第一】的推广位，立即抢购"
-    assert order["GSI3PK"].startswith("DUE#REVIEW#")
-    assert order["GSI3SK"] == f"{order['review']['queued_at']}#{order_id}"
+    assert result["next"] == "wait" and order.status == "IN_REVIEW"
+    assert order.review["highlighted_copy"] == "【全网第一】的推广位，立即抢购"
+    assert order.gsi3pk.startswith("DUE#REVIEW#")
+    assert order.gsi3sk == f"{order.review['queued_at']}#{order_id}"
     status, page, _ = call(review_handler, "GET", "/review/queue", user=REVIEWER)
     assert status == 200 and [entry["order_id"] for entry in page["items"]] == [order_id]
     entry = page["items"][0]
@@ -159,7 +159,7 @@ def test_licensed_industry_needs_the_qualification_on_file(aws: dict[str, str]) 
     # given two paid orders with medical copy, one shopper licence added after the first review
     first = paid_order(ad_copy="专业医美机构，安全放心")
     assert auto(first)["next"] == "wait"
-    assert store.require(first)["review"]["reasons"][0]["code"] == "industry_unqualified"
+    assert store.require(first).review["reasons"][0]["code"] == "industry_unqualified"
 
     add_qualification(SHOPPER.sub, "medical", licence_no="医广(2025)第0001号")
     second = paid_order(key="key-00000002", ad_copy="专业医美机构，安全放心")
@@ -173,14 +173,13 @@ def test_risk_review_at_checkout_sends_the_paid_order_to_a_human(aws: dict[str, 
     order = store.require(order_id, consistent=True)
     store.append_event(
         order_id,
-        type_="risk_checked",
-        actor="test",
+        events.risk_checked(actor="test", at=now_iso()),
         set_fields={"risk": {"decision": "REVIEW", "effective_decision": "REVIEW", "score": 40}},
     )
-    assert order["status"] == "PAID"
+    assert order.status == "PAID"
 
     assert auto(order_id)["next"] == "wait"
-    assert [r["code"] for r in store.require(order_id)["review"]["reasons"]] == ["risk_review"]
+    assert [r["code"] for r in store.require(order_id).review["reasons"]] == ["risk_review"]
 
 
 def test_banned_copy_is_rejected_and_refunded_automatically(aws: dict[str, str]) -> None:
@@ -189,15 +188,15 @@ def test_banned_copy_is_rejected_and_refunded_automatically(aws: dict[str, str])
     result = auto(order_id)
 
     order = store.require(order_id, consistent=True)
-    assert result["next"] == "wait" and order["status"] == "REJECTED"
+    assert result["next"] == "wait" and order.status == "REJECTED"
     assert (
-        order["status_reason"].startswith("rejected_by_review:") and "banned_term" in order["status_reason"]
+        order.status_reason.startswith("rejected_by_review:") and "banned_term" in order.status_reason
     )
-    assert list(order["payment"]["refunds"]) == ["reject"]
-    assert order["payment"]["refunds"]["reject"]["amount_fen"] == order["total_fen"]
-    assert order["review"]["outcome"] == "reject"
-    assert auto(order_id) == result | {"version": order["version"]}  # a replay refunds nothing more
-    assert list(store.require(order_id)["payment"]["refunds"]) == ["reject"]
+    assert list(order.payment["refunds"]) == ["reject"]
+    assert order.payment["refunds"]["reject"]["amount_fen"] == order.total_fen
+    assert order.review["outcome"] == "reject"
+    assert auto(order_id) == result | {"version": order.version}  # a replay refunds nothing more
+    assert list(store.require(order_id).payment["refunds"]) == ["reject"]
 
 
 # ---------------------------------------------------------------- the human queue
@@ -212,13 +211,13 @@ def test_only_reviewers_may_use_the_queue(aws: dict[str, str]) -> None:
     ):
         status, body, _ = call(review_handler, method, path, user=SHOPPER)
         assert status == 403 and body["code"] == "wrong_role"
-    assert store.require(order_id)["status"] == "IN_REVIEW"
+    assert store.require(order_id).status == "IN_REVIEW"
 
 
 def test_queue_lists_oldest_first_across_shards_and_pages_with_a_cursor(aws: dict[str, str]) -> None:
     # given five orders queued one after another (they land on different shards)
     order_ids = [in_review(key=f"key-0000001{n}") for n in range(5)]
-    shards = {store.require(order_id)["GSI3PK"] for order_id in order_ids}
+    shards = {store.require(order_id).gsi3pk for order_id in order_ids}
     assert len(shards) > 1
 
     # when a reviewer pages through two at a time
@@ -246,10 +245,10 @@ def test_approval_resumes_fulfilment_and_starts_a_fulfil_execution(aws: dict[str
     # then the order is FULFILLING with a re-drive timer, the decision is in the timeline, and fulfil runs
     order = store.require(order_id, consistent=True)
     assert status == 200 and body["status"] == "FULFILLING" and body["decision"] == "approve"
-    assert order["status"] == "FULFILLING" and order["GSI3PK"].startswith("DUE#PAID#")
-    assert order["events"][-1]["actor"] == f"reviewer:{REVIEWER.sub}"
-    assert order["review"]["decision"]["by"] == REVIEWER.sub and "claim" not in order["review"]
-    assert [run["name"] for run in executions()] == [f"{order_id}-approve-{order['version']}"]
+    assert order.status == "FULFILLING" and order.gsi3pk.startswith("DUE#PAID#")
+    assert order.events[-1].actor == f"reviewer:{REVIEWER.sub}"
+    assert order.review["decision"]["by"] == REVIEWER.sub and "claim" not in order.review
+    assert [run["name"] for run in executions()] == [f"{order_id}-approve-{order.version}"]
     # and that execution's Review step routes straight on
     assert auto(order_id)["next"] == "deliver"
     # and the queue no longer shows it
@@ -281,7 +280,7 @@ def test_deciding_needs_a_live_lease(aws: dict[str, str]) -> None:
     service.claim(order_id, REVIEWER.sub, now=now() - timedelta(seconds=service.lease_seconds() + 1))
     status, body, _ = call(review_handler, "POST", f"/review/{order_id}/approve", user=REVIEWER)
     assert status == 409 and body["code"] == "lease_required"
-    assert store.require(order_id)["status"] == "IN_REVIEW"
+    assert store.require(order_id).status == "IN_REVIEW"
 
 
 def test_two_reviewers_racing_to_claim_get_exactly_one_lease(aws: dict[str, str]) -> None:
@@ -338,8 +337,8 @@ def test_concurrent_approve_and_reject_decide_exactly_once(aws: dict[str, str]) 
     winners = [action for action, status in results if status == 200]
     assert len(winners) == 1 and sorted(status for _, status in results) == [200, 409, 409, 409]
     order = store.require(order_id, consistent=True)
-    assert order["status"] == ("FULFILLING" if winners == ["approve"] else "REJECTED")
-    assert len(order["payment"]["refunds"]) == (1 if winners == ["reject"] else 0)
+    assert order.status == ("FULFILLING" if winners == ["approve"] else "REJECTED")
+    assert len(order.payment["refunds"]) == (1 if winners == ["reject"] else 0)
     assert len(executions()) == (1 if winners == ["approve"] else 0)
 
 
@@ -375,10 +374,10 @@ def test_rejected_paid_order_is_refunded_exactly_once_and_the_shopper_sees_why(a
     assert first[0] == 200 and first[1]["status"] == "REJECTED"
     assert second[0] == 409 and second[1]["code"] == "not_in_review"
     order = store.require(order_id, consistent=True)
-    assert list(order["payment"]["refunds"]) == ["reject"]
-    assert order["payment"]["refunds"]["reject"]["amount_fen"] == order["total_fen"]
-    assert "GSI3PK" not in order
-    actors = [event["actor"] for event in order["events"][-2:]]
+    assert list(order.payment["refunds"]) == ["reject"]
+    assert order.payment["refunds"]["reject"]["amount_fen"] == order.total_fen
+    assert not order.has("GSI3PK")
+    actors = [event.actor for event in order.events[-2:]]
     assert actors == [f"reviewer:{REVIEWER.sub}"] * 2
     _, mine, _ = call(orders_handler, "GET", f"/orders/{order_id}", user=SHOPPER)
     assert mine["status"] == "REJECTED" and mine["status_reason"] == "广告语含“全网第一”，无法提供证明材料"
@@ -393,14 +392,14 @@ def test_reject_needs_a_reason(aws: dict[str, str]) -> None:
             review_handler, "POST", f"/review/{order_id}/reject", user=REVIEWER, body=body
         )
         assert status == 422 and problem["code"] == "validation_failed"
-    assert store.require(order_id)["status"] == "IN_REVIEW"
+    assert store.require(order_id).status == "IN_REVIEW"
 
 
 def test_oldest_age_is_the_wait_of_the_oldest_order_still_in_review(aws: dict[str, str]) -> None:
     assert queue.oldest_age_seconds() == 0
     first = in_review()
     in_review(key="key-00000002")
-    queued_at = store.require(first)["review"]["queued_at"]
+    queued_at = store.require(first).review["queued_at"]
     from shared.core.clock import parse_iso
 
     assert queue.oldest_age_seconds(parse_iso(queued_at) + timedelta(seconds=90)) == 90

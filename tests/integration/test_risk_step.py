@@ -56,14 +56,14 @@ def test_clean_order_is_accepted_and_checkout_continues_with_the_new_version(aws
     order = store.require(order_id, consistent=True)
     assert result == {
         "order_id": order_id,
-        "version": order["version"],
+        "version": order.version,
         "status": "PLACED",
         "risk_decision": "ACCEPT",
     }
-    assert order["version"] == 2
-    assert order["risk"]["decision"] == "ACCEPT" and order["risk"]["mode"] == "ENFORCE"
-    assert order["risk"]["rules_version"] == "local-2025-01" and order["risk"]["reasons"] == []
-    assert order["events"][-1]["type"] == "risk_checked" and "reason" not in order["events"][-1]
+    assert order.version == 2
+    assert order.risk["decision"] == "ACCEPT" and order.risk["mode"] == "ENFORCE"
+    assert order.risk["rules_version"] == "local-2025-01" and order.risk["reasons"] == []
+    assert order.events[-1].type == "risk_checked" and order.events[-1].reason is None
     assert reserve(order_id)["status"] == "AWAITING_PAYMENT"
 
 
@@ -85,7 +85,7 @@ def test_mark_failed_condition_holds_with_the_version_risk_hands_on(aws: dict[st
     )
 
     # then it applied (a stale version would have been a ConditionalCheckFailed)
-    assert store.require(order_id, consistent=True)["status"] == "FAILED"
+    assert store.require(order_id, consistent=True).status == "FAILED"
 
 
 def test_checkout_workflow_scores_before_reserving_and_stops_on_anything_but_placed() -> None:
@@ -118,8 +118,8 @@ def test_amount_far_above_history_is_accepted_for_review_and_carried_on_the_orde
     # then checkout continues and the REVIEW decision rides on the order for the fulfil review
     order = store.require(order_id, consistent=True)
     assert result["status"] == "PLACED" and result["risk_decision"] == "REVIEW"
-    assert order["risk"]["effective_decision"] == "REVIEW" and order["risk"]["score"] == 30
-    assert [reason["code"] for reason in order["risk"]["reasons"]] == ["amount_above_history"]
+    assert order.risk["effective_decision"] == "REVIEW" and order.risk["score"] == 30
+    assert [reason["code"] for reason in order.risk["reasons"]] == ["amount_above_history"]
 
 
 def test_blocked_shopper_is_rejected_with_reasons_for_ops_and_a_neutral_reason_for_the_shopper(
@@ -135,9 +135,9 @@ def test_blocked_shopper_is_rejected_with_reasons_for_ops_and_a_neutral_reason_f
 
     # then the order ends REJECTED in one write, its reasons kept for ops
     order = store.require(order_id, consistent=True)
-    assert result["status"] == "REJECTED" and result["version"] == order["version"] == 2
-    assert order["status_reason"] == "rejected_by_risk_check" and "GSI3PK" not in order
-    assert [reason["code"] for reason in order["risk"]["reasons"]] == ["blocked_shopper"]
+    assert result["status"] == "REJECTED" and result["version"] == order.version == 2
+    assert order.status_reason == "rejected_by_risk_check" and not order.has("GSI3PK")
+    assert [reason["code"] for reason in order.risk["reasons"]] == ["blocked_shopper"]
     status, ops_view, _ = call(ops_handler, "GET", f"/ops/orders/{order_id}", user=OPS)
     assert status == 200 and ops_view["risk"]["reasons"][0]["code"] == "blocked_shopper"
     status, inbox, _ = call(ops_handler, "GET", "/ops/inbox/risk_rejected", user=OPS)
@@ -168,9 +168,9 @@ def test_shadow_mode_records_the_verdict_but_never_blocks(
     # then the would-be decision and reasons are recorded, and checkout goes on to Reserve
     order = store.require(order_id, consistent=True)
     assert result["status"] == "PLACED" and result["risk_decision"] == "ACCEPT"
-    assert order["risk"]["mode"] == "SHADOW"
-    assert order["risk"]["decision"] == "REJECT" and order["risk"]["effective_decision"] == "ACCEPT"
-    assert order["risk"]["score"] >= 100
+    assert order.risk["mode"] == "SHADOW"
+    assert order.risk["decision"] == "REJECT" and order.risk["effective_decision"] == "ACCEPT"
+    assert order.risk["score"] >= 100
     assert reserve(order_id)["status"] == "AWAITING_PAYMENT"
 
 

@@ -71,7 +71,8 @@ def seed(count: int, *, stock: int | None = None, expired_by_s: int = 1) -> list
     from shared.catalog.models import Kind, SkuCreate
     from shared.core import ddb
     from shared.core.clock import iso, now
-    from shared.orders import logic, store
+    from shared.orders import events, logic, store
+    from shared.orders.models import OrderStatus
 
     os.environ["STOCK_BUCKETS"] = str(BUCKETS)
     catalog.create_sku(SHOP, SkuCreate(sku=SKU, title="Flash sale voucher", category="vouchers",
@@ -91,10 +92,9 @@ def seed(count: int, *, stock: int | None = None, expired_by_s: int = 1) -> list
             "items": [{"sku": SKU, "title": "Flash sale voucher", "kind": "digital", "category": "vouchers",
                        "quantity": 1, "unit_price_fen": 990, "line_total_fen": 990}],
             "target": "https://shop.example.com/store/42", "created_at": created, "updated_at": created,
-            "events": [logic.event(at=created, type_="status_changed", actor=f"shopper:{SHOPPER}",
-                                   to_status="PLACED"),
-                       logic.event(at=created, type_="status_changed", actor="system:checkout",
-                                   from_status="PLACED", to_status="AWAITING_PAYMENT")],
+            "events": [events.placed(shopper_id=SHOPPER, at=created).to_item(),
+                       events.status_changed(from_status=OrderStatus.PLACED, to_status=OrderStatus.AWAITING_PAYMENT,
+                                             actor="system:checkout", reason=None, at=created).to_item()],
             "reservations": {SKU: [[bucket, 1]]}, "expires_at": due,
             "GSI1PK": f"SHOPPER#{SHOPPER}", "GSI1SK": f"{created}#{order_id}",
             "GSI2PK": f"SHOP#{SHOP}#{created[:10]}", "GSI2SK": f"{created}#{order_id}",
@@ -206,7 +206,7 @@ def measure(count: int, mode: str, workers: int) -> dict[str, Any]:
             elapsed = time.monotonic() - started
         cpu_s = time.process_time() - cpu_started
         orders = store.get_many(ids, consistent=True)
-        statuses = Counter(order["status"] for order in orders.values())
+        statuses = Counter(order.status.value for order in orders.values())
         stock_back = catalog.available(SKU)
     reset_clients()
     result = {

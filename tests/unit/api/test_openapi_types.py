@@ -16,17 +16,6 @@ from shared.api.openapi import document
 from shared.core.clock import iso, now
 from shared.core.timestamps import Timestamp
 
-# Order views belong to the typed Order aggregate (shared/orders/models.py, issue 12's agg package). Until it
-# is merged these operations still answer OrderView / the raw order record: EMPTY THIS SET once it is.
-ORDER_OPERATIONS_AWAITING_THE_ORDER_AGGREGATE = frozenset({
-    "GET /orders",
-    "GET /orders/{order_id}",
-    "POST /orders/{order_id}/cancel",
-    "GET /orders/{order_id}/events",
-    "GET /merchant/orders",
-    "GET /ops/orders/{order_id}",
-})
-
 # Fields that hold a partner's own body or code, as sent: typed as JSON / text on purpose.
 RAW_PARTNER_FIELDS = frozenset({"InboxEntry.payload", "TraceView.raw_status"})
 
@@ -126,17 +115,8 @@ def _doc(answer: dict[str, Any], **schemas: Any) -> dict[str, Any]:
         "schema": answer}}}}}}}, "components": {"schemas": schemas}}
 
 
-def test_every_answer_outside_the_order_views_is_fully_typed() -> None:
-    found = untyped_answers(document())
-    outside = {op: issues for op, issues in found.items() if op not in ORDER_OPERATIONS_AWAITING_THE_ORDER_AGGREGATE}
-    assert outside == {}
-
-
-def test_the_order_exceptions_are_only_there_while_they_are_needed() -> None:
-    """Once the typed Order aggregate lands, an operation that is typed must leave the exception set."""
-    found = untyped_answers(document())
-    no_longer_needed = sorted(ORDER_OPERATIONS_AWAITING_THE_ORDER_AGGREGATE - set(found))
-    assert no_longer_needed == [], "typed now: remove from ORDER_OPERATIONS_AWAITING_THE_ORDER_AGGREGATE"
+def test_every_answer_is_fully_typed() -> None:
+    assert untyped_answers(document()) == {}
 
 
 def test_an_answer_that_is_a_bare_object_is_caught() -> None:
