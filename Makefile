@@ -29,7 +29,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m mypy shared functions infra tools
+	$(PY) -m mypy shared functions infra tools examples
 
 ## CloudFormation template into cdk.out/ (offline, no Docker).
 synth: $(STAMP)
