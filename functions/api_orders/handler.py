@@ -1,9 +1,11 @@
-"""The shopper's reads; logic in shared/orders/routes.py (and fulfilment/, notifications/, entitlements/routes.py)."""
+"""The shopper's reads; logic in shared/orders/routes.py (and fulfilment/, notifications/, entitlements/, aftersales/
+routes.py: after-sales cases are served here, see shared/aftersales/routes.py for why)."""
 
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from shared.aftersales.routes import router as aftersales
 from shared.core.api import http_app, serve
 from shared.core.observability import instrumented
 from shared.entitlements.routes import router as entitlements
@@ -11,7 +13,7 @@ from shared.fulfilment.routes import router as tracking
 from shared.notifications.routes import router as notifications
 from shared.orders.routes import orders
 
-app = http_app(orders, tracking, notifications, entitlements)
+app = http_app(orders, tracking, notifications, entitlements, aftersales)
 
 
 @instrumented(correlation_paths.API_GATEWAY_HTTP)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from shared.aftersales.routes import router as aftersales
 from shared.api.declaration import PUBLIC_OPERATIONS as PUBLIC_OPERATIONS  # derived from the routes
 from shared.catalog.routes import merchant, public
 from shared.entitlements.routes import router as entitlements
@@ -25,7 +26,7 @@ ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {
     "api_catalog": (public,),
     "api_merchant": (merchant,),
     "intake": (intake,),
-    "api_orders": (orders, tracking, notifications, entitlements),
+    "api_orders": (orders, tracking, notifications, entitlements, aftersales),
     "logistics_notify": (logistics_notify,),
     "api_ops": (ops,),
     "api_review": (review,),

@@ -115,6 +115,23 @@ def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None, name
     return found
 
 
+def index_page(index: str, key: str, value: str, start: dict[str, Any] | None,
+               limit: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Newest first: one page of a keys-only index, then one BatchGetItem for its items, in the index's order.
+    Returns the items (plain maps) and the index's LastEvaluatedKey (None on the last page)."""
+    request: dict[str, Any] = {
+        "TableName": table(), "IndexName": index, "KeyConditionExpression": f"{key} = :pk",
+        "ExpressionAttributeValues": values(pk=value), "ScanIndexForward": False, "Limit": limit,
+    }
+    if start:
+        request["ExclusiveStartKey"] = start
+    reply = dynamodb().query(**request)
+    keys = [{"PK": item["PK"], "SK": item["SK"]} for item in reply.get("Items", [])]
+    found = {(item["PK"], item["SK"]): item for item in batch_get(keys)}
+    ordered = [found[(k["PK"]["S"], k["SK"]["S"])] for k in keys if (k["PK"]["S"], k["SK"]["S"]) in found]
+    return ordered, reply.get("LastEvaluatedKey")
+
+
 # ---------------------------------------------------------------- failed conditions
 
 CONDITION_FAILED = "ConditionalCheckFailedException"

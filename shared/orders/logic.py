@@ -8,6 +8,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 from shared.core.errors import BadRequest, Conflict, Unprocessable
@@ -67,7 +68,8 @@ def validate_idempotency_key(raw: str | None) -> str:
     return raw
 
 
-def request_hash(body: PlaceOrder) -> str:
+def request_hash(body: BaseModel) -> str:
+    """The fingerprint of a request body that an Idempotency-Key stands for (POST /orders, after-sales)."""
     canonical = json.dumps(body.model_dump(mode="json", exclude_none=True), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

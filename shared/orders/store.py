@@ -169,19 +169,10 @@ def append_event(order_id: str, event: events.OrderEvent, *, set_fields: dict[st
 
 def index_page(index: str, key: str, value: str, start: dict[str, Any] | None,
                limit: int) -> tuple[list[Order], dict[str, Any] | None]:
-    """Newest first: one page of a keys-only index, then one BatchGetItem for its orders, in the index's order.
-    Returns the orders and the index's LastEvaluatedKey (None on the last page)."""
-    request: dict[str, Any] = {
-        "TableName": ddb.table(), "IndexName": index, "KeyConditionExpression": f"{key} = :pk",
-        "ExpressionAttributeValues": ddb.values(pk=value), "ScanIndexForward": False, "Limit": limit,
-    }
-    if start:
-        request["ExclusiveStartKey"] = start
-    reply = ddb.dynamodb().query(**request)
-    keys = [{"PK": item["PK"], "SK": item["SK"]} for item in reply.get("Items", [])]
-    by_id = {order.order_id: order for order in map(Order.from_item, ddb.batch_get(keys))}
-    ids = [key["PK"]["S"].split("#", 1)[1] for key in keys]
-    return [by_id[order_id] for order_id in ids if order_id in by_id], reply.get("LastEvaluatedKey")
+    """Newest first: one page of a keys-only index and its orders (`ddb.index_page`), and the index's
+    LastEvaluatedKey (None on the last page)."""
+    items, last = ddb.index_page(index, key, value, start, limit)
+    return [Order.from_item(item) for item in items], last
 
 
 def list_for_shopper(shopper_id: str, cursor: str | None) -> tuple[list[Order], str | None]:

@@ -1,0 +1,208 @@
+"""After-sales case models: types, statuses and their transition table, the reason catalogue, the request body,
+the stored case (`Case`) and the views the API answers.
+
+Money. Each case line carries `refundable_fen`, integer fen, fixed when the case opens. The rounding rule, for
+every line (a discount or a partial line included, once they exist): the units of an order line are numbered
+in the order cases claim them, and the first `n` claimed units are worth `floor(line_total_fen * n / bought)`.
+A case that claims units `c+1 .. c+q` (c claimed before it) is owed
+`floor(line_total_fen * (c+q) / bought) - floor(line_total_fen * c / bought)`. Without a discount
+(`line_total_fen == unit_price_fen * bought`) that is exactly `unit_price_fen * q`; with one, the fen lost to
+rounding land on the later units, and the refunds of all units add up to `line_total_fen`, never more. The
+claim write is conditional on `c` (shared/aftersales/store.py), so the amount is computed from the count the
+write checked.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
+
+from shared.aftersales import events as ev
+from shared.aftersales.states import CaseStatus, CaseType
+from shared.core import ddb
+from shared.core.timestamps import Timestamp
+from shared.core.types import Fen, Quantity, SkuId
+
+# ---------------------------------------------------------------- the reason catalogue
+
+class Labels(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    zh_cn: str = Field(alias="zh-CN")
+    en: str
+
+
+class Reason(BaseModel):
+    """One published reason code: its labels and the case types it may open."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    labels: Labels
+    types: list[CaseType]
+
+
+_BOTH = [CaseType.REFUND_ONLY, CaseType.RETURN_AND_REFUND]
+REASONS: tuple[Reason, ...] = tuple(
+    Reason(code=code, labels=Labels.model_validate({"zh-CN": zh, "en": en}), types=types)
+    for code, zh, en, types in (
+        ("no_longer_needed", "不想要了", "No longer needed", _BOTH),
+        ("seven_day_no_reason", "七天无理由退货", "7-day no-reason return", [CaseType.RETURN_AND_REFUND]),
+        ("not_received", "未收到货", "Not received", [CaseType.REFUND_ONLY]),
+        ("damaged", "商品破损", "Arrived damaged", _BOTH),
+        ("not_as_described", "与商品描述不符", "Not as described", _BOTH),
+        ("quality_issue", "质量问题", "Quality problem", _BOTH),
+        ("wrong_item", "发错货", "Wrong item sent", [CaseType.RETURN_AND_REFUND]),
+        ("missing_parts", "少件/漏发", "Missing items or parts", [CaseType.REFUND_ONLY]),
+        ("digital_not_delivered", "虚拟商品未到账", "Digital item not delivered", [CaseType.REFUND_ONLY]),
+    )
+)
+REASONS_BY_CODE: dict[str, Reason] = {reason.code: reason for reason in REASONS}
+ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{1,39}$")]
+
+
+class ReasonCatalogue(BaseModel):
+    reasons: list[Reason]
+
+
+# ---------------------------------------------------------------- the request
+
+class CaseLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: SkuId
+    quantity: Quantity
+
+
+class OpenCase(BaseModel):
+    """POST /orders/{order_id}/after-sales body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: CaseType
+    lines: Annotated[list[CaseLineIn], Field(min_length=1, max_length=20)]
+    reason_code: ReasonCode
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+# ---------------------------------------------------------------- the stored case
+
+CaseId = Annotated[str, StringConstraints(pattern=r"^a[a-z2-7]{34}$")]
+
+
+class CaseLine(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    sku: str
+    title: str
+    kind: Literal["digital", "physical"]
+    quantity: int
+    unit_price_fen: int
+    refundable_fen: int
+    claimed_from: int = Field(description="Units of this line claimed by earlier cases (the rounding rule's c).")
+
+
+class Case(BaseModel):
+    """A case item: PK=`ORDER#<order_id>`, SK=`CASE#<case_id>` (beside its order, so an order's cases are one
+    Query), and in the by_shopper index under `AFTERSALES#<shopper>` (the shopper's cases, newest first)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    pk: str = Field(alias="PK")
+    sk: str = Field(alias="SK")
+    case_id: str
+    order_id: str
+    shopper_id: str
+    shop_id: str
+    type: CaseType
+    status: CaseStatus
+    version: int
+    lines: list[CaseLine]
+    refund_total_fen: int
+    currency: str
+    reason_code: str
+    note: str | None = None
+    request_hash: str
+    created_at: str
+    updated_at: str
+    events: list[ev.CaseEvent]
+    gsi1pk: str = Field(alias="GSI1PK")
+    gsi1sk: str = Field(alias="GSI1SK")
+
+    @field_serializer("events")
+    def _events(self, value: list[ev.CaseEvent]) -> list[dict[str, Any]]:
+        return [event.to_item() for event in value]
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Case:
+        return cls.model_validate(item)
+
+    def to_item(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", by_alias=True, exclude_none=True)
+
+    def to_ddb(self) -> dict[str, Any]:
+        return ddb.to_item(self.to_item())
+
+
+# ---------------------------------------------------------------- views
+
+class CaseEventView(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    at: Timestamp
+    type: Literal["opened", "status_changed"]
+    from_status: CaseStatus | None = None
+    to_status: CaseStatus
+    actor: str
+    reason: str | None = None
+
+
+class CaseLineView(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sku: str
+    title: str
+    kind: Literal["digital", "physical"]
+    quantity: int
+    unit_price_fen: Fen
+    refundable_fen: Fen = Field(description="What this line refunds, integer fen (rounding rule: docs/aftersales.md).")
+
+
+class CaseView(BaseModel):
+    """What the owner, the shop's merchant and ops read of a case."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    case_id: str
+    order_id: str
+    shop_id: str
+    type: CaseType
+    status: CaseStatus
+    lines: list[CaseLineView]
+    refund_total_fen: Fen
+    currency: str
+    reason_code: str
+    note: str | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    history: list[CaseEventView]
+
+    @classmethod
+    def of(cls, case: Case) -> CaseView:
+        item = case.to_item()
+        return cls.model_validate({**item, "history": item["events"]})
+
+
+class CaseList(BaseModel):
+    """An order's cases, oldest first (an order has a handful at most)."""
+
+    order_id: str
+    items: list[CaseView]
+
+
+class CasePage(BaseModel):
+    """The shopper's cases, newest first; `cursor` continues (signed, for this caller and list only)."""
+
+    items: list[CaseView]
+    cursor: str | None = None
