@@ -1,4 +1,4 @@
-"""Which committed order change a shopper hears about (no I/O).
+"""Which committed order change, or after-sales case step, a shopper hears about (no I/O).
 
 Input: the order item's old and new images from the stream, parsed into `OrderImage` (the timeline as
 typed events, `shared/orders/events.py`). The events this write appended decide: the timeline is
@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.aftersales import events as case_ev
+from shared.aftersales.states import CaseStatus
 from shared.orders import events as ev
 from shared.orders.models import OrderStatus
 
@@ -140,3 +142,54 @@ def _make(order: OrderImage, kind: str, at: str, n: str, reason: str | None, **e
         "currency": order.currency,
         **extra,
     }
+
+
+# ---------------------------------------------------------------- after-sales cases
+
+class CaseImage(BaseModel):
+    """What notifications read of a case item (`ORDER#<order_id>` / `CASE#<case_id>`): its status history."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    case_id: str | None = None
+    order_id: str | None = None
+    shopper_id: str | None = None
+    status: CaseStatus | None = None
+    currency: str | None = None
+    refund_total_fen: int | None = None
+    events: list[case_ev.CaseEvent] = []
+
+
+# every step of a case is told to the shopper: type `after_sales_<status>`, one title per status
+CASE_TITLES: dict[CaseStatus, str] = {
+    CaseStatus.REQUESTED: "售后申请已提交 / After-sales request received",
+    CaseStatus.APPROVED: "售后申请已同意 / After-sales request approved",
+    CaseStatus.REJECTED: "售后申请被拒绝 / After-sales request rejected",
+    CaseStatus.AWAITING_RETURN: "请寄回商品 / Please send the goods back",
+    CaseStatus.RETURN_IN_TRANSIT: "退货运输中 / Return on its way",
+    CaseStatus.RECEIVED: "商家已收货 / Return received",
+    CaseStatus.REFUNDING: "退款处理中 / Refund in progress",
+    CaseStatus.REFUNDED: "退款成功 / Refunded",
+    CaseStatus.DISPUTED: "平台介入中 / Under platform review",
+    CaseStatus.CLOSED: "售后已关闭 / After-sales case closed",
+}
+
+
+def case_notifications(old: CaseImage | None, new: CaseImage) -> list[dict[str, Any]]:
+    """One notification per status step a write appended to the case's history (its opening included); the
+    key `<at>#<case_id>#<n>` is deterministic, so a redelivered record is stored once."""
+    if not (new.shopper_id and new.order_id and new.case_id):
+        return []
+    start = len(old.events) if old is not None and new.events[: len(old.events)] == old.events else 0
+    found: list[dict[str, Any]] = []
+    for index, event in list(enumerate(new.events))[start:]:
+        if isinstance(event, case_ev.StatusChanged) and event.from_status == event.to_status:
+            continue
+        found.append({
+            "shopper_id": new.shopper_id, "order_id": new.order_id, "case_id": new.case_id,
+            "type": f"after_sales_{event.to_status.value.lower()}", "at": event.at,
+            "sk": f"{event.at}#{new.case_id}#{index:04d}", "title": CASE_TITLES[event.to_status],
+            "case_status": event.to_status.value, "reason": event.reason, "currency": new.currency,
+            "amount_fen": new.refund_total_fen,
+        })
+    return found

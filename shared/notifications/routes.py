@@ -6,8 +6,9 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.aftersales.states import CaseStatus
 from shared.api.declaration import route
 from shared.core.api import principal
 from shared.core.timestamps import Timestamp
@@ -23,6 +24,8 @@ class NotificationView(BaseModel):
     at: Timestamp
     title: str
     status: OrderStatus | None = None
+    case_id: str | None = Field(default=None, description="An after-sales case's notification: the case.")
+    case_status: CaseStatus | None = None
     amount_fen: int | None = None
     currency: str | None = None
     read: bool
@@ -61,6 +64,8 @@ def list_notifications(cursor: Annotated[str | None, Query(max_length=2048)] = N
                 at=item["at"],
                 title=item["title"],
                 status=item.get("status"),
+                case_id=item.get("case_id"),
+                case_status=item.get("case_status"),
                 amount_fen=item.get("amount_fen"),
                 currency=item.get("currency"),
                 read=marker is not None and item["SK"] <= marker,

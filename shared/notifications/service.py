@@ -41,6 +41,23 @@ def _image(raw: dict[str, Any]) -> logic.OrderImage:
     return logic.OrderImage.model_validate(ddb.from_item(raw))
 
 
+def decide(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The notifications one stream record makes: an order's (SK `ORDER`) or an after-sales case's (SK
+    `CASE#...`); other items make none."""
+    change = record.get("dynamodb") or {}
+    sort_key = str(((change.get("Keys") or {}).get("SK") or {}).get("S") or "")
+    if sort_key.startswith("CASE#"):
+        new_case = change.get("NewImage")
+        if record.get("eventName") not in ("INSERT", "MODIFY") or not new_case:
+            return []
+        old_case = change.get("OldImage")
+        return logic.case_notifications(
+            logic.CaseImage.model_validate(ddb.from_item(old_case)) if old_case else None,
+            logic.CaseImage.model_validate(ddb.from_item(new_case)))
+    old, new = images(record)
+    return logic.notifications(old, new) if new is not None else []
+
+
 def sequence(record: dict[str, Any]) -> str:
     return str((record.get("dynamodb") or {}).get("SequenceNumber") or "")
 
@@ -51,8 +68,7 @@ def prepare(records: list[dict[str, Any]]) -> Prepared:
     for record in records:
         key = sequence(record)
         try:
-            old, new = images(record)
-            notes = logic.notifications(old, new) if new is not None else []
+            notes = decide(record)
         except ValueError as error:  # an image that does not parse (a ValidationError): this record alone is retried
             prepared.failed[key] = type(error).__name__
             continue
