@@ -129,6 +129,8 @@ def open_case(caller: Principal, order_id: str, idempotency_key: str | None, bod
         except store.OrderMoved:
             order = orders.require(order_id, consistent=True)
             check_stage(order)  # raises for a stage that takes no case; else the order moved within them
+        except store.ClaimRaced:
+            pass  # another case claimed units of these SKUs meanwhile: read the counts again
     raise Conflict("Too many cases were opened on this order at once; retry with the same Idempotency-Key.",
                    code="after_sales_busy")
 
