@@ -184,3 +184,19 @@ def test_the_reason_catalogue_is_public_with_both_labels(aws: dict[str, str]) ->
     assert by_code["seven_day_no_reason"] == {"code": "seven_day_no_reason",
                                               "labels": {"zh-CN": "七天无理由退货", "en": "7-day no-reason return"},
                                               "types": ["return_and_refund"]}
+
+
+def test_the_shopper_is_notified_once_that_the_case_was_opened(aws: dict[str, str]) -> None:
+    from tests.integration.test_notifications import notify, stream_event
+
+    order_id = tea_order()
+    case_id = open_case(order_id)[1]["case_id"]
+    event = stream_event()
+    notify(event)
+    notify(event)  # a redelivered batch stores nothing twice
+    status, page = read("/me/notifications")
+    assert status == 200
+    about_case = [note for note in page["items"] if note.get("case_id") == case_id]
+    assert [(n["type"], n["case_status"], n["order_id"], n["amount_fen"]) for n in about_case] == [
+        ("after_sales_requested", "REQUESTED", order_id, 168_00)]
+    assert read("/me/notifications", OTHER_SHOPPER)[1]["items"] == []
