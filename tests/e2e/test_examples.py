@@ -13,6 +13,7 @@ from examples import (
     buy_membership,
     cancel_order,
     merchant_shop,
+    open_after_sales_case,
     ops_inbox,
     place_digital_order,
     review_held_order,
@@ -94,3 +95,15 @@ def test_ops_find_a_parcel_in_trouble_in_the_inbox(argv: list[str]) -> None:
     assert seen["flag"]["ref"] == f"{seen['order_id']}:PROBLEM"
     assert seen["flag"]["payload"]["order_id"] == seen["order_id"]
     assert seen["record"]["trouble"]["state"] == "PROBLEM"
+
+
+def test_a_shopper_opens_one_after_sales_case_on_a_shipped_order_and_is_told(argv: list[str]) -> None:
+    seen = open_after_sales_case.main(argv)
+    case = seen["case"]
+    assert case["status"] == "REQUESTED" and case["refund_total_fen"] == case["lines"][0]["unit_price_fen"]
+    assert seen["retried"]["case_id"] == case["case_id"]
+    assert seen["too_many"]["code"] == "quantity_exceeded" and seen["too_many"]["claimable"] == 1
+    assert [c["case_id"] for c in seen["on_order"]] == [case["case_id"]]
+    assert seen["mine"][0]["case_id"] == case["case_id"]  # newest first
+    assert [n["type"] for n in seen["told"]] == ["after_sales_requested"]
+    assert "seven_day_no_reason" in {reason["code"] for reason in seen["reasons"]}
