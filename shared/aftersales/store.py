@@ -19,8 +19,12 @@ import base64
 import hashlib
 from typing import Any
 
+from shared.aftersales import events
 from shared.aftersales.models import Case
+from shared.aftersales.states import CaseStatus, check_move
 from shared.core import aws, ddb, paging
+from shared.core.clock import now_iso
+from shared.core.errors import Conflict
 from shared.orders.models import OrderStatus
 from shared.orders.store import order_key, order_pk
 
@@ -142,3 +146,41 @@ def put_new(case: Case, claimed_before: dict[str, int], bought: dict[str, int],
         if codes[1] == "ConditionalCheckFailed":
             raise OrderMoved from None
         raise ClaimRaced from None  # a claim's condition, or a conflict with another transaction on an item
+
+
+def transition_update(case: Case, to: CaseStatus, *, actor: str, reason: str | None = None,
+                      set_fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Update request (alone or inside TransactWriteItems, e.g. beside a refund grant or a claim release)
+    for one legal move of a case: checked against `states.TRANSITIONS`, its `status_changed` entry built by its
+    one constructor and appended in the same write, conditional on the status and version read."""
+    check_move(case.status, to)
+    at = now_iso()
+    entry = events.status_changed(from_status=case.status, to_status=to, actor=actor, reason=reason, at=at)
+    fields: dict[str, Any] = {"status": to.value, "updated_at": at, **(set_fields or {})}
+    names = {f"#f{i}": name for i, name in enumerate(fields)} | {"#status": "status", "#version": "version"}
+    values = {f":v{i}": ddb.to_attr(value) for i, value in enumerate(fields.values())}
+    values |= ddb.values(one=1, entry=[entry.to_item()], read_status=case.status.value, read_version=case.version)
+    assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    return {
+        "TableName": ddb.table(), "Key": case_key(case.case_id),
+        "UpdateExpression": f"SET {assignments}, #version = #version + :one, events = list_append(events, :entry)",
+        "ConditionExpression": "#status = :read_status AND #version = :read_version",
+        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+    }
+
+
+def transition(case: Case, to: CaseStatus, *, actor: str, reason: str | None = None,
+               set_fields: dict[str, Any] | None = None) -> Case:
+    """Apply one move; a lost race answers 409 `case_changed` with the status the case has now."""
+    try:
+        reply = ddb.dynamodb().update_item(**transition_update(case, to, actor=actor, reason=reason,
+                                                               set_fields=set_fields),
+                                           ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    except aws.ClientError as error:
+        if not ddb.is_conditional_failure(error):
+            raise
+        current = ddb.failed_item(error)
+        status = str(current["status"]) if current else "unknown"
+        raise Conflict(f"The case changed meanwhile; it is now {status}.", code="case_changed",
+                       current_status=status) from None
+    return Case.from_item(ddb.from_item(reply["Attributes"]))

@@ -200,3 +200,27 @@ def test_the_shopper_is_notified_once_that_the_case_was_opened(aws: dict[str, st
     assert [(n["type"], n["case_status"], n["order_id"], n["amount_fen"]) for n in about_case] == [
         ("after_sales_requested", "REQUESTED", order_id, 168_00)]
     assert read("/me/notifications", OTHER_SHOPPER)[1]["items"] == []
+
+
+def test_a_case_moves_only_by_its_table_once_per_read_and_each_step_is_told(aws: dict[str, str]) -> None:
+    from shared.aftersales.states import CaseStatus
+    from tests.integration.test_notifications import notify, stream_event
+
+    order_id = tea_order()
+    case = cases.get(open_case(order_id)[1]["case_id"], consistent=True)
+    assert case is not None
+    with pytest.raises(Conflict) as illegal:
+        cases.transition(case, CaseStatus.REFUNDED, actor="test")
+    assert illegal.value.code == "illegal_case_transition"
+    approved = cases.transition(case, CaseStatus.APPROVED, actor=f"merchant:{MERCHANT.sub}", reason="ok")
+    assert (approved.status, approved.version) == (CaseStatus.APPROVED, 2)
+    with pytest.raises(Conflict) as stale:  # the same read again: its status and version are gone
+        cases.transition(case, CaseStatus.REJECTED, actor="test")
+    assert stale.value.code == "case_changed" and stale.value.extra["current_status"] == "APPROVED"
+    status, one = read(f"/after-sales/{case.case_id}")
+    assert status == 200
+    assert [(e["type"], e.get("from_status"), e["to_status"]) for e in one["history"]] == [
+        ("opened", None, "REQUESTED"), ("status_changed", "REQUESTED", "APPROVED")]
+    notify(stream_event())
+    told = [n["type"] for n in read("/me/notifications")[1]["items"] if n.get("case_id") == case.case_id]
+    assert told == ["after_sales_approved", "after_sales_requested"]  # newest first
