@@ -8,9 +8,11 @@ called, so a retry finds it and never refunds twice; the provider sees an `out_r
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from shared.core.clock import now_iso
 from shared.core.errors import Conflict, Unprocessable
+from shared.orders import events
 from shared.orders import store as orders
 from shared.orders.aggregate import Capture, Order, RefundRecord
 from shared.orders.models import OrderStatus
@@ -28,6 +30,18 @@ def committed_fen(payment: Capture) -> int:
     return sum(
         r.get("amount_fen", 0) for r in (payment.get("refunds") or {}).values() if r.get("state") != "failed"
     )
+
+
+def grant(order_id: str, refund_key: str, amount_fen: int, reason: str) -> RefundRecord:
+    """The decision record of one refund (state `requested`), written before the provider is called; its
+    `out_refund_no` is deterministic per (order, refund key), so every retry sends the same one."""
+    return {
+        "amount_fen": amount_fen,
+        "reason": reason,
+        "state": "requested",
+        "out_refund_no": providers.out_refund_no(order_id, refund_key),
+        "at": now_iso(),
+    }
 
 
 def refund(
@@ -62,13 +76,7 @@ def refund(
                     f"({committed_fen(payment)} fen already refunded or pending).",
                     code="refund_exceeds_capture",
                 )
-            requested: RefundRecord = {
-                "amount_fen": amount_fen,
-                "reason": reason,
-                "state": "requested",
-                "out_refund_no": providers.out_refund_no(order_id, refund_key),
-                "at": now_iso(),
-            }
+            requested = grant(order_id, refund_key, amount_fen, reason)
             reserved = payments_store.reserve_refund(
                 current, refund_key, requested, actor=actor, reason=reason, base=base
             )
@@ -144,17 +152,36 @@ def settle(
     )
 
 
+def _exit_grant(current: Order, refund_key: str, *, reason: str,
+                actor: str) -> tuple[dict[str, Any] | None, tuple[events.OrderEvent, ...]]:
+    """What the exit's move writes besides the status: the grant of what remains of the capture (the whole
+    capture unless part was refunded already), so the move and the refund decision are one conditional write
+    and no exited order is ever left without its refund recorded."""
+    payment = current.payment
+    if not payment or refund_key in (payment.get("refunds") or {}):
+        return None, ()
+    remaining = payment["amount_fen"] - committed_fen(payment)
+    if remaining <= 0:
+        return None, ()
+    record = grant(current.order_id, refund_key, remaining, reason)
+    granted: Capture = {**payment, "refunds": {**(payment.get("refunds") or {}), refund_key: record}}
+    event = events.refund_requested(actor=actor, refund_key=refund_key, amount_fen=remaining, reason=reason)
+    return {"payment": granted}, (event,)
+
+
 def _exit_and_refund(order: Order, to: OrderStatus, *, reason: str, actor: str) -> Order:
-    """Move the order out (stock given back, timers dropped) unless it is already there, revoke what is left
-    of any entitlement it granted (once per refund key), then refund what remains. A lost race raises
-    Conflict with the status the order has now."""
+    """Move the order out (stock given back, timers and review queue entry dropped) and grant the refund of
+    what remains in the same conditional write, unless it is already there; revoke what is left of any
+    entitlement it granted (once per refund key), then execute the refund (idempotent on its key). A lost
+    race raises Conflict with the status the order has now."""
     from shared.entitlements import service as entitlements
     from shared.orders import checkout
 
     refund_key = EXIT_REFUND_KEYS[to]
     current = orders.require(order.order_id, consistent=True)
     if current.status is not to:
-        current = checkout.release(current, to, actor=actor, reason=reason)
+        set_fields, also = _exit_grant(current, refund_key, reason=reason, actor=actor)
+        current = checkout.release(current, to, actor=actor, reason=reason, set_fields=set_fields, also=also)
     payment = current.payment
     if payment:
         entitlements.revoke_order(current, refund_key)  # before the money: never refunded and still held
