@@ -219,3 +219,37 @@ def test_cancel_racing_review_and_delivery_has_exactly_one_winner_and_money_is_c
         assert order.status in (OrderStatus.FULFILLING, OrderStatus.DELIVERED, OrderStatus.COMPLETED)
         assert payment.get("refunded_fen", 0) == 0 and not payment.get("refunds")
     assert payment["amount_fen"] - payment.get("refunded_fen", 0) in (0, order.total_fen)
+
+
+def test_the_shopper_hears_of_the_cancellation_and_of_the_refund(payments: dict[str, Any]) -> None:
+    from shared.notifications.logic import OrderImage, notifications
+
+    before = paid_order("alipay")
+    cancel(before.order_id)
+    after = store.require(before.order_id, consistent=True)
+    # the stream's records of the cancel: the move with its grant, then the provider's answer (squashed here)
+    heard = notifications(OrderImage.model_validate(before.to_item()), OrderImage.model_validate(after.to_item()))
+    assert [note["type"] for note in heard] == ["cancelled", "refunded"]
+    assert heard[0]["reason"] == "cancelled_by_shopper" and heard[1]["status"] == "CANCELLED"
+
+
+def test_fulfilment_after_a_cancel_stops_cleanly_without_delivering(payments: dict[str, Any]) -> None:
+    from shared.sandbox import digital
+
+    digital.reset()
+    order_id = paid_order("card").order_id
+    assert cancel(order_id)[0] == 200
+    routed = review_auto_handler({"order_id": order_id}, context("review_auto"))
+    assert routed["next"] == "wait"  # the workflow's Route ends it (Succeed): no retry, no DLQ
+    assert deliver_order(order_id)["status"] == "CANCELLED"  # a stray Deliver changes nothing
+    order = store.require(order_id, consistent=True)
+    assert order.status is OrderStatus.CANCELLED and not order.delivery
+    assert_refunded_in_full(order_id)
+
+
+def test_a_cancel_after_review_passed_is_409_towards_after_sales(payments: dict[str, Any]) -> None:
+    order_id = paid_order("card").order_id
+    assert review_auto_handler({"order_id": order_id}, context("review_auto"))["next"] == "deliver"
+    status, body = cancel(order_id)
+    assert status == 409 and body["next"] == "after_sales" and body["current_status"] == "FULFILLING"
+    assert not (store.require(order_id).payment or {}).get("refunds")
