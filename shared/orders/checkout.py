@@ -122,13 +122,14 @@ def release_only(order: OrderHead, to: OrderStatus, *, actor: str, reason: str,
                  set_fields: dict[str, Any] | None = None, also: tuple[OrderEvent, ...] = ()) -> None:
     """`release` without reading the order back: the expiry path at sale speed needs no result, only the
     one transaction (conditional on status and version; a lost race raises Conflict). The timer and review
-    queue keys (`GSI3PK`/`GSI3SK`) are removed in the same write."""
+    queue keys (`GSI3PK`/`GSI3SK`) are removed in the same write, unless `set_fields` sets a new timer."""
     plan: Reservations = order.reservations or {}
     writes = [{"Update": _bucket_update(sku, int(bucket), int(units))} for sku, parts in plan.items()
               for bucket, units in parts]
     fields = {**({"released": plan} if plan else {}), **(set_fields or {})}
+    removed = tuple(name for name in ("GSI3PK", "GSI3SK", "reservations") if name not in fields)
     writes.append({"Update": store.transition_update(order, to, actor=actor, reason=reason,
-                                                     remove_fields=("GSI3PK", "GSI3SK", "reservations"),
+                                                     remove_fields=removed,
                                                      set_fields=fields or None, also=also)})
     try:
         ddb.transact_write(writes)

@@ -153,6 +153,12 @@ def redrive_paid(order: Order, moment: datetime) -> str:
     return "redriven"
 
 
+def resume_exit_refund(order: Order, moment: datetime) -> str:
+    from shared.payments import refunds  # only this rare path needs the payment adapters
+
+    return refunds.resume_exit_refund(order, moment)
+
+
 # Timer kind (the DUE#<KIND># partition of the by_due index) -> what to do with a due order.
 # PAID orders carry a `PAID` timer until fulfilment finishes (set at PAID, kept through FULFILLING).
 TIMERS: dict[str, Callable[[Order, datetime], str]] = {
@@ -160,6 +166,7 @@ TIMERS: dict[str, Callable[[Order, datetime], str]] = {
     "PLACED": redrive_placed,
     "PAID": redrive_paid,
     "COMPLETE": completion.complete_delivered,  # DELIVERED -> COMPLETED after the return window
+    "REFUND": resume_exit_refund,  # an exited order's refund grant not settled yet (shared/payments/refunds.py)
 }
 
 

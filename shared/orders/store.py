@@ -239,6 +239,21 @@ def get_heads(order_ids: list[str], *, consistent: bool = False) -> dict[str, Or
     return {head.order_id: head for head in heads}
 
 
+def clear_timer(order: OrderHead) -> bool:
+    """Drop the order's `by_due` timer if it is still at the version read. False when it moved meanwhile."""
+    try:
+        ddb.dynamodb().update_item(
+            TableName=ddb.table(), Key=order_key(order.order_id), UpdateExpression="REMOVE GSI3PK, GSI3SK",
+            ConditionExpression="#version = :version", ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues=ddb.values(version=order.version),
+        )
+    except aws.ClientError as error:
+        if ddb.is_conditional_failure(error):
+            return False
+        raise
+    return True
+
+
 def move_timer(order: OrderHead, due: dict[str, str]) -> bool:
     """Re-arm the order's timer (`logic.due_key`) if its status is still the one read; not a state change,
     so the version stays. False when the order moved on meanwhile."""

@@ -8,11 +8,12 @@ called, so a retry finds it and never refunds twice; the provider sees an `out_r
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
-from shared.core.clock import now_iso
-from shared.core.errors import Conflict, Unprocessable
-from shared.orders import events
+from shared.core.clock import iso, now, now_iso, parse_iso
+from shared.core.errors import Conflict, Unavailable, Unprocessable
+from shared.orders import events, logic
 from shared.orders import store as orders
 from shared.orders.aggregate import Capture, Order, RefundRecord
 from shared.orders.models import OrderStatus
@@ -23,6 +24,14 @@ logger = logging.getLogger("order24.refunds")
 ATTEMPTS = 5
 # the refund key of each whole-order exit (one refund per order and exit)
 EXIT_REFUND_KEYS = {OrderStatus.REJECTED: "reject", OrderStatus.FAILED: "fail", OrderStatus.CANCELLED: "cancel"}
+TIMER = "REFUND"  # the by_due kind of an exited order whose refund grant is not settled yet
+RESUME_AFTER = timedelta(minutes=2)  # a refund normally settles within the request: this is the safety net
+STUCK_AFTER = timedelta(hours=1)  # a grant still unsent after this goes to the ops inbox (refund_issue)
+
+
+def _exit_grant_key(order: Order, refund_key: str) -> bool:
+    """Whether `refund_key` is the exit refund of the status the order rests in (its REFUND timer's grant)."""
+    return EXIT_REFUND_KEYS.get(order.status) == refund_key
 
 
 def committed_fen(payment: Capture) -> int:
@@ -94,7 +103,8 @@ def refund(
             reason=record["reason"],
         )
         if result.state == "requested":
-            payments_store.mark_refund_accepted(order_id, refund_key, result.provider_refund_id, base=base)
+            payments_store.mark_refund_accepted(order_id, refund_key, result.provider_refund_id, base=base,
+                                                clear_timer=_exit_grant_key(current, refund_key))
             return orders.require(order_id, consistent=True)
         return settle(
             order_id,
@@ -132,7 +142,8 @@ def settle(
             payments_store.mark_refund_accepted(order_id, refund_key, provider_refund_id, base=base)
             current = orders.require(order_id, consistent=True)
         settled = payments_store.settle_refund(
-            current, refund_key, succeeded=succeeded, actor=actor, detail=detail, base=base
+            current, refund_key, succeeded=succeeded, actor=actor, detail=detail, base=base,
+            clear_timer=_exit_grant_key(current, refund_key) and current.has("GSI3PK"),
         )
         if settled is not None:
             if not succeeded:
@@ -166,7 +177,10 @@ def _exit_grant(current: Order, refund_key: str, *, reason: str,
     record = grant(current.order_id, refund_key, remaining, reason)
     granted: Capture = {**payment, "refunds": {**(payment.get("refunds") or {}), refund_key: record}}
     event = events.refund_requested(actor=actor, refund_key=refund_key, amount_fen=remaining, reason=reason)
-    return {"payment": granted}, (event,)
+    # the REFUND timer: should this process die (or the provider not answer) before the refund is settled or
+    # accepted, the sweeper sends the same grant again (`resume_exit_refund`); settling it removes the timer
+    timer = logic.due_key(TIMER, current.order_id, iso(now() + RESUME_AFTER))
+    return {"payment": granted, **timer}, (event,)
 
 
 def _exit_and_refund(order: Order, to: OrderStatus, *, reason: str, actor: str) -> Order:
@@ -208,3 +222,26 @@ def fail_and_refund(order: Order, *, reason: str, actor: str) -> Order:
 
 def cancel_and_refund(order: Order, *, reason: str, actor: str) -> Order:
     return _exit_and_refund(order, OrderStatus.CANCELLED, reason=reason, actor=actor)
+
+
+def resume_exit_refund(order: Order, moment: datetime) -> str:
+    """The sweeper's `REFUND` timer: an exited order whose refund grant was not settled nor accepted by the
+    provider (the process died after the write, or the provider did not answer). Sends the same grant again
+    (same out_refund_no: the provider deduplicates); if it still cannot, the timer moves on, and a grant
+    unsent for `STUCK_AFTER` is filed in the ops inbox once. A settled or accepted grant just drops the timer."""
+    refund_key = EXIT_REFUND_KEYS.get(order.status)
+    record = ((order.payment or {}).get("refunds") or {}).get(refund_key or "")
+    if refund_key is None or record is None or record.get("state") != "requested" or record.get("provider_refund_id"):
+        return "cleared" if orders.clear_timer(order) else "raced"
+    try:
+        _exit_and_refund(order, order.status, reason=record.get("reason", ""), actor="system:sweeper")
+    except Unavailable:
+        if parse_iso(record.get("at", "")) + STUCK_AFTER <= moment:
+            from shared.ops import inbox
+
+            inbox.record("refund_issue", f"{order.order_id}:{refund_key}",
+                         {"order_id": order.order_id, "refund_key": refund_key, "detail": "provider unavailable"},
+                         summary=f"refund {refund_key} of order {order.order_id} not sent for over an hour")
+        orders.move_timer(order, logic.due_key(TIMER, order.order_id, iso(moment + RESUME_AFTER)))
+        return "retry"
+    return "refunded"

@@ -12,6 +12,7 @@ import pytest
 from functions.api_orders.handler import handler as orders_handler
 from functions.review_auto.handler import handler as review_auto_handler
 from shared.catalog import store as catalog
+from shared.core.errors import Unavailable
 from shared.orders import store
 from shared.orders.aggregate import Order
 from shared.orders.models import OrderStatus
@@ -253,3 +254,54 @@ def test_a_cancel_after_review_passed_is_409_towards_after_sales(payments: dict[
     status, body = cancel(order_id)
     assert status == 409 and body["next"] == "after_sales" and body["current_status"] == "FULFILLING"
     assert not (store.require(order_id).payment or {}).get("refunds")
+
+
+def test_a_refund_the_provider_never_answered_is_sent_again_by_the_sweeper(
+    payments: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from shared.core.clock import now
+    from shared.orders import lifecycle
+    from shared.payments import providers
+
+    order_id = paid_order("wechatpay").order_id
+    real_send = providers.send_refund
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise Unavailable("wechatpay did not answer", code="payment_provider_unavailable")
+
+    monkeypatch.setattr(providers, "send_refund", down)
+    assert cancel(order_id)[0] == 503  # and the shopper never retries
+    order = store.require(order_id, consistent=True)
+    assert order.status is OrderStatus.CANCELLED and (order.gsi3pk or "").startswith("DUE#REFUND#")
+
+    outcomes = lifecycle.sweep(now() + timedelta(minutes=5), kinds=("REFUND",))
+    assert outcomes == {"refund_retry": 1}  # still down: the timer moves on
+    monkeypatch.setattr(providers, "send_refund", real_send)
+    assert lifecycle.sweep(now() + timedelta(minutes=10), kinds=("REFUND",)) == {"refund_refunded": 1}
+    assert_refunded_in_full(order_id)  # the timer is gone with the settle
+    assert refund_calls(order_id) == [("wechatpay.refund", f"{order_id}-cancel")]
+    assert lifecycle.sweep(now() + timedelta(hours=1), kinds=("REFUND",)) == {}
+
+
+def test_a_grant_unsent_for_an_hour_goes_to_the_ops_inbox(
+    payments: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from shared.core.clock import now
+    from shared.ops import inbox
+    from shared.orders import lifecycle
+    from shared.payments import providers
+
+    order_id = paid_order("alipay").order_id
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise Unavailable("alipay did not answer", code="payment_provider_unavailable")
+
+    monkeypatch.setattr(providers, "send_refund", down)
+    cancel(order_id)
+    assert lifecycle.sweep(now() + timedelta(hours=2), kinds=("REFUND",)) == {"refund_retry": 1}
+    issues, _ = inbox.list_kind("refund_issue", None, viewer="ops")
+    assert [entry["ref"] for entry in issues] == [f"{order_id}:cancel"]
