@@ -176,8 +176,9 @@ FUNCTIONS = (
     ),
     Function(
         "api_orders",
-        "Order reads, timeline and cancellation",
-        grants=("table:read", "table:write", "queue:intake:send", "secret:cursor:read"),
+        "Order reads, timeline and cancellation (a paid cancel refunds through the payment provider)",
+        grants=("table:read", "table:write", "queue:intake:send", "secret:cursor:read", "secret:wechatpay:read",
+                "secret:alipay:read"),
     ),
     Function(
         "checkout_starter",

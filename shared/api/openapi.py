@@ -19,6 +19,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string"}, "code": {"type": "string"},
         "errors": {"type": "array", "items": {"type": "object"}},
         "current_status": {"type": "string"},
+        "next": {"type": "string", "description": "where to go instead, e.g. `after_sales` once fulfilment started"},
     },
     "additionalProperties": True,
 }

@@ -15,6 +15,7 @@ from shared.core.clock import iso, now
 from shared.core.config import CheckoutSettings, settings
 from shared.orders import logic, store
 from shared.orders.aggregate import Line, Order, OrderHead, Reservations
+from shared.orders.events import OrderEvent
 from shared.orders.models import OrderStatus
 from shared.orders.steps import StepState
 
@@ -109,22 +110,27 @@ def reserve(order_id: str) -> StepState:
     raise TransientError(f"stock contention on order {order_id}")
 
 
-def release(order: OrderHead, to: OrderStatus, *, actor: str, reason: str) -> Order:
+def release(order: OrderHead, to: OrderStatus, *, actor: str, reason: str,
+            set_fields: dict[str, Any] | None = None, also: tuple[OrderEvent, ...] = ()) -> Order:
     """Move an order out of AWAITING_PAYMENT (or later) and give its reserved units back, atomically;
-    returns the order as it is now."""
-    release_only(order, to, actor=actor, reason=reason)
+    returns the order as it is now. `set_fields` and `also` ride in the same write (a refund grant)."""
+    release_only(order, to, actor=actor, reason=reason, set_fields=set_fields, also=also)
     return store.require(order.order_id, consistent=True)
 
 
-def release_only(order: OrderHead, to: OrderStatus, *, actor: str, reason: str) -> None:
+def release_only(order: OrderHead, to: OrderStatus, *, actor: str, reason: str,
+                 set_fields: dict[str, Any] | None = None, also: tuple[OrderEvent, ...] = ()) -> None:
     """`release` without reading the order back: the expiry path at sale speed needs no result, only the
-    one transaction (conditional on status and version; a lost race raises Conflict)."""
+    one transaction (conditional on status and version; a lost race raises Conflict). The timer and review
+    queue keys (`GSI3PK`/`GSI3SK`) are removed in the same write, unless `set_fields` sets a new timer."""
     plan: Reservations = order.reservations or {}
     writes = [{"Update": _bucket_update(sku, int(bucket), int(units))} for sku, parts in plan.items()
               for bucket, units in parts]
+    fields = {**({"released": plan} if plan else {}), **(set_fields or {})}
+    removed = tuple(name for name in ("GSI3PK", "GSI3SK", "reservations") if name not in fields)
     writes.append({"Update": store.transition_update(order, to, actor=actor, reason=reason,
-                                                     remove_fields=("GSI3PK", "GSI3SK", "reservations"),
-                                                     set_fields={"released": plan} if plan else None)})
+                                                     remove_fields=removed,
+                                                     set_fields=fields or None, also=also)})
     try:
         ddb.transact_write(writes)
     except aws.ClientError as error:

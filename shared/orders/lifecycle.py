@@ -21,16 +21,55 @@ logger = logging.getLogger("order24.lifecycle")
 MAX_REDRIVES = 3
 
 
-def cancel_by_shopper(order: Order, shopper_id: str) -> Order:
+# Cancellation by stage (issue 13): free before payment; refunded in full after payment until fulfilment
+# starts; after that, after-sales applies.
+REFUNDED_CANCEL = frozenset({OrderStatus.PAID, OrderStatus.IN_REVIEW})
+AFTER_SALES = frozenset({OrderStatus.FULFILLING, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED})
+CANCEL_REASON = "cancelled_by_shopper"
+CHANGED = frozenset({"order_changed", "illegal_transition"})  # the codes of a lost race: decide again
+
+
+def cancel_by_shopper(order: Order, shopper_id: str, *, attempts: int = 3) -> Order:
+    """PLACED / AWAITING_PAYMENT: cancelled, stock back. PAID / IN_REVIEW: cancelled and refunded in full
+    (`refunds.cancel_and_refund`: one conditional write moves the order and grants the refund, then the
+    refund runs, idempotent on its key). A retry of a paid cancel finishes its refund and answers the order;
+    a cancel that lost the race to fulfilment, or came after it started, answers 409 `next: after_sales`."""
     actor = f"shopper:{shopper_id}"
     status = order.status
-    if status is OrderStatus.PLACED:
-        return store.transition(order, OrderStatus.CANCELLED, actor=actor, reason="cancelled_by_shopper",
-                                remove_fields=("GSI3PK", "GSI3SK"))
-    if status is OrderStatus.AWAITING_PAYMENT:
-        return checkout.release(order, OrderStatus.CANCELLED, actor=actor, reason="cancelled_by_shopper")
-    raise Conflict(f"An order in {status} can no longer be cancelled here.", code="not_cancellable",
-                   current_status=status)
+    try:
+        if status is OrderStatus.PLACED:
+            return store.transition(order, OrderStatus.CANCELLED, actor=actor, reason=CANCEL_REASON,
+                                    remove_fields=("GSI3PK", "GSI3SK"))
+        if status is OrderStatus.AWAITING_PAYMENT:
+            return checkout.release(order, OrderStatus.CANCELLED, actor=actor, reason=CANCEL_REASON)
+        if status in REFUNDED_CANCEL or _paid_cancel(order):
+            from shared.payments import refunds  # only a paid cancel needs the payment adapters
+
+            return refunds.cancel_and_refund(order, reason=CANCEL_REASON, actor=actor)
+    except Conflict as lost:
+        # another writer moved the order first (fulfilment started, payment arrived, expiry): say where it is
+        current = store.require(order.order_id, consistent=True)
+        if current.version == order.version or attempts <= 1 or lost.code not in CHANGED:
+            raise
+        return cancel_by_shopper(current, shopper_id, attempts=attempts - 1)
+    raise not_cancellable(status)
+
+
+def _paid_cancel(order: Order) -> bool:
+    """A paid order this shopper already cancelled: the retry finishes (or just reports) its refund."""
+    from shared.payments.refunds import EXIT_REFUND_KEYS
+
+    refunds = (order.payment or {}).get("refunds") or {}
+    return order.status is OrderStatus.CANCELLED and EXIT_REFUND_KEYS[OrderStatus.CANCELLED] in refunds
+
+
+def not_cancellable(status: OrderStatus) -> Conflict:
+    if status in AFTER_SALES:
+        return Conflict(f"An order in {status} is being fulfilled and can no longer be cancelled; "
+                        "ask for a refund or return through after-sales.", code="not_cancellable",
+                        current_status=status.value, next="after_sales")
+    return Conflict(f"An order in {status} can no longer be cancelled.", code="not_cancellable",
+                    current_status=status.value)
 
 
 def expire_unpaid(order: OrderHead, moment: datetime) -> str:
@@ -114,6 +153,12 @@ def redrive_paid(order: Order, moment: datetime) -> str:
     return "redriven"
 
 
+def resume_exit_refund(order: Order, moment: datetime) -> str:
+    from shared.payments import refunds  # only this rare path needs the payment adapters
+
+    return refunds.resume_exit_refund(order, moment)
+
+
 # Timer kind (the DUE#<KIND># partition of the by_due index) -> what to do with a due order.
 # PAID orders carry a `PAID` timer until fulfilment finishes (set at PAID, kept through FULFILLING).
 TIMERS: dict[str, Callable[[Order, datetime], str]] = {
@@ -121,6 +166,7 @@ TIMERS: dict[str, Callable[[Order, datetime], str]] = {
     "PLACED": redrive_placed,
     "PAID": redrive_paid,
     "COMPLETE": completion.complete_delivered,  # DELIVERED -> COMPLETED after the return window
+    "REFUND": resume_exit_refund,  # an exited order's refund grant not settled yet (shared/payments/refunds.py)
 }
 
 

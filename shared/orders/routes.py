@@ -1,4 +1,5 @@
-"""HTTP routes of orders: the shopper's reads and cancel (intake has its own module: the peak path)."""
+"""HTTP routes of orders: the shopper's reads and cancel by stage (shared/orders/lifecycle.py `cancel_by_shopper`;
+intake has its own module: the peak path)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,12 @@ def get_events(order_id: OrderId) -> Timeline:
 
 
 # POST /orders/{order_id}/cancel
-@route(orders, "cancelOrder", summary="Cancel before payment")
+@route(orders, "cancelOrder", summary="Cancel by stage: free before payment, refunded in full until fulfilment starts",
+       description="PLACED or AWAITING_PAYMENT: cancelled, nothing was paid. PAID or IN_REVIEW: cancelled and the "
+       "whole capture refunded to the payer (`payment.refunds.cancel`, out_refund_no `<order_id>-cancel`); a "
+       "retry answers the same order and never refunds twice. Once fulfilment started (FULFILLING, SHIPPED, "
+       "DELIVERED, COMPLETED): 409 `not_cancellable` with `current_status` and `next: \"after_sales\"`. "
+       "503 `payment_provider_unavailable`: the order is cancelled and its refund granted; retry to finish it.")
 def cancel(order_id: OrderId) -> OrderView:
     caller = require_role(orders, Role.SHOPPER)
     order = store.get(order_id, consistent=True)

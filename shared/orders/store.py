@@ -73,14 +73,18 @@ def transition_update(
     set_fields: dict[str, Any] | None = None,
     remove_fields: tuple[str, ...] = (),
     then: tuple[OrderStatus, str] | None = None,
+    also: tuple[events.OrderEvent, ...] = (),
 ) -> dict[str, Any]:
     """The Update request (usable alone or inside TransactWriteItems) for one legal transition.
 
     The move is checked against `logic.TRANSITIONS` and its `status_changed` event built by its one
     constructor; the write is conditional on the status and version read. `then=(status, reason)` takes a
     second legal step in the same write (both events are appended), for a move that never rests in between,
-    such as a digital order's DELIVERED -> COMPLETED.
+    such as a digital order's DELIVERED -> COMPLETED. `also` appends other facts' events recorded in the same
+    write (a paid cancel's refund grant: `refund_requested`), after the status change.
     """
+    if any(isinstance(event, events.StatusChanged | events.Placed) for event in also):
+        raise TypeError("a status change is built here from the transition table, not passed in")
     logic.check_move(order.status, to)
     at = now_iso()
     steps = [events.status_changed(from_status=order.status, to_status=to, actor=actor, reason=reason, at=at)]
@@ -97,7 +101,7 @@ def transition_update(
     assignments += ["#version = #version + :one", "events = list_append(events, :event)"]
     values.update({
         ":one": ddb.to_attr(1),
-        ":event": ddb.to_attr(events.to_items(list(steps))),
+        ":event": ddb.to_attr(events.to_items([*steps, *also])),
         ":from": ddb.to_attr(order.status.value),
         ":version": ddb.to_attr(order.version),
     })
@@ -224,6 +228,21 @@ def get_heads(order_ids: list[str], *, consistent: bool = False) -> dict[str, Or
     of 100 whole orders, timelines included, is most of a Lambda's CPU to parse."""
     heads = map(OrderHead.model_validate, _batch(order_ids, consistent, HEAD_FIELDS))
     return {head.order_id: head for head in heads}
+
+
+def clear_timer(order: OrderHead) -> bool:
+    """Drop the order's `by_due` timer if it is still at the version read. False when it moved meanwhile."""
+    try:
+        ddb.dynamodb().update_item(
+            TableName=ddb.table(), Key=order_key(order.order_id), UpdateExpression="REMOVE GSI3PK, GSI3SK",
+            ConditionExpression="#version = :version", ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues=ddb.values(version=order.version),
+        )
+    except aws.ClientError as error:
+        if ddb.is_conditional_failure(error):
+            return False
+        raise
+    return True
 
 
 def move_timer(order: OrderHead, due: dict[str, str]) -> bool:

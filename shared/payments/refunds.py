@@ -8,9 +8,12 @@ called, so a retry finds it and never refunds twice; the provider sees an `out_r
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
+from typing import Any
 
-from shared.core.clock import now_iso
-from shared.core.errors import Conflict, Unprocessable
+from shared.core.clock import iso, now, now_iso, parse_iso
+from shared.core.errors import Conflict, Unavailable, Unprocessable
+from shared.orders import events, logic
 from shared.orders import store as orders
 from shared.orders.aggregate import Capture, Order, RefundRecord
 from shared.orders.models import OrderStatus
@@ -21,6 +24,14 @@ logger = logging.getLogger("order24.refunds")
 ATTEMPTS = 5
 # the refund key of each whole-order exit (one refund per order and exit)
 EXIT_REFUND_KEYS = {OrderStatus.REJECTED: "reject", OrderStatus.FAILED: "fail", OrderStatus.CANCELLED: "cancel"}
+TIMER = "REFUND"  # the by_due kind of an exited order whose refund grant is not settled yet
+RESUME_AFTER = timedelta(minutes=2)  # a refund normally settles within the request: this is the safety net
+STUCK_AFTER = timedelta(hours=1)  # a grant still unsent after this goes to the ops inbox (refund_issue)
+
+
+def _exit_grant_key(order: Order, refund_key: str) -> bool:
+    """Whether `refund_key` is the exit refund of the status the order rests in (its REFUND timer's grant)."""
+    return EXIT_REFUND_KEYS.get(order.status) == refund_key
 
 
 def committed_fen(payment: Capture) -> int:
@@ -28,6 +39,18 @@ def committed_fen(payment: Capture) -> int:
     return sum(
         r.get("amount_fen", 0) for r in (payment.get("refunds") or {}).values() if r.get("state") != "failed"
     )
+
+
+def grant(order_id: str, refund_key: str, amount_fen: int, reason: str) -> RefundRecord:
+    """The decision record of one refund (state `requested`), written before the provider is called; its
+    `out_refund_no` is deterministic per (order, refund key), so every retry sends the same one."""
+    return {
+        "amount_fen": amount_fen,
+        "reason": reason,
+        "state": "requested",
+        "out_refund_no": providers.out_refund_no(order_id, refund_key),
+        "at": now_iso(),
+    }
 
 
 def refund(
@@ -62,13 +85,7 @@ def refund(
                     f"({committed_fen(payment)} fen already refunded or pending).",
                     code="refund_exceeds_capture",
                 )
-            requested: RefundRecord = {
-                "amount_fen": amount_fen,
-                "reason": reason,
-                "state": "requested",
-                "out_refund_no": providers.out_refund_no(order_id, refund_key),
-                "at": now_iso(),
-            }
+            requested = grant(order_id, refund_key, amount_fen, reason)
             reserved = payments_store.reserve_refund(
                 current, refund_key, requested, actor=actor, reason=reason, base=base
             )
@@ -86,7 +103,8 @@ def refund(
             reason=record["reason"],
         )
         if result.state == "requested":
-            payments_store.mark_refund_accepted(order_id, refund_key, result.provider_refund_id, base=base)
+            payments_store.mark_refund_accepted(order_id, refund_key, result.provider_refund_id, base=base,
+                                                clear_timer=_exit_grant_key(current, refund_key))
             return orders.require(order_id, consistent=True)
         return settle(
             order_id,
@@ -124,7 +142,8 @@ def settle(
             payments_store.mark_refund_accepted(order_id, refund_key, provider_refund_id, base=base)
             current = orders.require(order_id, consistent=True)
         settled = payments_store.settle_refund(
-            current, refund_key, succeeded=succeeded, actor=actor, detail=detail, base=base
+            current, refund_key, succeeded=succeeded, actor=actor, detail=detail, base=base,
+            clear_timer=_exit_grant_key(current, refund_key) and current.has("GSI3PK"),
         )
         if settled is not None:
             if not succeeded:
@@ -144,17 +163,39 @@ def settle(
     )
 
 
+def _exit_grant(current: Order, refund_key: str, *, reason: str,
+                actor: str) -> tuple[dict[str, Any] | None, tuple[events.OrderEvent, ...]]:
+    """What the exit's move writes besides the status: the grant of what remains of the capture (the whole
+    capture unless part was refunded already), so the move and the refund decision are one conditional write
+    and no exited order is ever left without its refund recorded."""
+    payment = current.payment
+    if not payment or refund_key in (payment.get("refunds") or {}):
+        return None, ()
+    remaining = payment["amount_fen"] - committed_fen(payment)
+    if remaining <= 0:
+        return None, ()
+    record = grant(current.order_id, refund_key, remaining, reason)
+    granted: Capture = {**payment, "refunds": {**(payment.get("refunds") or {}), refund_key: record}}
+    event = events.refund_requested(actor=actor, refund_key=refund_key, amount_fen=remaining, reason=reason)
+    # the REFUND timer: should this process die (or the provider not answer) before the refund is settled or
+    # accepted, the sweeper sends the same grant again (`resume_exit_refund`); settling it removes the timer
+    timer = logic.due_key(TIMER, current.order_id, iso(now() + RESUME_AFTER))
+    return {"payment": granted, **timer}, (event,)
+
+
 def _exit_and_refund(order: Order, to: OrderStatus, *, reason: str, actor: str) -> Order:
-    """Move the order out (stock given back, timers dropped) unless it is already there, revoke what is left
-    of any entitlement it granted (once per refund key), then refund what remains. A lost race raises
-    Conflict with the status the order has now."""
+    """Move the order out (stock given back, timers and review queue entry dropped) and grant the refund of
+    what remains in the same conditional write, unless it is already there; revoke what is left of any
+    entitlement it granted (once per refund key), then execute the refund (idempotent on its key). A lost
+    race raises Conflict with the status the order has now."""
     from shared.entitlements import service as entitlements
     from shared.orders import checkout
 
     refund_key = EXIT_REFUND_KEYS[to]
     current = orders.require(order.order_id, consistent=True)
     if current.status is not to:
-        current = checkout.release(current, to, actor=actor, reason=reason)
+        set_fields, also = _exit_grant(current, refund_key, reason=reason, actor=actor)
+        current = checkout.release(current, to, actor=actor, reason=reason, set_fields=set_fields, also=also)
     payment = current.payment
     if payment:
         entitlements.revoke_order(current, refund_key)  # before the money: never refunded and still held
@@ -181,3 +222,26 @@ def fail_and_refund(order: Order, *, reason: str, actor: str) -> Order:
 
 def cancel_and_refund(order: Order, *, reason: str, actor: str) -> Order:
     return _exit_and_refund(order, OrderStatus.CANCELLED, reason=reason, actor=actor)
+
+
+def resume_exit_refund(order: Order, moment: datetime) -> str:
+    """The sweeper's `REFUND` timer: an exited order whose refund grant was not settled nor accepted by the
+    provider (the process died after the write, or the provider did not answer). Sends the same grant again
+    (same out_refund_no: the provider deduplicates); if it still cannot, the timer moves on, and a grant
+    unsent for `STUCK_AFTER` is filed in the ops inbox once. A settled or accepted grant just drops the timer."""
+    refund_key = EXIT_REFUND_KEYS.get(order.status)
+    record = ((order.payment or {}).get("refunds") or {}).get(refund_key or "")
+    if refund_key is None or record is None or record.get("state") != "requested" or record.get("provider_refund_id"):
+        return "cleared" if orders.clear_timer(order) else "raced"
+    try:
+        _exit_and_refund(order, order.status, reason=record.get("reason", ""), actor="system:sweeper")
+    except Unavailable:
+        if parse_iso(record.get("at", "")) + STUCK_AFTER <= moment:
+            from shared.ops import inbox
+
+            inbox.record("refund_issue", f"{order.order_id}:{refund_key}",
+                         {"order_id": order.order_id, "refund_key": refund_key, "detail": "provider unavailable"},
+                         summary=f"refund {refund_key} of order {order.order_id} not sent for over an hour")
+        orders.move_timer(order, logic.due_key(TIMER, order.order_id, iso(moment + RESUME_AFTER)))
+        return "retry"
+    return "refunded"

@@ -212,14 +212,17 @@ def reserve_refund(
 
 
 def mark_refund_accepted(
-    order_id: str, refund_key: str, provider_refund_id: str, *, base: tuple[str, ...] = CAPTURE
+    order_id: str, refund_key: str, provider_refund_id: str, *, base: tuple[str, ...] = CAPTURE,
+    clear_timer: bool = False,
 ) -> Order | None:
-    """The provider took the request (the result may still be pending): never send it again."""
+    """The provider took the request (the result may still be pending): never send it again. `clear_timer`
+    removes the order's `REFUND` timer too (the provider's notification settles it from here)."""
     update = _Update()
     update.set((*base, "refunds", refund_key, "provider_refund_id"), provider_refund_id)
     state = update.path((*base, "refunds", refund_key, "state"))
     condition = f"{state} = {update.value('requested')}"
-    return _conditional(lambda: update.run(order_id, condition, event=None))
+    extra = " REMOVE GSI3PK, GSI3SK" if clear_timer else ""
+    return _conditional(lambda: update.run(order_id, condition, event=None, extra=extra))
 
 
 def settle_refund(
@@ -230,9 +233,10 @@ def settle_refund(
     actor: str,
     detail: str | None = None,
     base: tuple[str, ...] = CAPTURE,
+    clear_timer: bool = False,
 ) -> Order | None:
     """requested -> succeeded|failed once; on success add to the capture's `refunded_fen` and update its
-    state."""
+    state. `clear_timer` also removes the order's `REFUND` timer (an exited order's grant, settled)."""
     payment: Capture = capture_at(order, base) or {}
     record = payment.get("refunds", {})[refund_key]
     update = _Update()
@@ -250,4 +254,5 @@ def settle_refund(
     condition = f"{state} = {update.value('requested')} AND {refunded} = {update.value(before)}"
     settled = events.refunded if succeeded else events.refund_failed
     event = settled(actor=actor, refund_key=refund_key, amount_fen=record["amount_fen"], detail=detail)
-    return _conditional(lambda: update.run(order.order_id, condition, event=event))
+    extra = " REMOVE GSI3PK, GSI3SK" if clear_timer else ""
+    return _conditional(lambda: update.run(order.order_id, condition, event=event, extra=extra))
