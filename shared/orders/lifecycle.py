@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.core import aws, ddb
 from shared.core.clock import iso, now, parse_iso
 from shared.core.config import Env, LifecycleSettings, default_of, settings
 from shared.core.errors import Conflict
@@ -116,10 +117,22 @@ def redrive_placed(order: Order, moment: datetime) -> str:
             return "raced"
         return "failed"
     due = logic.due_key("PLACED", order.order_id, iso(moment + intake.redrive_after() * (count + 2)))
-    store.append_event(order.order_id, events.redriven(reason="checkout_not_started"),
-                       set_fields={"redrives": count + 1, **due}, expected_status=OrderStatus.PLACED)
+    if not _record_redrive(order, "checkout_not_started", {"redrives": count + 1, **due}):
+        return "raced"
     intake.enqueue(order.order_id)
     return "redriven"
+
+
+def _record_redrive(order: Order, reason: str, set_fields: dict[str, Any]) -> bool:
+    """Note the re-drive on the order, if it still has the status the sweeper saw (False: it moved on)."""
+    try:
+        store.append_event(order.order_id, events.redriven(reason=reason), set_fields=set_fields,
+                           expected_status=order.status)
+    except aws.ClientError as error:
+        if not ddb.is_conditional_failure(error):
+            raise
+        return False
+    return True
 
 
 def fulfil_redrive_after() -> timedelta:
@@ -145,8 +158,8 @@ def redrive_paid(order: Order, moment: datetime) -> str:
             return "raced"
         return "failed"
     due = logic.due_key("PAID", order.order_id, iso(moment + fulfil_redrive_after() * (count + 1)))
-    store.append_event(order.order_id, events.redriven(reason="fulfilment_not_finished"),
-                       set_fields={"redrives": count + 1, **due}, expected_status=order.status)
+    if not _record_redrive(order, "fulfilment_not_finished", {"redrives": count + 1, **due}):
+        return "raced"
     from shared.core import queues
 
     queues.send(Env.PAID_QUEUE_URL, {"order_id": order.order_id})

@@ -136,6 +136,17 @@ def test_unpaid_order_expires_and_releases_stock(aws: dict[str, str], monkeypatc
     assert not order.has("GSI3PK")
 
 
+def test_a_redrive_that_loses_to_checkout_is_a_race_not_an_error(aws: dict[str, str]) -> None:
+    """The sweeper read the order PLACED; checkout moved it before the re-drive was written."""
+    create(AD_SLOT)
+    order_id = place(order_body())[1]["order_id"]
+    seen_by_sweeper = store.require(order_id)
+    reserve(order_id)
+    assert lifecycle.redrive_placed(seen_by_sweeper, now() + timedelta(minutes=5)) == "raced"
+    order = store.require(order_id)
+    assert order.status == "AWAITING_PAYMENT" and not order.redrives
+
+
 def test_order_stuck_in_placed_is_redriven_then_failed(aws: dict[str, str]) -> None:
     create(AD_SLOT)
     _, accepted, _ = place(order_body())
