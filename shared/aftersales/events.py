@@ -8,30 +8,20 @@ Today only `opened` is written (shared/aftersales/store.py); `status_changed` is
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shared.aftersales.states import CaseStatus
+from shared.core.timeline import TimelineEvent
 
 
-class _Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    at: str
-    actor: str
-    reason: str | None = None
-
-    def to_item(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
-
-
-class Opened(_Event):
+class Opened(TimelineEvent):
     type: Literal["opened"] = "opened"
     to_status: Literal[CaseStatus.REQUESTED] = CaseStatus.REQUESTED
 
 
-class StatusChanged(_Event):
+class StatusChanged(TimelineEvent):
     type: Literal["status_changed"] = "status_changed"
     from_status: CaseStatus
     to_status: CaseStatus

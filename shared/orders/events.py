@@ -21,30 +21,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from shared.core.clock import now_iso
+from shared.core.timeline import TimelineEvent
 from shared.orders.models import OrderStatus
 
 
-class _Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    at: str
-    actor: str
-    reason: str | None = None
-
-    def to_item(self) -> dict[str, Any]:
-        """The stored map: no `None` values, statuses as their names."""
-        return self.model_dump(mode="json", exclude_none=True)
-
-
-class Placed(_Event):
+class Placed(TimelineEvent):
     type: Literal["placed"] = "placed"
     to_status: Literal[OrderStatus.PLACED] = OrderStatus.PLACED
 
 
-class StatusChanged(_Event):
+class StatusChanged(TimelineEvent):
     type: Literal["status_changed"] = "status_changed"
     # None only on the first entry of orders placed before the `placed` kind existed (they logged their
     # placement as a status change to PLACED): such items are still in tables and must parse
@@ -52,63 +41,63 @@ class StatusChanged(_Event):
     to_status: OrderStatus
 
 
-class RiskChecked(_Event):
+class RiskChecked(TimelineEvent):
     type: Literal["risk_checked"] = "risk_checked"
 
 
-class Redriven(_Event):
+class Redriven(TimelineEvent):
     type: Literal["redriven"] = "redriven"
 
 
-class ReviewRejected(_Event):
+class ReviewRejected(TimelineEvent):
     type: Literal["review_rejected"] = "review_rejected"
 
 
-class OutForDelivery(_Event):
+class OutForDelivery(TimelineEvent):
     type: Literal["out_for_delivery"] = "out_for_delivery"
 
 
-class TroubleFlag(_Event):
+class TroubleFlag(TimelineEvent):
     type: Literal["trouble_flag"] = "trouble_flag"
 
 
-class TroubleCleared(_Event):
+class TroubleCleared(TimelineEvent):
     type: Literal["trouble_cleared"] = "trouble_cleared"
 
 
-class PaymentIntentCreated(_Event):
+class PaymentIntentCreated(TimelineEvent):
     type: Literal["payment_intent_created"] = "payment_intent_created"
 
 
-class PaymentIntentSuperseded(_Event):
+class PaymentIntentSuperseded(TimelineEvent):
     type: Literal["payment_intent_superseded"] = "payment_intent_superseded"
 
 
-class PaymentIntentClosed(_Event):
+class PaymentIntentClosed(TimelineEvent):
     type: Literal["payment_intent_closed"] = "payment_intent_closed"
 
 
-class PaymentFailed(_Event):
+class PaymentFailed(TimelineEvent):
     type: Literal["payment_failed"] = "payment_failed"
 
 
-class DuplicateCapture(_Event):
+class DuplicateCapture(TimelineEvent):
     type: Literal["duplicate_capture"] = "duplicate_capture"
 
 
-class PaidAfterCancel(_Event):
+class PaidAfterCancel(TimelineEvent):
     type: Literal["paid_after_cancel"] = "paid_after_cancel"
 
 
-class RefundRequested(_Event):
+class RefundRequested(TimelineEvent):
     type: Literal["refund_requested"] = "refund_requested"
 
 
-class Refunded(_Event):
+class Refunded(TimelineEvent):
     type: Literal["refunded"] = "refunded"
 
 
-class RefundFailed(_Event):
+class RefundFailed(TimelineEvent):
     type: Literal["refund_failed"] = "refund_failed"
 
 
