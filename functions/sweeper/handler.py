@@ -1,10 +1,11 @@
 """Scheduled timers; logic in shared/orders/lifecycle.py (and shared/review/queue.py).
 
 Expire unpaid orders (releasing stock), re-drive stuck orders, complete delivered ones, and report the review
-queue's oldest age (the "审核停滞" alarm watches it)."""
+queue's oldest age (the "审核停滞" alarm watches it); run the after-sales case timers (shared/aftersales/timers.py)."""
 
 from typing import Any
 
+from shared.aftersales import timers as case_timers
 from shared.core.observability import instrumented, metrics
 from shared.orders import lifecycle
 from shared.review import queue
@@ -13,6 +14,7 @@ from shared.review import queue
 @instrumented()
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     outcomes = lifecycle.sweep()
+    outcomes.update(case_timers.sweep())
     for outcome, count in outcomes.items():
         metrics.add_metric(name=f"Sweep_{outcome}", unit="Count", value=count)
     oldest = queue.oldest_age_seconds()

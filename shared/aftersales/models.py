@@ -127,6 +127,10 @@ class Case(BaseModel):
     created_at: str
     updated_at: str
     events: list[ev.CaseEvent]
+    refund_key: str | None = Field(None, description="The grant on the order's ledger (shared/aftersales/refunding.py)")
+    refund_amount_fen: int | None = Field(None, description="What the grant refunds (refund_total_fen, or less "
+                                                            "when an arbiter decided a partial refund)")
+    claims_released: bool | None = Field(None, description="Closed without a refund: its units were given back")
     gsi1pk: str = Field(alias="GSI1PK")
     gsi1sk: str = Field(alias="GSI1SK")
 

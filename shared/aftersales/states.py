@@ -31,7 +31,8 @@ C = CaseStatus
 # REQUESTED -> REFUNDING is a flash refund (no person), -> APPROVED / REJECTED the merchant (or the timeout that
 # takes a silent merchant to agree), -> CLOSED the shopper withdrawing. RECEIVED -> DISPUTED is the merchant
 # raising a problem with returned goods; REJECTED -> DISPUTED the shopper escalating; DISPUTED -> REFUNDING or
-# CLOSED the ops arbitration.
+# CLOSED the ops arbitration. REFUNDED (the money is back) and CLOSED (ended without a refund, the units given
+# back to the claim counters: `store.close`) are the final states.
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     C.REQUESTED: frozenset({C.APPROVED, C.REJECTED, C.REFUNDING, C.CLOSED}),
     C.APPROVED: frozenset({C.AWAITING_RETURN, C.REFUNDING, C.CLOSED}),
@@ -41,7 +42,7 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     C.REJECTED: frozenset({C.DISPUTED, C.CLOSED}),
     C.DISPUTED: frozenset({C.REFUNDING, C.CLOSED}),
     C.REFUNDING: frozenset({C.REFUNDED}),
-    C.REFUNDED: frozenset({C.CLOSED}),
+    C.REFUNDED: frozenset(),  # final: the money is back (shared/aftersales/refunding.py)
     C.CLOSED: frozenset(),
 }
 FINAL = frozenset(status for status, targets in TRANSITIONS.items() if not targets)

@@ -62,6 +62,12 @@ def get(case_id: str, *, consistent: bool = False) -> Case | None:
     return Case.from_item(item) if item is not None else None
 
 
+def get_many(case_ids: list[str], *, consistent: bool = False) -> dict[str, Case]:
+    """Cases by id, one BatchGetItem per 100 (missing ones are absent)."""
+    found = ddb.batch_get([case_key(case_id) for case_id in case_ids], consistent=consistent)
+    return {case.case_id: case for case in map(Case.from_item, found)}
+
+
 def _partition(order_id: str, prefix: str) -> list[dict[str, Any]]:
     request: dict[str, Any] = {
         "TableName": ddb.table(), "ConsistentRead": True,
@@ -108,10 +114,9 @@ class ClaimRaced(Exception):
 
 
 def _claim_update(order_id: str, sku: str, before: int, quantity: int, bought: int, at: str) -> dict[str, Any]:
-    condition = "attribute_not_exists(claimed)" if before == 0 else "claimed = :before"
-    values = ddb.values(after=before + quantity, bought=bought, at=at)
-    if before:
-        values |= ddb.values(before=before)
+    # a counter at 0 is absent (never claimed) or given back by a closed case (`close`)
+    condition = "attribute_not_exists(claimed) OR claimed = :before" if before == 0 else "claimed = :before"
+    values = ddb.values(after=before + quantity, bought=bought, at=at, before=before)
     return {"Update": {
         "TableName": ddb.table(), "Key": ddb.key(order_pk(order_id), CLAIM_PREFIX + sku),
         "UpdateExpression": "SET claimed = :after, bought = :bought, updated_at = :at",
@@ -161,9 +166,12 @@ def transition_update(case: Case, to: CaseStatus, *, actor: str, reason: str | N
     values = {f":v{i}": ddb.to_attr(value) for i, value in enumerate(fields.values())}
     values |= ddb.values(one=1, entry=[entry.to_item()], read_status=case.status.value, read_version=case.version)
     assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    # a case's timer belongs to its status (shared/aftersales/timers.py): a move drops it unless it sets the next
+    drop_timer = "" if "GSI3PK" in fields else " REMOVE GSI3PK, GSI3SK"
     return {
         "TableName": ddb.table(), "Key": case_key(case.case_id),
-        "UpdateExpression": f"SET {assignments}, #version = #version + :one, events = list_append(events, :entry)",
+        "UpdateExpression": f"SET {assignments}, #version = #version + :one, events = list_append(events, :entry)"
+                            + drop_timer,
         "ConditionExpression": "#status = :read_status AND #version = :read_version",
         "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
     }
@@ -184,3 +192,72 @@ def transition(case: Case, to: CaseStatus, *, actor: str, reason: str | None = N
         raise Conflict(f"The case changed meanwhile; it is now {status}.", code="case_changed",
                        current_status=status) from None
     return Case.from_item(ddb.from_item(reply["Attributes"]))
+
+
+def move_timer(case: Case, due: dict[str, str]) -> bool:
+    """Re-arm the case's timer (`timers.due_fields`) if it is still at the status and version read; not a state
+    change, so the version stays. False when the case moved on meanwhile."""
+    try:
+        ddb.dynamodb().update_item(
+            TableName=ddb.table(), Key=case_key(case.case_id), UpdateExpression="SET GSI3PK = :pk, GSI3SK = :sk",
+            ConditionExpression="#status = :status AND #version = :version",
+            ExpressionAttributeNames={"#status": "status", "#version": "version"},
+            ExpressionAttributeValues=ddb.values(pk=due["GSI3PK"], sk=due["GSI3SK"], status=case.status.value,
+                                                 version=case.version),
+        )
+    except aws.ClientError as error:
+        if ddb.is_conditional_failure(error):
+            return False
+        raise
+    return True
+
+
+def clear_timer(case: Case) -> bool:
+    """Drop the case's timer if it is still at the version read (its wait is over without a move)."""
+    try:
+        ddb.dynamodb().update_item(
+            TableName=ddb.table(), Key=case_key(case.case_id), UpdateExpression="REMOVE GSI3PK, GSI3SK",
+            ConditionExpression="#version = :version", ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues=ddb.values(version=case.version),
+        )
+    except aws.ClientError as error:
+        if ddb.is_conditional_failure(error):
+            return False
+        raise
+    return True
+
+
+def _release_claim(order_id: str, sku: str, quantity: int, at: str) -> dict[str, Any]:
+    return {"Update": {
+        "TableName": ddb.table(), "Key": ddb.key(order_pk(order_id), CLAIM_PREFIX + sku),
+        "UpdateExpression": "SET claimed = claimed - :q, updated_at = :at",
+        "ConditionExpression": "claimed >= :q", "ExpressionAttributeValues": ddb.values(q=quantity, at=at),
+    }}
+
+
+def close(case: Case, *, actor: str, reason: str, also: list[dict[str, Any]] | None = None) -> Case:
+    """Move the case to CLOSED without a refund and give its units back to the claim counters in the same
+    transaction, so the shopper may ask again for them; `also` joins more writes to it. A lost race answers 409
+    `case_changed` with the status the case has now."""
+    from shared.aftersales.states import CaseStatus as S
+
+    refunded = case.status in (S.REFUNDING, S.REFUNDED)  # money went out: the units stay claimed
+    at = now_iso()
+    items: list[dict[str, Any]] = [
+        {"Update": transition_update(case, S.CLOSED, actor=actor, reason=reason,
+                                     set_fields=None if refunded else {"claims_released": True})},
+        *([] if refunded else [_release_claim(case.order_id, line.sku, line.quantity, at) for line in case.lines]),
+        *(also or []),
+    ]
+    try:
+        ddb.transact_write(items)
+    except aws.ClientError as error:
+        if not ddb.cancellation_codes(error):
+            raise
+        current = get(case.case_id, consistent=True)
+        status = current.status.value if current else "unknown"
+        raise Conflict(f"The case changed meanwhile; it is now {status}.", code="case_changed",
+                       current_status=status) from None
+    closed = get(case.case_id, consistent=True)
+    assert closed is not None
+    return closed

@@ -173,6 +173,22 @@ class AfterSalesSettings(Settings):  # shared/aftersales/service.py
     after_sales_window_seconds: int = Field(
         15 * 24 * 3600, alias="AFTER_SALES_WINDOW_SECONDS",
         description="A COMPLETED order still takes after-sales cases for this long after it completed")
+    merchant_reply_seconds: int = Field(
+        48 * 3600, alias="AFTER_SALES_MERCHANT_REPLY_SECONDS",
+        description="A merchant silent this long on a requested case is taken to agree (the MERCHANT timer)")
+    receipt_check_seconds: int = Field(
+        48 * 3600, alias="AFTER_SALES_RECEIPT_CHECK_SECONDS",
+        description="After a return is received, the refund goes out unless the merchant raises a problem "
+                    "within this (the MERCHANT timer on a RECEIVED case)")
+    return_ship_seconds: int = Field(
+        7 * 24 * 3600, alias="AFTER_SALES_RETURN_SHIP_SECONDS",
+        description="An approved return not sent back within this closes (the RETURN_SHIP timer)")
+    escalate_seconds: int = Field(
+        7 * 24 * 3600, alias="AFTER_SALES_ESCALATE_SECONDS",
+        description="A rejected case the shopper does not dispute within this closes (the ESCALATE timer)")
+    case_refund_resume_seconds: int = Field(
+        120, alias="AFTER_SALES_REFUND_RESUME_SECONDS",
+        description="A case refund not settled this long after its grant is sent again (the REFUND timer)")
 
 
 class RiskSettings(Settings):  # shared/risk/flags.py, shared/risk/store.py

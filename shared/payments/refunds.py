@@ -146,6 +146,9 @@ def settle(
             clear_timer=_exit_grant_key(current, refund_key) and current.has("GSI3PK"),
         )
         if settled is not None:
+            from shared.aftersales import refunding
+
+            refunding.on_settled(order_id, refund_key, succeeded=succeeded)  # a case's grant moves its case
             if not succeeded:
                 from shared.ops import inbox
 

@@ -46,6 +46,26 @@ class _Update:
     def set(self, dotted: Sequence[str], value: Any) -> None:
         self.sets.append(f"{self.path(dotted)} = {self.value(value)}")
 
+    def request(
+        self,
+        order_id: str,
+        condition: str,
+        *,
+        event: events.OrderEvent | list[events.OrderEvent] | None,
+        extra: str = "",
+    ) -> dict[str, Any]:
+        """The Update request, alone (`run`) or inside TransactWriteItems."""
+        self.set(("updated_at",), now_iso())
+        expression = "SET " + ", ".join(self.sets) + f", #version = #version + {self.value(1)}"
+        if event is not None:
+            appended = event if isinstance(event, list) else [event]
+            expression += f", events = list_append(events, {self.value(events.to_items(appended))})"
+        return {
+            "TableName": ddb.table(), "Key": order_key(order_id), "UpdateExpression": expression + extra,
+            "ConditionExpression": condition, "ExpressionAttributeNames": self.names,
+            "ExpressionAttributeValues": self.values,
+        }
+
     def run(
         self,
         order_id: str,
@@ -54,20 +74,8 @@ class _Update:
         event: events.OrderEvent | list[events.OrderEvent] | None,
         extra: str = "",
     ) -> Order:
-        self.set(("updated_at",), now_iso())
-        expression = "SET " + ", ".join(self.sets) + f", #version = #version + {self.value(1)}"
-        if event is not None:
-            appended = event if isinstance(event, list) else [event]
-            expression += f", events = list_append(events, {self.value(events.to_items(appended))})"
-        reply = ddb.dynamodb().update_item(
-            TableName=ddb.table(),
-            Key=order_key(order_id),
-            UpdateExpression=expression + extra,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=self.names,
-            ExpressionAttributeValues=self.values,
-            ReturnValues="ALL_NEW",
-        )
+        reply = ddb.dynamodb().update_item(**self.request(order_id, condition, event=event, extra=extra),
+                                           ReturnValues="ALL_NEW")
         return Order.from_ddb(reply["Attributes"])
 
 
@@ -200,6 +208,19 @@ def reserve_refund(
 ) -> Order | None:
     """Write `<capture>.refunds[refund_key]` (state requested) BEFORE the provider is called. The version check
     makes "never more than captured" hold under concurrent refunds: the caller re-reads and re-checks."""
+    update, condition, event = _grant(order, refund_key, record, actor=actor, reason=reason, base=base)
+    return _conditional(lambda: update.run(order.order_id, condition, event=event))
+
+
+def grant_update(order: Order, refund_key: str, record: RefundRecord, *, actor: str, reason: str,
+                 base: tuple[str, ...] = CAPTURE) -> dict[str, Any]:
+    """`reserve_refund` as an Update request for a transaction (beside the case move that decided it)."""
+    update, condition, event = _grant(order, refund_key, record, actor=actor, reason=reason, base=base)
+    return update.request(order.order_id, condition, event=event)
+
+
+def _grant(order: Order, refund_key: str, record: RefundRecord, *, actor: str, reason: str,
+           base: tuple[str, ...]) -> tuple[_Update, str, events.OrderEvent]:
     update = _Update()
     update.set((*base, "refunds", refund_key), record)
     condition = (
@@ -208,7 +229,7 @@ def reserve_refund(
     )
     event = events.refund_requested(actor=actor, refund_key=refund_key, amount_fen=record["amount_fen"],
                                     reason=reason)
-    return _conditional(lambda: update.run(order.order_id, condition, event=event))
+    return update, condition, event
 
 
 def mark_refund_accepted(
