@@ -86,6 +86,19 @@ class OpenCase(BaseModel):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
+# ---------------------------------------------------------------- evidence (shared/aftersales/disputes.py)
+
+class Evidence(BaseModel):
+    """One entry of a case's evidence, as stored: who added it and when, its text and image references."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: str
+    actor: str
+    text: str
+    images: list[str] = []
+
+
 # ---------------------------------------------------------------- the stored case
 
 CaseId = Annotated[str, StringConstraints(pattern=r"^a[a-z2-7]{34}$")]
@@ -131,6 +144,9 @@ class Case(BaseModel):
     refund_amount_fen: int | None = Field(None, description="What the grant refunds (refund_total_fen, or less "
                                                             "when an arbiter decided a partial refund)")
     claims_released: bool | None = Field(None, description="Closed without a refund: its units were given back")
+    evidence: list[Evidence] | None = Field(None, description="Both sides' evidence, oldest first (disputes.py)")
+    disputed_at: str | None = Field(None, description="When the case became DISPUTED (the ops queue's order)")
+    dispute_claim: dict[str, str] | None = Field(None, description="An arbiter's lease {by, until, claimed_at}")
     gsi1pk: str = Field(alias="GSI1PK")
     gsi1sk: str = Field(alias="GSI1SK")
 
@@ -155,11 +171,22 @@ class CaseEventView(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     at: Timestamp
-    type: Literal["opened", "status_changed"]
+    type: Literal["opened", "status_changed", "evidence_added"]
     from_status: CaseStatus | None = None
-    to_status: CaseStatus
+    to_status: CaseStatus | None = Field(None, description="The status a step moved to (not on evidence_added)")
+    status: CaseStatus | None = Field(None, description="evidence_added: the status the case stayed in")
+    entry: int | None = Field(None, description="evidence_added: the index of the entry in `evidence`")
     actor: str
     reason: str | None = None
+
+
+class EvidenceView(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    at: Timestamp
+    actor: str
+    text: str
+    images: list[str]
 
 
 class CaseLineView(BaseModel):
@@ -191,6 +218,8 @@ class CaseView(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     history: list[CaseEventView]
+    evidence: list[EvidenceView] = []
+    disputed_at: Timestamp | None = None
 
     @classmethod
     def of(cls, case: Case) -> CaseView:
