@@ -14,6 +14,7 @@ from functions.api_ops.handler import handler as api_ops
 from functions.api_orders.handler import handler as api_orders
 from shared.aftersales import disputes, refunding, timers
 from shared.aftersales import store as cases
+from shared.aftersales.decision_models import MAX_EVIDENCE
 from shared.aftersales.models import Case
 from shared.aftersales.states import CaseStatus
 from shared.core.clock import now
@@ -203,7 +204,7 @@ def test_evidence_is_text_and_image_references_within_bounds(payments: Any) -> N
                  {"text": "x", "images": [PHOTO] * 7}, {"text": "x", "image_data": "iVBORw0KGgo="}):
         status, problem = orders_api(path, body=body)
         assert status == 422, (body, problem)
-    for n in range(disputes.MAX_EVIDENCE):
+    for n in range(MAX_EVIDENCE):
         assert orders_api(path, body={"text": f"第 {n} 条"})[0] == 201
     status, problem = orders_api(path, body={"text": "one too many"})
     assert status == 409 and problem["code"] == "evidence_limit"
@@ -229,5 +230,5 @@ def test_open_disputes_oldest_first_from_both_ways_in(payments: Any) -> None:
     merchant("POST", f"/merchant/after-sales/{second.case_id}/reject", body={"reason": "退回商品已使用"})
     third = disputed("key-00000003")
     status, page = ops("GET", "/ops/disputes")
-    assert [d["case_id"] for d in page["items"]] == [first.case_id, second.case_id, third.case_id]
+    assert status == 200 and [d["case_id"] for d in page["items"]] == [first.case_id, second.case_id, third.case_id]
     assert ops("GET", "/ops/disputes", MERCHANT)[0] == 403

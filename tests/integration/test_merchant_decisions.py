@@ -127,7 +127,7 @@ def test_a_rejection_needs_a_reason_and_gives_the_shopper_seven_days(payments: A
     assert timers.sweep(now() + timedelta(days=7, seconds=1)) == {"case_escalate_closed": 1}
     closed = current(case.case_id)
     assert closed.status is CaseStatus.CLOSED and closed.claims_released
-    assert closed.events[-1].actor == "system:escalation_timeout"  # type: ignore[union-attr]
+    assert closed.events[-1].actor == "system:escalation_timeout"
     assert cases.claims(case.order_id) == {TEA["sku"]: 0}  # the units can be asked for again
     assert timers.sweep(now() + timedelta(days=8)) == {} and sends(case) == 0
 
