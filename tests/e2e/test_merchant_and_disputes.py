@@ -87,9 +87,10 @@ def completed_order(api: Api, token_for: Callable[..., str]) -> tuple[str, str]:
 def open_case(api: Api, shopper: str, order_id: str) -> dict[str, Any]:
     """A refund_only case with a reason flash refunds leave to the merchant (a quality claim)."""
     sku = api("GET", f"/orders/{order_id}", token=shopper).json()["items"][0]["sku"]
+    body = {"type": "refund_only", "lines": [{"sku": sku, "quantity": 1}], "reason_code": "quality_issue",
+            "note": "推广位未按约定展示"}
     reply = api("POST", f"/orders/{order_id}/after-sales", token=shopper,
-                headers={"Idempotency-Key": str(uuid.uuid4())}, json={"type": "refund_only", "lines": [{"sku": sku, "quantity": 1}], "reason_code": "quality_issue",
-                      "note": "推广位未按约定展示"})
+                headers={"Idempotency-Key": str(uuid.uuid4())}, json=body)
     assert reply.status_code == 201, reply.text
     case: dict[str, Any] = reply.json()
     assert case["status"] == "REQUESTED", case
