@@ -205,3 +205,61 @@ def test_the_shops_cases_page_newest_first_with_a_status_filter(payments: Any,
     status, problem = merchant("GET", "/merchant/after-sales", status="REQUESTED", cursor=first["cursor"])
     assert status == 400 and problem["code"] == "invalid_cursor"  # and its filter's
     assert merchant("GET", "/merchant/after-sales", OTHER_MERCHANT)[1]["items"] == []
+
+
+def test_a_case_wait_costs_an_index_write_to_arm_one_to_end_and_one_consistent_read_when_due(
+        payments: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The figures docs/aftersales.md prices (timers vs a Standard workflow), counted on real case items with the
+    cost model's own unit rules (tools/bench/meter.py). Run with -s to print them."""
+    import json
+    from collections import Counter
+
+    from tools.bench.meter import IndexSpec, gsi_writes, item_size, write_units
+
+    by_due, keys = IndexSpec("by_due", "GSI3PK", "GSI3SK"), ("PK", "SK")
+
+    def raw(case_id: str) -> dict[str, Any]:
+        item: dict[str, Any] = ddb.dynamodb().get_item(TableName=ddb.table(), Key=cases.case_key(case_id),
+                                                       ConsistentRead=True)["Item"]
+        return item
+
+    def index_wru(old: dict[str, Any] | None, new: dict[str, Any]) -> int:
+        return sum(units for _, _, units in gsi_writes(old, new, [by_due], keys))
+
+    requests: Counter[str] = Counter()
+
+    def count(event_name: str, **_: Any) -> None:
+        requests[event_name.rsplit(".", 1)[-1]] += 1
+
+    case = opened()
+    armed = raw(case.case_id)
+    timer_bytes = item_size(armed) - item_size({k: v for k, v in armed.items() if k not in ("GSI3PK", "GSI3SK")})
+    client = ddb.dynamodb()
+    client.meta.events.register("before-call.dynamodb", count)
+    try:
+        idle = Counter(timers.sweep(now() + timedelta(hours=1)))
+        idle_requests, requests = dict(requests), Counter()
+        fired = timers.sweep(now() + HOURS_48)
+        fire_requests = dict(requests)
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", count)
+    refunded = raw(case.case_id)
+    rejected = opened(order_id=tea_order(key="key-00000002"))
+    first = raw(rejected.case_id)
+    merchant("POST", f"/merchant/after-sales/{rejected.case_id}/reject", body={"reason": "no"})
+    escalating = raw(rejected.case_id)
+    figures = {
+        "case_item_bytes": item_size(armed), "timer_bytes": timer_bytes,
+        "arm_at_opening_index_wru": index_wru(None, armed),
+        "merchant_entry_removed_by_the_refund_index_wru": index_wru(armed, refunded),
+        "reject_rekeys_merchant_to_escalate_index_wru": index_wru(first, escalating),
+        "sweep_requests_idle": idle_requests, "sweep_requests_one_due": fire_requests,
+        "case_read_when_due_rru": 1.0 if write_units(item_size(armed)) <= 4 else 2.0,
+    }
+    with capsys.disabled():
+        print("\ncase wait figures:", json.dumps(figures, sort_keys=True))
+    assert idle == Counter() and fired == {"case_merchant_refunded": 1}
+    assert figures["arm_at_opening_index_wru"] == 1 and figures["merchant_entry_removed_by_the_refund_index_wru"] == 1
+    assert figures["reject_rekeys_merchant_to_escalate_index_wru"] == 2
+    assert idle_requests == {"Query": len(timers.CaseTimer) * 16}  # every kind's 16 shards, nothing else
+    assert fire_requests["BatchGetItem"] == 1 and fire_requests["Query"] == len(timers.CaseTimer) * 16
