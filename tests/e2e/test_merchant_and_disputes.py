@@ -8,19 +8,16 @@ MERCHANT_REPLY_S seconds, and the sweeper runs every 2 seconds, so the MERCHANT 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, STACK_ENV, _terminate, _wait_for_stack
+from examples.client import wait_until
+from tests.e2e.conftest import STACK_ENV
+from tests.e2e.helpers import Stack, start_stack, stop_stack
 from tests.e2e.test_order_journey import Api, new_sku, wait_for_status
 from tests.e2e.test_paid_journeys import FINAL, pay, place
 
@@ -30,47 +27,28 @@ MERCHANT_REPLY_S = 6
 
 
 @pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state_dir = tmp_path_factory.mktemp("decide-stack")
-    log = state_dir / "infra-local.log"
-    env = {**os.environ, **STACK_ENV, "AFTER_SALES_MERCHANT_REPLY_SECONDS": str(MERCHANT_REPLY_S), "PORT": "0",
-           "LOCAL_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = {**STACK_ENV, "AFTER_SALES_MERCHANT_REPLY_SECONDS": str(MERCHANT_REPLY_S)}
+    proc, running = start_stack(env, tmp_path_factory.mktemp("decide-stack"))
     try:
-        yield _wait_for_stack(proc, state_dir / "stack.json", log)
+        yield Stack(running)
     finally:
-        _terminate(proc)
+        stop_stack(proc)
 
 
 @pytest.fixture(scope="module")
-def token_for(local_stack: dict[str, Any]) -> Callable[..., str]:
-    idp = boto3.client("cognito-idp", endpoint_url=local_stack["aws_endpoint_url"], region_name=local_stack["region"],
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    cache: dict[str, str] = {}
-
-    def token(role_or_username: str) -> str:
-        if role_or_username not in cache:
-            user = next(u for u in local_stack["users"] if role_or_username in (u["username"], u["role"]))
-            reply = idp.initiate_auth(ClientId=local_stack["user_pool_client_id"], AuthFlow="USER_PASSWORD_AUTH",
-                                      AuthParameters={"USERNAME": user["username"], "PASSWORD": user["password"]})
-            cache[role_or_username] = reply["AuthenticationResult"]["IdToken"]
-        return cache[role_or_username]
-
-    return token
+def token_for(stack: Stack) -> Callable[..., str]:
+    return stack.token
 
 
 @pytest.fixture(scope="module")
-def api(local_stack: dict[str, Any]) -> Api:
-    session = requests.Session()
+def api(stack: Stack) -> Api:
+    """The session's `api(method, path, token=...)` shape, on this module's stack."""
 
     def call(method: str, path: str, token: str | None = None, json: Any = None,
              headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
         all_headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
-        return session.request(method, f"{local_stack['api_url']}{path}", json=json, headers=all_headers,
-                               timeout=kwargs.pop("timeout", 30), **kwargs)
+        return stack.call(method, path, json=json, headers=all_headers, **kwargs)
 
     return call
 
@@ -98,12 +76,9 @@ def open_case(api: Api, shopper: str, order_id: str) -> dict[str, Any]:
 
 
 def wait_for_case(api: Api, token: str, case_id: str, wanted: set[str], timeout_s: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        case: dict[str, Any] = api("GET", f"/after-sales/{case_id}", token=token).json()
-        if case["status"] in wanted or time.monotonic() > deadline:
-            return case
-        time.sleep(0.25)
+    case: dict[str, Any] = wait_until(lambda: api("GET", f"/after-sales/{case_id}", token=token).json(),
+                                      lambda c: c["status"] in wanted, timeout_s)
+    return case
 
 
 def test_a_silent_merchant_is_taken_to_agree_and_the_shopper_is_refunded(
