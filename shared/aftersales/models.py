@@ -86,6 +86,63 @@ class OpenCase(BaseModel):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
+# ---------------------------------------------------------------- returns (shared/aftersales/returns.py)
+
+class ReturnAddress(BaseModel):
+    """Where the shopper sends the goods back: the merchant's return address, fixed when the return is approved."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    recipient: str
+    phone: str
+    province: str
+    city: str
+    line: str
+    warehouse: str | None = Field(None, description="The warehouse the goods shipped from, and go back to")
+
+
+class ReturnShipment(BaseModel):
+    """The parcel the shopper sent back (`POST /after-sales/{case_id}/return-shipment`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    carrier: str
+    tracking_no: str
+    at: str
+    subscription: str = Field(description="active | not_configured | refused:<code>: whether pushes will come")
+
+
+class ReturnTrackingStep(BaseModel):
+    """One tracking state of the return parcel (揽收, 在途, 派件, 签收...), from the courier's signed push."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    state: str
+    raw_state: str
+    at: str
+    partner: str
+
+
+class ReceiptLine(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sku: str
+    quantity: int
+    condition: Literal["intact", "damaged"]
+
+
+class Receipt(BaseModel):
+    """What the merchant received, per line; `restocked` is what went back to sellable stock (intact units)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lines: list[ReceiptLine]
+    restocked: dict[str, int]
+    warehouse: str | None = None
+    at: str
+    by: str
+
+
 # ---------------------------------------------------------------- the stored case
 
 CaseId = Annotated[str, StringConstraints(pattern=r"^a[a-z2-7]{34}$")]
@@ -131,6 +188,13 @@ class Case(BaseModel):
     refund_amount_fen: int | None = Field(None, description="What the grant refunds (refund_total_fen, or less "
                                                             "when an arbiter decided a partial refund)")
     claims_released: bool | None = Field(None, description="Closed without a refund: its units were given back")
+    return_address: ReturnAddress | None = None
+    return_shipment: ReturnShipment | None = None
+    return_tracking: list[ReturnTrackingStep] | None = None
+    return_tracking_seen: list[str] | None = Field(None, description="Recent push keys (duplicates change nothing)")
+    return_tracking_rev: int | None = Field(None, description="Guards the tracking writes (not a case move)")
+    receipt: Receipt | None = None
+    compensation_key: str | None = Field(None, description="The return-shipping compensation on the order")
     gsi1pk: str = Field(alias="GSI1PK")
     gsi1sk: str = Field(alias="GSI1SK")
 
@@ -191,6 +255,10 @@ class CaseView(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     history: list[CaseEventView]
+    return_address: ReturnAddress | None = None
+    return_shipment: ReturnShipment | None = None
+    return_tracking: list[ReturnTrackingStep] | None = None
+    receipt: Receipt | None = None
 
     @classmethod
     def of(cls, case: Case) -> CaseView:

@@ -189,6 +189,15 @@ class AfterSalesSettings(Settings):  # shared/aftersales/service.py
     case_refund_resume_seconds: int = Field(
         120, alias="AFTER_SALES_REFUND_RESUME_SECONDS",
         description="A case refund not settled this long after its grant is sent again (the REFUND timer)")
+    # returns (shared/aftersales/returns.py)
+    return_shipping_compensation_fen: int = Field(
+        12_00, ge=0, alias="RETURN_SHIPPING_COMPENSATION_FEN",
+        description="The platform pays a received no-reason return's first-weight return shipping: this many fen "
+                    "(the cap; 0 pays none)")
+    return_addresses: str = Field(
+        "", alias="AFTER_SALES_RETURN_ADDRESSES",
+        description='Shop return addresses, JSON {"<shop_id>": {recipient, phone, province, city, line}}; a shop '
+                    "without one gets the demo shop's address at its warehouse")
 
 
 class RiskSettings(Settings):  # shared/risk/flags.py, shared/risk/store.py
