@@ -108,7 +108,7 @@ class ReturnShipment(BaseModel):
 
     carrier: str
     tracking_no: str
-    at: str
+    at: Timestamp
     subscription: str = Field(description="active | not_configured | refused:<code>: whether pushes will come")
 
 
@@ -119,7 +119,7 @@ class ReturnTrackingStep(BaseModel):
 
     state: str
     raw_state: str
-    at: str
+    at: Timestamp
     partner: str
 
 
@@ -131,6 +131,38 @@ class ReceiptLine(BaseModel):
     condition: Literal["intact", "damaged"]
 
 
+# pydantic checks the pattern before stripping and lower-casing: it allows the blanks and capitals they remove
+Carrier = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                           pattern=r"^\s*[A-Za-z][A-Za-z0-9]{1,29}\s*$")]
+TrackingNo = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\s*[A-Za-z0-9]{6,40}\s*$")]
+
+
+class ReturnShipmentIn(BaseModel):
+    """POST /after-sales/{case_id}/return-shipment body: the carrier's Kuaidi100 company code and the number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    carrier: Carrier = Field(description="Kuaidi100 company code, e.g. yuantong, zhongtong, shunfeng")
+    tracking_no: TrackingNo
+
+
+class ReceiptLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: SkuId
+    quantity: Quantity
+    condition: Literal["intact", "damaged"]
+
+
+class ReceiveIn(BaseModel):
+    """POST /merchant/after-sales/{case_id}/receive body: every returned unit, per line, intact or damaged (a
+    line may be split: `{sku, 1, intact}` and `{sku, 1, damaged}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: Annotated[list[ReceiptLineIn], Field(min_length=1, max_length=40)]
+
+
 class Receipt(BaseModel):
     """What the merchant received, per line; `restocked` is what went back to sellable stock (intact units)."""
 
@@ -139,7 +171,7 @@ class Receipt(BaseModel):
     lines: list[ReceiptLine]
     restocked: dict[str, int]
     warehouse: str | None = None
-    at: str
+    at: Timestamp
     by: str
 
 

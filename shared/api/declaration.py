@@ -85,6 +85,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/after-sales/reasons", "api_orders", "public", "listAfterSalesReasons", ("after-sales",)),
     Route("GET", "/after-sales/{case_id}", "api_orders", "jwt", "getAfterSalesCase", ("after-sales",)),
     Route("GET", "/me/after-sales", "api_orders", "jwt", "listMyAfterSalesCases", ("after-sales",), _SHOPPER),
+    # returns (shared/aftersales/return_routes.py)
+    Route("POST", "/after-sales/{case_id}/return-shipment", "api_orders", "jwt", "giveReturnShipment",
+          ("after-sales",), _SHOPPER),
+    Route("POST", "/merchant/after-sales/{case_id}/receive", "api_orders", "jwt", "receiveReturn",
+          ("after-sales",), _MERCHANT),
     Route("GET", "/me/notifications", "api_orders", "jwt", "listNotifications", ("notifications",)),
     Route("POST", "/me/notifications/read", "api_orders", "jwt", "markNotificationsRead", ("notifications",)),
     Route("GET", "/me/entitlements", "api_orders", "jwt", "getEntitlements", ("entitlements",)),

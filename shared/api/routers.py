@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from shared.aftersales.return_routes import router as returns
 from shared.aftersales.routes import router as aftersales
 from shared.api.declaration import PUBLIC_OPERATIONS as PUBLIC_OPERATIONS  # derived from the routes
 from shared.catalog.routes import merchant, public
@@ -26,7 +27,7 @@ ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {
     "api_catalog": (public,),
     "api_merchant": (merchant,),
     "intake": (intake,),
-    "api_orders": (orders, tracking, notifications, entitlements, aftersales),
+    "api_orders": (orders, tracking, notifications, entitlements, aftersales, returns),
     "logistics_notify": (logistics_notify,),
     "api_ops": (ops,),
     "api_review": (review,),

@@ -167,6 +167,9 @@ class ExpirySettings(Settings):  # shared/orders/expiry.py
 class CompletionSettings(Settings):  # shared/orders/completion.py
     return_window_seconds: int = Field(7 * 24 * 3600, alias="RETURN_WINDOW_SECONDS",
                                        description="DELIVERED becomes COMPLETED after this")
+    complete_recheck_seconds: int = Field(3600, ge=1, alias="COMPLETE_RECHECK_SECONDS",
+                                          description="A delivered order whose window closed with an open after-sales "
+                                                      "case checks again after this")
 
 
 class AfterSalesSettings(Settings):  # shared/aftersales/service.py

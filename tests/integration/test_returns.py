@@ -6,19 +6,27 @@ only after its cases end."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from shared.aftersales import returns, timers
+from functions.api_orders.handler import handler as api_orders
+from shared.aftersales import refunding, returns, timers
 from shared.aftersales import store as cases
 from shared.aftersales.models import Case
 from shared.aftersales.states import CaseStatus
+from shared.catalog import store as catalog
 from shared.core.clock import now
 from shared.core.errors import Conflict
-from shared.orders import store
+from shared.logistics import store as tracking_store
+from shared.ops import inbox
+from shared.orders import lifecycle, store
+from shared.payments import compensation
+from shared.sandbox import courier
+from shared.sandbox.payouts import SandboxPayouts
 from tests.integration.test_after_sales_cases import REFUND_ONLY, open_case
 from tests.integration.test_catalog_and_intake import TEA
 from tests.integration.test_fulfilment_helpers import (  # noqa: F401
@@ -26,9 +34,22 @@ from tests.integration.test_fulfilment_helpers import (  # noqa: F401
     physical_order,
     ship_order,
 )
-from tests.integration.test_logistics import STEPS, k100_push
+from tests.integration.test_logistics import STEPS, k100_push, kdn_push
+from tests.integration.test_payments_helpers import install_payments
+from tests.support import MERCHANT, OTHER_MERCHANT, OTHER_SHOPPER, SHOPPER, User, call
 
 S = CaseStatus
+
+
+@pytest.fixture
+def payments(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, dict[str, Any]]]:
+    yield from install_payments(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def fresh_payouts() -> None:
+    """Order ids repeat across tests: forget the sandbox payouts of earlier ones."""
+    SandboxPayouts.reset()
 RETURN = {"type": "return_and_refund", "lines": [{"sku": TEA["sku"], "quantity": 1}], "reason_code": "damaged"}
 
 
@@ -113,5 +134,208 @@ def test_an_approval_interrupted_between_its_moves_is_finished_by_the_timer(logi
     assert waiting is not None and waiting.status is S.AWAITING_RETURN and waiting.return_address is not None
 
 
-def _parcel(carrier: str, number: str) -> Any:
+# ---------------------------------------------------------------- the return parcel
+
+PARCEL = {"carrier": "yuantong", "tracking_no": "YT9876543210"}
+
+
+def _parcel(carrier: str = PARCEL["carrier"], number: str = PARCEL["tracking_no"]) -> Any:
+    """What the push helpers read of a parcel: its carrier and number."""
     return SimpleNamespace(shipment={"carrier": carrier, "tracking_number": number})
+
+
+def give(case_id: str, body: dict[str, Any] | None = None, user: User = SHOPPER) -> tuple[int, Any]:
+    status, reply, _ = call(api_orders, "POST", f"/after-sales/{case_id}/return-shipment", user=user,
+                            body=body if body is not None else PARCEL)
+    return status, reply
+
+
+def receive(case_id: str, lines: list[dict[str, Any]], user: User = MERCHANT) -> tuple[int, Any]:
+    status, reply, _ = call(api_orders, "POST", f"/merchant/after-sales/{case_id}/receive", user=user,
+                            body={"lines": lines})
+    return status, reply
+
+
+def waiting_case(quantity: int = 2, reason_code: str = "damaged", bought: int = 2,
+                 key: str = "key-00000001") -> Case:
+    case = return_case(delivered_order(quantity=bought, key=key), quantity=quantity, reason_code=reason_code)
+    return returns.await_return(case, actor=f"merchant:{case.shop_id}", reason="approved")
+
+
+def in_transit(quantity: int = 2, reason_code: str = "damaged", bought: int = 2) -> Case:
+    case = waiting_case(quantity, reason_code, bought)
+    status, reply = give(case.case_id)
+    assert status == 200, reply
+    found = cases.get(case.case_id, consistent=True)
+    assert found is not None
+    return found
+
+
+def test_the_shopper_gives_the_return_parcel_and_it_is_subscribed_like_outbound_ones(
+        logistics: dict[str, str]) -> None:
+    case = waiting_case()
+    status, reply = give(case.case_id)
+    assert status == 200, reply
+    assert reply["status"] == "RETURN_IN_TRANSIT"
+    assert reply["return_shipment"]["carrier"] == "yuantong" and reply["return_shipment"]["subscription"] == "active"
+    assert [step["to_status"] for step in reply["history"]][-1] == "RETURN_IN_TRANSIT"
+    watched = courier.subscriber().find(PARCEL["tracking_no"])
+    assert watched is not None and watched.callback_url.endswith("/logistics/kuaidi100/notify")
+    again_status, again = give(case.case_id, {"carrier": " YuanTong ", "tracking_no": PARCEL["tracking_no"]})
+    assert again_status == 200 and again["updated_at"] == reply["updated_at"]  # the same body: nothing changes
+    other_status, other = give(case.case_id, {**PARCEL, "tracking_no": "YT0000000001"})
+    assert other_status == 409 and other["code"] == "return_shipment_differs"
+
+
+def test_only_the_cases_shopper_gives_the_parcel_and_only_once_the_return_was_approved(
+        logistics: dict[str, str]) -> None:
+    order_id = delivered_order()
+    case = return_case(order_id)
+    status, reply = give(case.case_id)
+    assert status == 409 and reply["code"] == "illegal_case_transition"  # not approved yet
+    returns.await_return(case, actor="system:test", reason="approved")
+    assert give(case.case_id, user=OTHER_SHOPPER)[0] == 404
+    assert give(case.case_id, user=MERCHANT)[0] == 403
+    assert give(case.case_id, {"carrier": "yuantong", "tracking_no": "no"})[0] == 422
+    outbound = store.require(order_id, consistent=True).shipment
+    assert outbound is not None
+    taken_status, taken = give(case.case_id, {"carrier": outbound["carrier"],
+                                              "tracking_no": outbound["tracking_number"]})
+    assert taken_status == 409 and taken["code"] == "tracking_number_taken"
+    refund_only_status, refund_only = open_case(order_id, REFUND_ONLY, key="case-key-0002")
+    assert refund_only_status == 201
+    status, reply = give(refund_only["case_id"])
+    assert status == 409 and reply["code"] == "not_a_return"
+
+
+@pytest.mark.parametrize("push", [k100_push, kdn_push], ids=["kuaidi100", "kdniao"])
+def test_each_state_of_the_return_parcel_is_recorded_once_from_the_couriers_signed_pushes(
+        logistics: dict[str, str], push: Any) -> None:
+    case = in_transit()
+    order_tracking = tracking_store.get_tracking(case.order_id, consistent=True)
+    for i, state in enumerate(STEPS):
+        status, _ = push(_parcel(), state, history=STEPS[: i + 1], hours=24 * 30)
+        assert status == 200
+    tracked = cases.get(case.case_id, consistent=True)
+    assert tracked is not None and tracked.return_tracking is not None
+    assert [step.state for step in tracked.return_tracking] == STEPS  # 揽收, 在途, 派件, 签收
+    replayed = push(_parcel(), "OUT_FOR_DELIVERY", history=STEPS[:3], hours=24 * 30)  # a replay, late
+    assert replayed[0] == 200
+    assert cases.get(case.case_id, consistent=True) == tracked  # nothing changed
+    assert tracked.version == case.version and tracked.status is S.RETURN_IN_TRANSIT  # not a case move
+    assert tracking_store.get_tracking(case.order_id, consistent=True) == order_tracking  # the outbound trace
+    assert store.require(case.order_id, consistent=True).status.value == "DELIVERED"
+
+
+def test_a_push_for_an_unknown_return_number_goes_to_the_ops_inbox(logistics: dict[str, str]) -> None:
+    in_transit()
+    assert k100_push(_parcel(number="YT5555555555"), "ACCEPTED")[0] == 200
+    found, _ = inbox.list_kind("unmatched_tracking", None, viewer="ops")
+    assert [item["payload"]["tracking_number"] for item in found] == ["YT5555555555"]
+
+
+# ---------------------------------------------------------------- receipt and restock
+
+def _available(sku: str) -> int:
+    return sum(units for _, units in catalog.buckets_of(sku))
+
+
+def test_the_merchant_receives_per_line_and_only_intact_units_go_back_on_sale(logistics: dict[str, str]) -> None:
+    case = in_transit(quantity=2, bought=3)
+    before = _available(TEA["sku"])
+    lines = [{"sku": TEA["sku"], "quantity": 1, "condition": "intact"},
+             {"sku": TEA["sku"], "quantity": 1, "condition": "damaged"}]
+    status, reply = receive(case.case_id, lines)
+    assert status == 200, reply
+    assert reply["status"] == "RECEIVED" and reply["receipt"]["restocked"] == {TEA["sku"]: 1}
+    assert reply["receipt"]["warehouse"] == "HZ" and reply["receipt"]["by"] == f"merchant:{case.shop_id}"
+    assert _available(TEA["sku"]) == before + 1  # the damaged unit stays out
+    received = cases.get(case.case_id, consistent=True)
+    assert received is not None and (received.model_extra or {})["GSI3PK"].startswith("DUE#CASE_MERCHANT#")
+    assert received.compensation_key is None  # damaged goods are the merchant's cost, not a no-reason return
+    again_status, again = receive(case.case_id, list(reversed(lines)))  # a retry (any order of the lines)
+    assert again_status == 200 and again["updated_at"] == reply["updated_at"]
+    assert _available(TEA["sku"]) == before + 1  # restocked once
+    other_status, other = receive(case.case_id, [{"sku": TEA["sku"], "quantity": 2, "condition": "intact"}])
+    assert other_status == 409 and other["code"] == "receipt_differs"
+
+
+def test_a_receipt_must_account_for_every_unit_and_only_the_shops_merchant_records_it(
+        logistics: dict[str, str]) -> None:
+    case = in_transit(quantity=2)
+    one = [{"sku": TEA["sku"], "quantity": 1, "condition": "intact"}]
+    status, reply = receive(case.case_id, one)
+    assert status == 422 and reply["code"] == "receipt_mismatch" and reply["expected"] == {TEA["sku"]: 2}
+    twice = [{"sku": TEA["sku"], "quantity": 1, "condition": "intact"}] * 2
+    assert receive(case.case_id, twice)[1]["code"] == "receipt_mismatch"
+    whole = [{"sku": TEA["sku"], "quantity": 2, "condition": "intact"}]
+    assert receive(case.case_id, whole, user=OTHER_MERCHANT)[0] == 404
+    assert receive(case.case_id, whole, user=SHOPPER)[0] == 403
+    waiting = waiting_case(key="key-00000002")  # the parcel was never given: not in transit
+    status, reply = receive(waiting.case_id, whole)
+    assert status == 409 and reply["code"] == "illegal_case_transition"
+
+
+# ---------------------------------------------------------------- compensation and refund
+
+NO_REASON = "seven_day_no_reason"  # the catalogue's no-reason code today; `no_reason` earns it too
+
+
+def test_a_received_no_reason_return_is_refunded_by_the_merchant_and_the_platform_pays_the_shipping_once(
+        logistics: dict[str, str], payments: Any) -> None:
+    case = in_transit(quantity=1, reason_code=NO_REASON)
+    whole = [{"sku": TEA["sku"], "quantity": 1, "condition": "intact"}]
+    assert receive(case.case_id, whole)[0] == 200
+    assert receive(case.case_id, whole)[0] == 200  # a retry
+    received = cases.get(case.case_id, consistent=True)
+    assert received is not None and received.compensation_key == compensation.key_for(case.case_id)
+    order = store.require(case.order_id, consistent=True)
+    granted = (order.compensations or {})[received.compensation_key]
+    assert (granted["amount_fen"], granted["state"], granted["case_id"]) == (12_00, "paid", case.case_id)
+    assert granted["out_transfer_no"] == f"{case.order_id}-{received.compensation_key}"
+    assert SandboxPayouts.calls.count(granted["out_transfer_no"]) == 1  # paid exactly once
+    refunded = refunding.start_refund(received, actor="system:test", reason="receipt_checked")
+    assert refunded.status is S.REFUNDED
+    order = store.require(case.order_id, consistent=True)
+    payment = order.payment or {}
+    assert payment["refunded_fen"] == 168_00  # the merchant's refund: the goods only
+    assert payment["amount_fen"] - payment["refunded_fen"] == 168_00  # the unit kept
+    assert sum(c["amount_fen"] for c in (order.compensations or {}).values()) == 12_00  # apart from the ledger
+    assert statuses(refunded) == [S.REQUESTED, S.APPROVED, S.AWAITING_RETURN, S.RETURN_IN_TRANSIT, S.RECEIVED,
+                                  S.REFUNDING, S.REFUNDED]
+    view = call(api_orders, "GET", f"/orders/{case.order_id}", user=SHOPPER)[1]
+    assert view["compensations"][received.compensation_key]["state"] == "paid"
+
+
+def test_without_a_payout_provider_the_compensation_waits_in_the_ops_inbox_and_is_never_pretended(
+        logistics: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    case = in_transit(quantity=1, reason_code=NO_REASON)
+    monkeypatch.setenv("ORDER24_SANDBOX", "0")  # deployed: no payout provider configured
+    whole = [{"sku": TEA["sku"], "quantity": 1, "condition": "intact"}]
+    status, reply = receive(case.case_id, whole)
+    assert status == 200, reply  # the receipt stands
+    key = compensation.key_for(case.case_id)
+    order = store.require(case.order_id, consistent=True)
+    assert (order.compensations or {})[key]["state"] == "requested"
+    found, _ = inbox.list_kind("refund_issue", None, viewer="ops")
+    assert [item["ref"] for item in found] == [f"{case.order_id}:{key}"]
+    assert receive(case.case_id, whole)[0] == 200  # a retry grants nothing more
+    assert list(store.require(case.order_id, consistent=True).compensations or {}) == [key]
+    monkeypatch.setenv("ORDER24_SANDBOX", "1")
+    assert compensation.execute(case.order_id, key) == "paid"
+    assert compensation.execute(case.order_id, key) == "paid"  # settled: not sent again
+    assert SandboxPayouts.calls.count(f"{case.order_id}-{key}") == 1
+
+
+# ---------------------------------------------------------------- the order completes after its cases
+
+def test_the_order_completes_only_after_its_cases_end(logistics: dict[str, str]) -> None:
+    case = in_transit(quantity=1)
+    after_window = now() + timedelta(days=400)
+    assert lifecycle.sweep(after_window, kinds=("COMPLETE",)).get("complete_waiting") == 1
+    assert store.require(case.order_id, consistent=True).status.value == "DELIVERED"
+    cases.close(case, actor="ops:test", reason="withdrawn")
+    assert lifecycle.sweep(after_window, kinds=("COMPLETE",)) == {}  # re-armed an hour on
+    assert lifecycle.sweep(after_window + timedelta(hours=1, minutes=1),
+                           kinds=("COMPLETE",)).get("complete_completed") == 1
+    assert store.require(case.order_id, consistent=True).status.value == "COMPLETED"
