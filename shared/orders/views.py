@@ -101,7 +101,8 @@ class OrderView(_View):
     payment: PaymentView | None = None
     fulfilment: FulfilmentView | None = None
     compensations: dict[str, CompensationView] | None = Field(
-        default=None, description="Paid by the platform, recorded apart from the refunds (shared/payments/compensation.py)")
+        default=None,
+        description="Paid by the platform, recorded apart from the refunds (shared/payments/compensation.py)")
     last_payment_error: str | None = None
 
     @classmethod
