@@ -128,7 +128,8 @@ class ReceiptLine(BaseModel):
 
     sku: str
     quantity: int
-    condition: Literal["intact", "damaged"]
+    condition: Literal["intact", "damaged", "unchecked"] = Field(
+        description="unchecked: the merchant recorded nothing in time and was taken to have received it")
 
 
 # pydantic checks the pattern before stripping and lower-casing: it allows the blanks and capitals they remove

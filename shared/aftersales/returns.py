@@ -101,7 +101,9 @@ def await_return(case: Case, *, actor: str, reason: str) -> Case:
 
 def return_not_sent(case: Case, moment: datetime) -> str:
     """The RETURN_SHIP timer. AWAITING_RETURN past its time: the shopper sent nothing, the case closes and its
-    units go back to the claim counters. APPROVED: `await_return` was interrupted between its moves; finish it."""
+    units go back to the claim counters. APPROVED: `await_return` was interrupted between its moves; finish it.
+    RETURN_IN_TRANSIT (armed when the courier reports the parcel signed): the merchant recorded no receipt in
+    time, and is taken to have received it (`_receipt_assumed`)."""
     try:
         if case.status is C.AWAITING_RETURN:
             store.close(case, actor="system:sweeper", reason="return_not_sent")
@@ -109,9 +111,17 @@ def return_not_sent(case: Case, moment: datetime) -> str:
         if case.status is C.APPROVED and case.type is CaseType.RETURN_AND_REFUND:
             await_return(case, actor="system:sweeper", reason="approved")
             return "resumed"
+        if case.status is C.RETURN_IN_TRANSIT and _signed(case):
+            _receipt_assumed(case)
+            return "receipt_assumed"
     except Conflict:
         return "raced"  # the shopper sent it (or the case moved) meanwhile: the move dropped this timer
     return "cleared" if store.clear_timer(case) else "raced"
+
+
+def _signed(case: Case) -> bool:
+    """Whether the courier reported the return parcel signed for (签收) at the merchant's."""
+    return any(step.state == "SIGNED" for step in case.return_tracking or [])
 
 
 def _not_a_return(case: Case) -> Conflict:
@@ -211,6 +221,11 @@ def apply_tracking(case_id: str, update: TrackingUpdate) -> str:
         step = ReturnTrackingStep(state=update.state.value, raw_state=update.raw_state, partner=update.partner,
                                   at=update.latest_at or now())
         after = [*steps, step] if moved else steps
+        if moved and update.state is TrackingState.SIGNED and case.status is C.RETURN_IN_TRANSIT:
+            # signed for at the merchant's: the merchant has `merchant_reply_seconds` to record the receipt.
+            # Armed before the tracking write, so a crash between the two is redone by the partner's retry.
+            store.move_timer(case, timers.due_in(CaseTimer.RETURN_SHIP, case.case_id,
+                                                 _return_settings().merchant_reply_seconds))
         rev = case.return_tracking_rev
         try:
             ddb.dynamodb().update_item(
@@ -271,17 +286,21 @@ def _restock(order: Order, sku: str, units: int) -> dict[str, Any]:
 
 
 def receive(caller: Principal, case_id: str, body: ReceiveIn) -> Case:
-    """RETURN_IN_TRANSIT -> RECEIVED with the receipt, ONE transaction with: the intact units' restock, and for
-    a no-reason return the compensation grant on the order. Arms the MERCHANT timer (`receipt_check_seconds`):
-    unless the merchant raises a problem by then, the refund goes out (shared/aftersales/decisions.py). The
-    compensation is then paid (shared/payments/compensation.py). Idempotent for the same receipt; another one
-    answers 409 `receipt_differs`."""
+    """The shop's merchant records the goods received (`record_receipt`). 404 for anyone else."""
     case = store.get(case_id, consistent=True)
     if case is None or not (caller.has(Role.MERCHANT) and case.shop_id == caller.sub):
         raise NotFound(f"No after-sales case {case_id!r}.", code="case_not_found")
     if case.type is not CaseType.RETURN_AND_REFUND:
         raise _not_a_return(case)
-    lines = _receipt_lines(case, body)
+    return record_receipt(case, _receipt_lines(case, body), actor=f"merchant:{caller.sub}")
+
+
+def record_receipt(case: Case, lines: list[ReceiptLine], *, actor: str, reason: str = "received") -> Case:
+    """RETURN_IN_TRANSIT -> RECEIVED with the receipt, ONE transaction with: the intact units' restock, and for
+    a no-reason return the compensation grant on the order. Arms the MERCHANT timer (`receipt_check_seconds`):
+    unless the merchant raises a problem by then, the refund goes out (shared/aftersales/decisions.py). The
+    compensation is then paid (shared/payments/compensation.py). Idempotent for the same receipt; another one
+    answers 409 `receipt_differs`."""
     from shared.payments import compensation
 
     for _ in ddb.contended():
@@ -297,7 +316,7 @@ def receive(caller: Principal, case_id: str, body: ReceiveIn) -> Case:
             if line.condition == "intact":
                 restocked[line.sku] = restocked.get(line.sku, 0) + line.quantity
         receipt = Receipt(lines=lines, restocked=restocked, warehouse=(order.shipment or {}).get("warehouse"),
-                          at=now(), by=f"merchant:{caller.sub}")
+                          at=now(), by=actor)
         writes = [_restock(order, sku, units) for sku, units in restocked.items()]
         amount, key = compensation_fen(case), compensation.key_for(case.case_id)
         fields: dict[str, Any] = {"receipt": receipt.model_dump(exclude_none=True)}
@@ -307,23 +326,30 @@ def receive(caller: Principal, case_id: str, body: ReceiveIn) -> Case:
                 record = compensation.grant(order, key, amount_fen=amount, case_id=case.case_id,
                                             reason=compensation.RETURN_SHIPPING)
                 writes.append({"Update": compensation.grant_update(order, key, record)})
-        move = store.transition_update(case, C.RECEIVED, actor=f"merchant:{caller.sub}", reason="received",
-                                       set_fields={**fields, **timers.due_in(
-                                           CaseTimer.MERCHANT, case.case_id, _return_settings().receipt_check_seconds)})
+        move = store.transition_update(case, C.RECEIVED, actor=actor, reason=reason, set_fields={
+            **fields, **timers.due_in(CaseTimer.MERCHANT, case.case_id, _return_settings().receipt_check_seconds)})
         try:
             ddb.transact_write([{"Update": move}, *writes])
         except aws.ClientError as error:
             if not ddb.cancellation_codes(error):
                 raise
-            current = store.get(case_id, consistent=True)  # the case or the order moved: read both again
+            current = store.get(case.case_id, consistent=True)  # the case or the order moved: read both again
             if current is None:
                 raise
             case = current
             continue
-        case = store.get(case_id, consistent=True) or case
+        case = store.get(case.case_id, consistent=True) or case
         break
     else:
         raise Conflict("The order kept changing; retry.", code="order_changed", current_status=case.status.value)
     if case.compensation_key:
         compensation.execute(case.order_id, case.compensation_key)
     return case
+
+
+def _receipt_assumed(case: Case) -> Case:
+    """The return parcel was signed for at the merchant's and the merchant recorded nothing within
+    `merchant_reply_seconds`: the merchant is taken to have received it, as a silent merchant is taken to agree.
+    Its condition was never checked, so nothing goes back on sale (`unchecked` units are not restocked)."""
+    lines = [ReceiptLine(sku=line.sku, quantity=line.quantity, condition="unchecked") for line in case.lines]
+    return record_receipt(case, lines, actor="system:sweeper", reason="receipt_assumed")

@@ -55,12 +55,13 @@ RETURN = {"type": "return_and_refund", "lines": [{"sku": TEA["sku"], "quantity":
 
 def delivered_order(quantity: int = 2, key: str = "key-00000001") -> str:
     """A tea order shipped from the Hangzhou warehouse and signed for (DELIVERED)."""
-    order = physical_order(quantity=quantity, key=key)
-    assert ship_order(order.order_id)["status"] == "SHIPPED"
-    shipped = store.require(order.order_id, consistent=True)
+    placed: Any = physical_order(quantity=quantity, key=key)  # an Order (the helper's hint says dict)
+    order_id = str(placed.order_id)
+    assert ship_order(order_id)["status"] == "SHIPPED"
+    shipped: Any = store.require(order_id, consistent=True)
     status, _ = k100_push(shipped, "SIGNED", history=STEPS)
     assert status == 200
-    return str(order.order_id)
+    return order_id
 
 
 def return_case(order_id: str, quantity: int = 1, reason_code: str = "damaged",
@@ -236,28 +237,47 @@ def test_a_push_for_an_unknown_return_number_goes_to_the_ops_inbox(logistics: di
 
 # ---------------------------------------------------------------- receipt and restock
 
+SKU = str(TEA["sku"])
+
+
 def _available(sku: str) -> int:
     return sum(units for _, units in catalog.buckets_of(sku))
 
 
 def test_the_merchant_receives_per_line_and_only_intact_units_go_back_on_sale(logistics: dict[str, str]) -> None:
     case = in_transit(quantity=2, bought=3)
-    before = _available(TEA["sku"])
+    before = _available(SKU)
     lines = [{"sku": TEA["sku"], "quantity": 1, "condition": "intact"},
              {"sku": TEA["sku"], "quantity": 1, "condition": "damaged"}]
     status, reply = receive(case.case_id, lines)
     assert status == 200, reply
     assert reply["status"] == "RECEIVED" and reply["receipt"]["restocked"] == {TEA["sku"]: 1}
     assert reply["receipt"]["warehouse"] == "HZ" and reply["receipt"]["by"] == f"merchant:{case.shop_id}"
-    assert _available(TEA["sku"]) == before + 1  # the damaged unit stays out
+    assert _available(SKU) == before + 1  # the damaged unit stays out
     received = cases.get(case.case_id, consistent=True)
     assert received is not None and (received.model_extra or {})["GSI3PK"].startswith("DUE#CASE_MERCHANT#")
     assert received.compensation_key is None  # damaged goods are the merchant's cost, not a no-reason return
     again_status, again = receive(case.case_id, list(reversed(lines)))  # a retry (any order of the lines)
     assert again_status == 200 and again["updated_at"] == reply["updated_at"]
-    assert _available(TEA["sku"]) == before + 1  # restocked once
+    assert _available(SKU) == before + 1  # restocked once
     other_status, other = receive(case.case_id, [{"sku": TEA["sku"], "quantity": 2, "condition": "intact"}])
     assert other_status == 409 and other["code"] == "receipt_differs"
+
+
+def test_a_merchant_silent_after_the_return_was_signed_for_is_taken_to_have_received_it(
+        logistics: dict[str, str]) -> None:
+    case = in_transit(quantity=1)
+    before = _available(SKU)
+    assert timers.sweep(now() + timedelta(days=30)) == {}  # in transit: no timer until it is signed for
+    assert k100_push(_parcel(), "SIGNED", history=STEPS, hours=24 * 30)[0] == 200
+    assert timers.sweep(now() + timedelta(hours=47)) == {}
+    assert timers.sweep(now() + timedelta(hours=48, minutes=1))["case_return_ship_receipt_assumed"] == 1
+    received = cases.get(case.case_id, consistent=True)
+    assert received is not None and received.status is S.RECEIVED and received.receipt is not None
+    assert [(line.condition, line.quantity) for line in received.receipt.lines] == [("unchecked", 1)]
+    assert received.receipt.by == "system:sweeper" and received.receipt.restocked == {}
+    assert _available(SKU) == before  # nobody checked the goods: nothing goes back on sale
+    assert (received.model_extra or {})["GSI3PK"].startswith("DUE#CASE_MERCHANT#")  # then the refund
 
 
 def test_a_receipt_must_account_for_every_unit_and_only_the_shops_merchant_records_it(
