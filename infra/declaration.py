@@ -178,8 +178,9 @@ FUNCTIONS = (
     Function(
         "api_orders",
         "Order reads, timeline and cancellation (a paid cancel refunds through the payment provider)",
+        # secret:logistics:read: a return parcel is subscribed to tracking (shared/aftersales/returns.py)
         grants=("table:read", "table:write", "queue:intake:send", "secret:cursor:read", "secret:wechatpay:read",
-                "secret:alipay:read"),
+                "secret:alipay:read", "secret:logistics:read"),
     ),
     Function(
         "checkout_starter",
