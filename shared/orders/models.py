@@ -57,11 +57,23 @@ class PlaceOrder(BaseModel):
     shipping_address: ShippingAddress | None = None
     ad_copy: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)] | None = None
+    return_exclusion_consent: Annotated[list[SkuId], Field(min_length=1, max_length=20)] | None = Field(
+        default=None, description="The SKUs whose exclusion from 7-day no-reason returns (their catalog "
+                                  "`return_policy` is `excluded_with_consent`) the shopper confirms. Each such SKU "
+                                  "in `items` must be listed, or 422 `consent_required`; the order records the "
+                                  "consent and its time on the line.")
 
 
 class OrderAccepted(BaseModel):
     order_id: str
     status: OrderStatus
+
+
+class LineReturnPolicy(BaseModel):
+    policy: str = Field(description="allowed | excluded_by_law | excluded_with_consent")
+    reason: str | None = None
+    consented_at: str | None = Field(default=None, json_schema_extra={"format": "date-time"},
+                                     description="When the shopper confirmed the exclusion (with the order).")
 
 
 class OrderLine(BaseModel):
@@ -72,3 +84,7 @@ class OrderLine(BaseModel):
     quantity: int
     unit_price_fen: PriceFen
     line_total_fen: Fen
+    return_policy: LineReturnPolicy | None = Field(
+        default=None, description="The SKU's 7-day no-reason return policy at the sale, when it is not its kind's "
+                                  "default (physical: allowed; digital: excluded_by_law digital_content).")
+

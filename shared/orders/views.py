@@ -6,7 +6,7 @@ from the aggregate (`OrderView.of(order)`), never from a raw item.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,11 +88,22 @@ class OrderView(_View):
     payment: PaymentView | None = None
     fulfilment: FulfilmentView | None = None
     last_payment_error: str | None = None
+    no_reason_return_until: Timestamp | None = Field(
+        default=None, description="Until when the goods may be returned without a reason (七天无理由退货: 7 x 24 "
+                                  "hours from the day after signing for them); none before signing, for digital "
+                                  "orders, or when every line is excluded (docs/aftersales.md).")
 
     @classmethod
     def of(cls, order: Order) -> OrderView:
         """The view of the aggregate (the same fields the stored item gives it)."""
-        return cls.model_validate(order.to_item())
+        return cls.model_validate(_fields(order))
+
+
+def _fields(order: Order) -> dict[str, Any]:
+    """The stored item, plus what the views derive from it."""
+    from shared.aftersales import policy
+
+    return {**order.to_item(), "no_reason_return_until": policy.return_until(order)}
 
 
 class OrderPage(BaseModel):
@@ -221,4 +232,4 @@ class OpsOrderView(OrderView):
 
     @classmethod
     def of(cls, order: Order) -> OpsOrderView:
-        return cls.model_validate(order.to_item())
+        return cls.model_validate(_fields(order))
