@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.core.types import Fen, PriceFen, Quantity, SkuId
+from shared.core.types import Quantity, SkuId
 
 
 class OrderStatus(StrEnum):
@@ -67,24 +67,4 @@ class PlaceOrder(BaseModel):
 class OrderAccepted(BaseModel):
     order_id: str
     status: OrderStatus
-
-
-class LineReturnPolicy(BaseModel):
-    policy: str = Field(description="allowed | excluded_by_law | excluded_with_consent")
-    reason: str | None = None
-    consented_at: str | None = Field(default=None, json_schema_extra={"format": "date-time"},
-                                     description="When the shopper confirmed the exclusion (with the order).")
-
-
-class OrderLine(BaseModel):
-    sku: str
-    title: str
-    kind: str
-    category: str
-    quantity: int
-    unit_price_fen: PriceFen
-    line_total_fen: Fen
-    return_policy: LineReturnPolicy | None = Field(
-        default=None, description="The SKU's 7-day no-reason return policy at the sale, when it is not its kind's "
-                                  "default (physical: allowed; digital: excluded_by_law digital_content).")
 

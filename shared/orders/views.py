@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.core.timestamps import Timestamp
-from shared.core.types import Fen
-from shared.orders.models import OrderLine, OrderStatus, ShippingAddress
+from shared.core.types import Fen, PriceFen
+from shared.orders.models import OrderStatus, ShippingAddress
 from shared.payments.models import PaymentParams, PaymentState, Provider, RefundState
 
 if TYPE_CHECKING:
@@ -21,6 +21,26 @@ if TYPE_CHECKING:
 
 class _View(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+class LineReturnPolicy(_View):
+    policy: Literal["allowed", "excluded_by_law", "excluded_with_consent"]
+    reason: str | None = Field(default=None, description="The legal reason of an exclusion (GET /catalog/{sku}).")
+    consented_at: Timestamp | None = Field(default=None, description="When the shopper confirmed the exclusion "
+                                                                     "(with the order).")
+
+
+class OrderLine(_View):
+    sku: str
+    title: str
+    kind: str
+    category: str
+    quantity: int
+    unit_price_fen: PriceFen
+    line_total_fen: Fen
+    return_policy: LineReturnPolicy | None = Field(
+        default=None, description="The SKU's 7-day no-reason return policy at the sale, when it is not its kind's "
+                                  "default (physical: allowed; digital: excluded_by_law digital_content).")
 
 
 class OrderEvent(_View):
