@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.aftersales import events, store, timers
+from shared.aftersales import events, policy, store, timers
 from shared.aftersales.models import REASONS_BY_CODE, Case, CaseLine, OpenCase
 from shared.aftersales.states import CaseStatus, CaseType
 from shared.aftersales.timers import CaseTimer
@@ -85,6 +85,7 @@ def check_request(order: Order, body: OpenCase) -> dict[str, tuple[Line, int]]:
     if body.type is CaseType.RETURN_AND_REFUND and any(line["kind"] != "physical" for line, _ in asked.values()):
         raise Unprocessable("Only physical goods are returned; ask for refund_only.",
                             code="return_needs_physical_goods")
+    policy.check(order, body, asked, now())  # 7-day no-reason returns: the SKU's policy and the window
     return asked
 
 
