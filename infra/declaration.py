@@ -177,8 +177,9 @@ FUNCTIONS = (
     Function(
         "api_orders",
         "Order reads, timeline and cancellation (a paid cancel refunds through the payment provider)",
+        # appconfig:risk: the flash refunds' rules are a feature of the risk flags document (aftersales/flash.py)
         grants=("table:read", "table:write", "queue:intake:send", "secret:cursor:read", "secret:wechatpay:read",
-                "secret:alipay:read"),
+                "secret:alipay:read", "appconfig:risk:read"),
     ),
     Function(
         "checkout_starter",

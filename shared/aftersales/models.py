@@ -103,6 +103,22 @@ class CaseLine(BaseModel):
     claimed_from: int = Field(description="Units of this line claimed by earlier cases (the rounding rule's c).")
 
 
+FlashRule = Literal["not_shipped", "digital_undelivered", "good_standing"]
+
+
+class FlashDecision(BaseModel):
+    """The flash-refund decision (shared/aftersales/flash.py), recorded once when the case opens: whether a rule
+    let it be refunded without a person, which, and why (stable codes `<rule>:<code>`, matched or refused)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    eligible: bool
+    rule: FlashRule | None = None
+    reasons: list[str]
+    rules_version: str
+    decided_at: str
+
+
 class Case(BaseModel):
     """A case item: PK=`ORDER#<order_id>`, SK=`CASE#<case_id>` (beside its order, so an order's cases are one
     Query), and in the by_shopper index under `AFTERSALES#<shopper>` (the shopper's cases, newest first)."""
@@ -131,6 +147,7 @@ class Case(BaseModel):
     refund_amount_fen: int | None = Field(None, description="What the grant refunds (refund_total_fen, or less "
                                                             "when an arbiter decided a partial refund)")
     claims_released: bool | None = Field(None, description="Closed without a refund: its units were given back")
+    flash: FlashDecision | None = Field(None, description="The flash-refund decision (shared/aftersales/flash.py)")
     gsi1pk: str = Field(alias="GSI1PK")
     gsi1sk: str = Field(alias="GSI1SK")
 
@@ -173,6 +190,10 @@ class CaseLineView(BaseModel):
     refundable_fen: Fen = Field(description="What this line refunds, integer fen (rounding rule: docs/aftersales.md).")
 
 
+class FlashView(FlashDecision):
+    decided_at: Timestamp  # type: ignore[assignment]
+
+
 class CaseView(BaseModel):
     """What the owner, the shop's merchant and ops read of a case."""
 
@@ -191,6 +212,8 @@ class CaseView(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     history: list[CaseEventView]
+    flash: FlashView | None = Field(None, description="Whether the case was refunded at once without a "
+                                                          "person (闪电退款), by which rule, and why")
 
     @classmethod
     def of(cls, case: Case) -> CaseView:
