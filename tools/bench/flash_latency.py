@@ -11,7 +11,8 @@ of that is timed. Timed: `POST /orders/{id}/after-sales` (refund_only, one unit,
 grants the refund on the order's ledger and sends it to the sandbox WeChat Pay refund API, which answers
 SUCCESS, so the answer already holds the case REFUNDED: the call's wall time is request -> refund issued (the
 provider accepted it). Also reported, from the case's own history: opened -> REFUNDING (the decision and the
-grant) and REFUNDING -> REFUNDED (the provider call and the settlement).
+grant) and REFUNDING -> REFUNDED (the provider call and the settlement), and the AWS calls one request makes
+(what turns this figure into a deployed one: each is a few milliseconds on DynamoDB).
 
 The first case pays the imports and the flags' first read (a cold container) and is reported apart; the
 percentiles are over the rest. Moto in process has no network, so this is the code's own cost plus moto's, a
@@ -24,10 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -144,6 +147,25 @@ def fulfilling_order(n: int) -> str:
     return order_id
 
 
+@contextmanager
+def counting_aws_calls() -> Iterator[list[str]]:
+    """Every AWS API call made meanwhile, by operation name (botocore's one entry point)."""
+    from botocore.client import BaseClient
+
+    calls: list[str] = []
+    real = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, untyped in the stubs
+
+    def counted(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+        calls.append(operation_name)
+        return real(self, operation_name, api_params)
+
+    setattr(BaseClient, "_make_api_call", counted)  # noqa: B010
+    try:
+        yield calls
+    finally:
+        setattr(BaseClient, "_make_api_call", real)  # noqa: B010
+
+
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -159,14 +181,17 @@ def run(cases: int) -> dict[str, Any]:
         decide_ms: list[float] = []
         settle_ms: list[float] = []
         cold: dict[str, float] = {}
+        aws_calls: list[int] = []
+        operations: Counter[str] = Counter()
         for n in range(cases + 1):
             order_id = fulfilling_order(n)
             body = {"type": "refund_only", "lines": [{"sku": SKU["sku"], "quantity": 1}],
                     "reason_code": "no_longer_needed"}
-            started = time.perf_counter()
-            status, case = _call(api_orders, "api_orders", "POST", f"/orders/{order_id}/after-sales", SHOPPER, body,
-                                 {"Idempotency-Key": f"bench-case-{n:06d}"})
-            took = (time.perf_counter() - started) * 1000
+            with counting_aws_calls() as calls:
+                started = time.perf_counter()
+                status, case = _call(api_orders, "api_orders", "POST", f"/orders/{order_id}/after-sales", SHOPPER,
+                                     body, {"Idempotency-Key": f"bench-case-{n:06d}"})
+                took = (time.perf_counter() - started) * 1000
             assert status == 201 and case["status"] == "REFUNDED", case
             assert case["flash"]["rule"] == "not_shipped", case["flash"]
             reached = {event["to_status"]: _at(event["at"]) for event in case["history"]}
@@ -177,11 +202,17 @@ def run(cases: int) -> dict[str, Any]:
                         "refunding_to_refunded_ms": round(settled, 1)}
                 continue
             request_ms.append(took)
+            aws_calls.append(len(calls))
+            operations.update(calls)
             decide_ms.append(decided)
             settle_ms.append(settled)
     return {"cases": cases, "rule": "not_shipped", "provider": "wechatpay (sandbox)",
             "request_to_refund_issued": summary(request_ms), "opened_to_refunding": summary(decide_ms),
-            "refunding_to_refunded": summary(settle_ms), "first_case_cold": cold}
+            "refunding_to_refunded": summary(settle_ms), "first_case_cold": cold,
+            "aws_calls_per_case": {"median": statistics.median(aws_calls) if aws_calls else 0,
+                                   "by_operation": {op: round(k / max(len(aws_calls), 1), 1)
+                                                    for op, k in operations.most_common()}},
+            "load_average": [round(v, 2) for v in os.getloadavg()]}
 
 
 def main(argv: list[str] | None = None) -> int:
