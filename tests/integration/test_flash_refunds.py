@@ -300,3 +300,24 @@ def test_a_provider_outage_does_not_fail_the_open_and_the_timer_refunds(payments
     assert timers.sweep(now() + timedelta(minutes=3))["case_refund_refunded"] == 1
     assert read(f"/after-sales/{case['case_id']}")[1]["status"] == "REFUNDED"
     assert ledger_grant(order_id, case["case_id"])["state"] == "succeeded" and refund_calls(order_id) == 1
+
+
+def test_concurrent_retries_of_one_request_decide_once_and_refund_once(payments: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    order_id = str(fulfilling_order(TEA, quantity=2).order_id)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        replies = list(pool.map(lambda _: open_case(order_id, {
+            "type": "refund_only", "lines": [{"sku": TEA["sku"], "quantity": 2}], "reason_code": "no_longer_needed"}),
+            range(5)))
+
+    assert {status for status, _ in replies} == {201} and len({case["case_id"] for _, case in replies}) == 1
+    case = cases.get(replies[0][1]["case_id"], consistent=True)
+    assert case is not None and case.flash is not None and case.flash.rule == "not_shipped"
+    assert [e.to_status for e in case.events] == ["REQUESTED", "REFUNDING", "REFUNDED"]
+    assert cases.claims(order_id) == {TEA["sku"]: 2}
+    # racers may each send the grant, always under its one out_refund_no, which the provider refunds once
+    sent = {ref for api, ref in SandboxHttpClient.calls if api.endswith("refund") and ref.startswith(order_id)}
+    assert sent == {f"{order_id}-{refunding.refund_key(case.case_id)}"}
+    payment = store.require(order_id, consistent=True).payment or {}
+    assert payment["refunded_fen"] == 2 * 168_00 and list(payment["refunds"]) == [refunding.refund_key(case.case_id)]
