@@ -29,6 +29,9 @@ most the rule's `max_amount_fen`, and the order's capture still holds it (captur
 Reasons are stable codes `<rule>:<code>` (`not_shipped:already_shipped`, `good_standing:matched`...), or
 `flags:off`, `shopper:blocked`, `order:exceeds_capture`; they name no threshold.
 
+Afterwards. The fulfil steps ask `refunded_units` so that what was refunded before it left is not sent after all
+(shared/fulfilment/shipment.py, delivery.py).
+
 Flags. The `flash_refunds` feature of the risk flags document (shared/risk/flags.py: AppConfig when deployed,
 the local file otherwise), evaluated with the context {shopper_id, order_kind, reason_code}, so a flag rule may
 switch it per shopper (a MODULO_RANGE rollout) or per reason. Fail closed: a store that cannot be read, a
@@ -247,6 +250,21 @@ def decide(case: Case, order: Order) -> FlashDecision:
             reasons += [f"{name}:{code}" for code in refusals]
     return FlashDecision(eligible=matched is not None, rule=matched, reasons=reasons,
                          rules_version=rules.rules_version, decided_at=now_iso())
+
+
+def refunded_units(order: Order) -> dict[str, int]:
+    """Units of each SKU that the order's cases refunded or are refunding. The fulfil steps ask, so that what a
+    flash refund paid back before it left is not sent after all. No read unless the order's ledger holds a case
+    grant (`as-...`, written with the case's move to REFUNDING); then one Query of the order's partition."""
+    grants = ((order.payment or {}).get("refunds") or {}).keys()
+    if not any(key.startswith(refunding.KEY_PREFIX) for key in grants):
+        return {}
+    held: dict[str, int] = {}
+    for case in store.for_order(order.order_id):
+        if case.status in MONEY_OUT:
+            for line in case.lines:
+                held[line.sku] = held.get(line.sku, 0) + line.quantity
+    return held
 
 
 # ---------------------------------------------------------------- recording and acting

@@ -28,7 +28,7 @@ from shared.sandbox.payments import SandboxHttpClient
 from tests.integration.test_after_sales_cases import open_case, read
 from tests.integration.test_catalog_and_intake import AD_SLOT, TEA
 from tests.integration.test_entitlements import MEMBERSHIP
-from tests.integration.test_fulfilment_helpers import deliver_order, fulfilling_order
+from tests.integration.test_fulfilment_helpers import deliver_order, fulfilling_order, logistics_fixture  # noqa: F401
 from tests.integration.test_payments_helpers import install_payments
 from tests.support import SHOPPER
 
@@ -321,3 +321,59 @@ def test_concurrent_retries_of_one_request_decide_once_and_refund_once(payments:
     assert sent == {f"{order_id}-{refunding.refund_key(case.case_id)}"}
     payment = store.require(order_id, consistent=True).payment or {}
     assert payment["refunded_fen"] == 2 * 168_00 and list(payment["refunds"]) == [refunding.refund_key(case.case_id)]
+
+
+# ---------------------------------------------------------------- the fulfil steps respect a flash refund
+
+
+def test_an_order_refunded_whole_before_shipping_is_not_shipped_and_its_stock_returns(
+        payments: Any, logistics: dict[str, str]) -> None:
+    from shared.catalog import store as catalog
+    from tests.integration.test_fulfilment_helpers import ship_order
+
+    order_id = str(fulfilling_order(TEA, quantity=2).order_id)
+    on_sale = catalog.available(TEA["sku"])
+    assert ask(order_id, quantity=2)["status"] == "REFUNDED"
+
+    assert ship_order(order_id)["status"] == "FAILED"
+
+    order = store.require(order_id, consistent=True)
+    assert order.status_reason == "refunded_before_shipping" and order.shipment is None
+    assert order.payment["refunded_fen"] == order.total_fen and list(order.payment["refunds"]) == [  # type: ignore[index]
+        refunding.refund_key(ask(order_id, quantity=2)["case_id"])]  # the case's refund only: nothing more
+    assert catalog.available(TEA["sku"]) == on_sale + 2  # never left the warehouse: back on sale
+
+
+def test_an_order_refunded_in_part_before_shipping_still_ships(payments: Any, logistics: dict[str, str]) -> None:
+    from tests.integration.test_fulfilment_helpers import ship_order
+
+    order_id = str(fulfilling_order(TEA, quantity=2).order_id)
+    assert ask(order_id, quantity=1)["status"] == "REFUNDED"
+    assert ship_order(order_id)["status"] == "SHIPPED"
+
+
+def test_a_digital_item_refunded_before_delivery_is_not_delivered(payments: Any) -> None:
+    from shared.sandbox import digital
+
+    order_id = str(fulfilling_order(AD_SLOT).order_id)
+    assert ask(order_id, AD_SLOT, reason="digital_not_delivered")["status"] == "REFUNDED"
+
+    assert deliver_order(order_id)["status"] == "FAILED"  # nothing left to deliver
+    assert digital.provider().attempts == {}  # the provider was never asked
+    order = store.require(order_id, consistent=True)
+    assert order.payment["refunded_fen"] == order.total_fen and len(order.payment["refunds"]) == 1  # type: ignore[index]
+
+
+def test_giving_up_on_delivery_does_not_refund_what_a_case_refunded(payments: Any) -> None:
+    from shared.fulfilment import delivery
+
+    order = fulfilling_order(AD_SLOT, target=DOWN, also=((MEMBERSHIP, 1),))
+    with pytest.raises(Exception, match="unavailable"):
+        deliver_order(order.order_id)
+    assert ask(order.order_id, AD_SLOT, reason="digital_not_delivered")["status"] == "REFUNDED"
+
+    assert delivery.give_up(order.order_id, {"Error": "DeliveryRetryable"}).status == "COMPLETED"
+
+    done = store.require(order.order_id, consistent=True)
+    assert done.payment["refunded_fen"] == AD_SLOT["price_fen"]  # type: ignore[index]  # once, by the case
+    assert done.delivery["items"][AD_SLOT["sku"]]["refund_fen"] == 0  # type: ignore[index]
