@@ -301,6 +301,10 @@ def after_open(case: Case) -> Case:
         decision = decide(case, orders.require(case.order_id, consistent=True))
         logger.info("flash refund decided", extra={"case_id": case.case_id, "eligible": decision.eligible,
                                                    "rule": decision.rule, "reasons": decision.reasons})
+        from shared.core.observability import metrics
+
+        metrics.add_metric(name="FlashRefunds" if decision.eligible else "FlashRefundsDeclined", unit="Count",
+                           value=1)
         case = _record(case, decision)
     if case.flash is None or not case.flash.eligible or case.status is not CaseStatus.REQUESTED:
         return case
