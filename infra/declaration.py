@@ -262,8 +262,8 @@ FUNCTIONS = (
         "Outbox: turns committed order changes into stored notifications and SNS messages",
         grants=("table:read", "table:write", "topic:notifications:publish"),
     ),
-    Function("api_ops", "Ops views: callbacks stored for inspection, trouble flags, rejected orders",
-             grants=("table:read", "secret:cursor:read")),
+    Function("api_ops", "Ops views: callbacks stored for inspection, trouble flags, rejected orders; support "
+             "tickets (assign, close)", grants=("table:read", "table:write", "secret:cursor:read")),
 )
 
 # ROUTES (method, path, function, auth, roles, operationId, tags) are declared in shared/api/declaration.py:

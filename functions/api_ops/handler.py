@@ -1,4 +1,5 @@
-"""Ops views: GET /ops/inbox/{kind}, GET /ops/orders/{order_id}; logic in shared/ops/routes.py."""
+"""Ops views: GET /ops/inbox/{kind}, GET /ops/orders/{order_id}; logic in shared/ops/routes.py (and the ticket
+queue, assign and close in shared/tickets/routes.py)."""
 
 from typing import Any
 
@@ -7,8 +8,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from shared.core.api import http_app, serve
 from shared.core.observability import instrumented
 from shared.ops.routes import router
+from shared.tickets.routes import ops_router as tickets
 
-app = http_app(router)
+app = http_app(router, tickets)
 
 
 @instrumented(correlation_paths.API_GATEWAY_HTTP)

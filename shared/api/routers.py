@@ -20,15 +20,17 @@ from shared.orders.routes import orders
 from shared.payments.notify_routes import notify as payment_notify
 from shared.payments.routes import payments
 from shared.review.routes import router as review
+from shared.tickets.routes import ops_router as ops_tickets
+from shared.tickets.routes import router as tickets
 
 # function name (infra/declaration.py) -> the routers its handler serves; the keys are the functions ROUTES name
 ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {
     "api_catalog": (public,),
     "api_merchant": (merchant,),
     "intake": (intake,),
-    "api_orders": (orders, tracking, notifications, entitlements, aftersales),
+    "api_orders": (orders, tracking, notifications, entitlements, aftersales, tickets),
     "logistics_notify": (logistics_notify,),
-    "api_ops": (ops,),
+    "api_ops": (ops, ops_tickets),
     "api_review": (review,),
     "pay": (payments,),
     "payment_notify": (payment_notify,),
