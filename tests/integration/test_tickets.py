@@ -206,7 +206,7 @@ def test_the_ops_queue_pages_with_a_signed_cursor(aws: dict[str, str], monkeypat
     seen: list[str] = []
     cursor: str | None = None
     while True:
-        status, page = ops("GET", "/ops/tickets", **({"cursor": cursor} if cursor else {}))
+        status, page = ops("GET", "/ops/tickets", cursor=cursor) if cursor else ops("GET", "/ops/tickets")
         assert status == 200, page
         seen += [t["ticket_id"] for t in page["items"]]
         cursor = page["cursor"]
