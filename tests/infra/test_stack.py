@@ -333,11 +333,11 @@ def test_every_alarm_notifies_the_ops_topic(synth: Synth) -> None:
     topic_ref = {"Ref": synth.logical_id(synth.stack.alarm_topic)}
     alarms = synth.resources("AWS::CloudWatch::Alarm")
     # DLQ + queue age per queue, errors per function, failures per workflow, API 5xx, stream DLQs, scheduled
-    # functions' async DLQs, review stall, provider not configured.
+    # functions' async DLQs, review stall, ticket SLA, provider not configured.
     d = synth.declaration
     scheduled = {s.function for s in d.schedules}
     assert len(alarms) == (2 * len(d.queues) + len(d.functions) + len(d.workflows) + 1 + len(d.stream_consumers)
-                           + len(scheduled) + 2)
+                           + len(scheduled) + 3)
     for a in alarms.values():
         assert a["Properties"]["AlarmActions"] == [topic_ref]
 
