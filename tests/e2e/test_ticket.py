@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from examples import support_ticket
 from tests.e2e.test_order_journey import Api, new_sku, place, wait_for_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -94,3 +95,14 @@ def test_a_shopper_asks_about_an_order_and_ops_assign_answer_and_close(
     assert notified(api, shopper, ticket_id, "ticket_closed") is not None
     mine = api("GET", "/me/tickets", token=shopper).json()
     assert mine["items"][0]["ticket_id"] == ticket_id and mine["items"][0]["status"] == "CLOSED"
+
+
+def test_the_ticket_example_runs_as_documented(local_stack: dict[str, Any]) -> None:
+    from pathlib import Path
+
+    seen = support_ticket.main([local_stack["api_url"], "--stack",
+                                str(Path(local_stack["_log"]).parent / "stack.json")])
+    assert seen["ticket"]["status"] == "OPEN" and seen["answered"]["status"] == "ANSWERED"
+    assert seen["told"] and set(seen["told"]) <= {"ticket_answered", "ticket_closed"}
+    assert seen["replied"]["status"] == "WAITING" and seen["closed"]["status"] == "CLOSED"
+    assert [m["author"] for m in seen["thread"]["messages"]] == ["opener", "ops", "opener"]
