@@ -17,7 +17,7 @@ from shared.core import ddb
 from shared.core.timestamps import Timestamp
 from shared.core.types import OrderId
 from shared.tickets import events as ev
-from shared.tickets.states import TicketStatus
+from shared.tickets.states import AWAITING_OPS, TicketStatus
 
 SUBJECT_MAX = 200
 BODY_MAX = 2000  # even \u-escaped (6 bytes a character) a body stays under the 16 KB request cap
@@ -232,8 +232,6 @@ class OpsTicketSummary(TicketSummary):
 
     @classmethod
     def of(cls, ticket: Ticket) -> OpsTicketSummary:
-        from shared.tickets.states import AWAITING_OPS
-
         waiting = ticket.since if ticket.status in AWAITING_OPS else None
         return cls.model_validate({**ticket.to_item(), "waiting_since": waiting})
 

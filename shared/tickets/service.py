@@ -178,30 +178,45 @@ def post_message(caller: Principal, ticket_id: str, idempotency_key: str | None,
             metrics.add_metric(name=FIRST_RESPONSE_METRIC, unit="Seconds", value=fields["first_response_seconds"])
         ticket, messages = readable(caller, ticket_id)
         return ticket, messages, message
-    raise Conflict("The ticket kept changing; retry with the same key.", code="ticket_busy")
+    raise _busy()
+
+
+def _busy() -> Conflict:
+    return Conflict("The ticket kept changing; retry.", code="ticket_busy")
 
 
 def assign(caller: Principal, ticket_id: str, body: AssignTicket) -> Ticket:
     """Give the ticket to an ops user: OPEN -> ASSIGNED, otherwise the status stays; the same assignee again
-    changes nothing (a retry)."""
-    ticket = _ops_ticket(ticket_id)
-    if ticket.assignee == body.assignee and ticket.status is not T.CLOSED:
-        return ticket
-    to = T.ASSIGNED if ticket.status is T.OPEN else ticket.status
-    entry = events.assigned(from_status=ticket.status, to_status=to, actor=_actor(caller, "ops"),
-                            assignee=body.assignee, at=now_iso())
-    return store.change(ticket, to, entry, set_fields={"assignee": body.assignee})
+    changes nothing (a retry). A message landing meanwhile is read and the decision made again."""
+    for _ in ddb.contended():
+        ticket = _ops_ticket(ticket_id)
+        if ticket.assignee == body.assignee and ticket.status is not T.CLOSED:
+            return ticket
+        to = T.ASSIGNED if ticket.status is T.OPEN else ticket.status
+        entry = events.assigned(from_status=ticket.status, to_status=to, actor=_actor(caller, "ops"),
+                                assignee=body.assignee, at=now_iso())
+        try:
+            return store.change(ticket, to, entry, set_fields={"assignee": body.assignee})
+        except store.TicketChanged:
+            continue
+    raise _busy()
 
 
 def close(caller: Principal, ticket_id: str, body: CloseTicket) -> Ticket:
     """Close with a resolution; closing again with the same resolution answers the closed ticket (a retry)."""
-    ticket = _ops_ticket(ticket_id)
-    if ticket.status is T.CLOSED and ticket.resolution == body.resolution:
-        return ticket
-    at = now_iso()
-    entry = events.closed(from_status=ticket.status, actor=_actor(caller, "ops"), resolution=body.resolution,
-                          at=at)
-    return store.change(ticket, T.CLOSED, entry, set_fields={"resolution": body.resolution, "closed_at": at})
+    for _ in ddb.contended():
+        ticket = _ops_ticket(ticket_id)
+        if ticket.status is T.CLOSED and ticket.resolution == body.resolution:
+            return ticket
+        at = now_iso()
+        entry = events.closed(from_status=ticket.status, actor=_actor(caller, "ops"), resolution=body.resolution,
+                              at=at)
+        try:
+            return store.change(ticket, T.CLOSED, entry, set_fields={"resolution": body.resolution,
+                                                                     "closed_at": at})
+        except store.TicketChanged:
+            continue
+    raise _busy()
 
 
 def _ops_ticket(ticket_id: str) -> Ticket:

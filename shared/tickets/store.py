@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any
 
 from shared.core import aws, clock, ddb, paging
-from shared.core.errors import Conflict
 from shared.core.timeline import TimelineEvent
 from shared.tickets.models import Message, Ticket
 from shared.tickets.states import AWAITING_OPS, TicketStatus, check_move
@@ -238,17 +237,15 @@ def change_update(ticket: Ticket, to: TicketStatus, entry: TimelineEvent, *,
 
 def change(ticket: Ticket, to: TicketStatus, entry: TimelineEvent, *,
            set_fields: dict[str, Any] | None = None) -> Ticket:
-    """Apply one change without a message (assign, close); a lost race answers 409 `ticket_changed`."""
+    """Apply one change without a message (assign, close) and return the ticket as written; raises
+    TicketChanged when it moved since it was read."""
     try:
         reply = ddb.dynamodb().update_item(**change_update(ticket, to, entry, set_fields=set_fields),
-                                           ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                                           ReturnValues="ALL_NEW")
     except aws.ClientError as error:
-        if not ddb.is_conditional_failure(error):
-            raise
-        current = ddb.failed_item(error)
-        status = str(current["status"]) if current else "unknown"
-        raise Conflict(f"The ticket changed meanwhile; it is now {status}.", code="ticket_changed",
-                       current_status=status) from None
+        if ddb.is_conditional_failure(error):
+            raise TicketChanged from None
+        raise
     return Ticket.from_item(ddb.from_item(reply["Attributes"]))
 
 

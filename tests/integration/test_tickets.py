@@ -269,3 +269,24 @@ def test_concurrent_answers_each_get_their_own_place_and_only_one_is_the_first_r
     answers = [e for e in final["history"] if e["type"] == "answered"]
     assert len(answers) == 3 and [e["first_response"] for e in answers] == [True, False, False]
     assert store.get(ticket_id).version == 4  # type: ignore[union-attr]  # opened at 1, one bump per message
+
+
+def test_a_close_that_races_a_reply_reads_again_and_still_closes(aws: dict[str, str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ticket = open_ticket()
+    ticket_id = ticket["ticket_id"]
+    original = store.change
+    raced: list[int] = []
+
+    def reply_lands_first(*args: Any, **kwargs: Any) -> Any:
+        if not raced:  # between the close's read and its write, the shopper writes
+            raced.append(1)
+            assert write(ticket_id, "are you there?", user=SHOPPER, key="reply-0001")[0] == 201
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "change", reply_lands_first)
+    status, closed = ops("POST", f"/ops/tickets/{ticket_id}/close", {"resolution": "answered by phone"})
+    assert status == 200 and closed["status"] == "CLOSED" and closed["message_count"] == 2
+    _, final = read(ticket_id)
+    assert [e["type"] for e in final["history"]] == ["opened", "replied", "closed"]
+    assert final["history"][-1]["from_status"] == "OPEN"
