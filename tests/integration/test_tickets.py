@@ -290,3 +290,47 @@ def test_a_close_that_races_a_reply_reads_again_and_still_closes(aws: dict[str, 
     _, final = read(ticket_id)
     assert [e["type"] for e in final["history"]] == ["opened", "replied", "closed"]
     assert final["history"][-1]["from_status"] == "OPEN"
+
+
+WRU_BUDGET = 50  # a ticket's whole life as docs/tickets.md counts it: open, assign, 2 answers, a reply, close
+
+
+def test_a_ticket_s_whole_life_stays_within_its_write_budget(aws: dict[str, str]) -> None:
+    """Billed by DynamoDB's rules (tools/bench/meter.py): each changed item at the larger of its two sizes,
+    doubled inside a transaction, plus the keys-only index writes the change causes."""
+    from infra.declaration import DECLARATION
+    from shared.core import ddb
+    from tools.bench.meter import IndexSpec, gsi_writes, item_size, write_units
+
+    indexes = [IndexSpec(ix.name, ix.pk, ix.sk, ix.projection) for ix in DECLARATION.table.indexes]
+
+    def partition(ticket_id: str) -> dict[str, dict[str, Any]]:
+        reply = ddb.dynamodb().query(TableName=ddb.table(), KeyConditionExpression="PK = :pk",
+                                     ExpressionAttributeValues=ddb.values(pk=store.ticket_pk(ticket_id)))
+        return {item["SK"]["S"]: item for item in reply["Items"]}
+
+    def billed(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], transactional: bool) -> int:
+        units = 0
+        for sk in set(before) | set(after):
+            old, new = before.get(sk), after.get(sk)
+            if old != new:
+                units += write_units(max(item_size(old), item_size(new)), transactional=transactional)
+                units += sum(wru for _, _, wru in gsi_writes(old, new, indexes, ("PK", "SK")))
+        return units
+
+    _, ticket = open_ticket()
+    ticket_id = ticket["ticket_id"]
+    steps: list[tuple[str, int]] = [("open", billed({}, partition(ticket_id), True))]
+    for name, act, transactional in (
+        ("assign", lambda: ops("POST", f"/ops/tickets/{ticket_id}/assign", {"assignee": OPS.sub}), False),
+        ("answer", lambda: write(ticket_id, "已催促快递，请稍候" * 10, user=OPS, key="answer-0001"), True),
+        ("answer", lambda: write(ticket_id, "补充说明" * 10, user=OPS, key="answer-0002"), True),
+        ("reply", lambda: write(ticket_id, "还是没有到，麻烦再看看" * 10, user=SHOPPER, key="reply-0001"), True),
+        ("close", lambda: ops("POST", f"/ops/tickets/{ticket_id}/close", {"resolution": "已签收"}), False),
+    ):
+        before = partition(ticket_id)
+        assert act()[0] in (200, 201)
+        steps.append((name, billed(before, partition(ticket_id), transactional)))
+    total = sum(units for _, units in steps)
+    print(f"\nticket write units: {steps} total {total}")
+    assert total <= WRU_BUDGET, steps
