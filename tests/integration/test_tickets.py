@@ -5,6 +5,7 @@ opener's notification."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -321,13 +322,14 @@ def test_a_ticket_s_whole_life_stays_within_its_write_budget(aws: dict[str, str]
     _, ticket = open_ticket()
     ticket_id = ticket["ticket_id"]
     steps: list[tuple[str, int]] = [("open", billed({}, partition(ticket_id), True))]
-    for name, act, transactional in (
+    actions: tuple[tuple[str, Callable[[], tuple[int, Any]], bool], ...] = (
         ("assign", lambda: ops("POST", f"/ops/tickets/{ticket_id}/assign", {"assignee": OPS.sub}), False),
         ("answer", lambda: write(ticket_id, "已催促快递，请稍候" * 10, user=OPS, key="answer-0001"), True),
         ("answer", lambda: write(ticket_id, "补充说明" * 10, user=OPS, key="answer-0002"), True),
         ("reply", lambda: write(ticket_id, "还是没有到，麻烦再看看" * 10, user=SHOPPER, key="reply-0001"), True),
         ("close", lambda: ops("POST", f"/ops/tickets/{ticket_id}/close", {"resolution": "已签收"}), False),
-    ):
+    )
+    for name, act, transactional in actions:
         before = partition(ticket_id)
         assert act()[0] in (200, 201)
         steps.append((name, billed(before, partition(ticket_id), transactional)))
