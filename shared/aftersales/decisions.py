@@ -143,9 +143,23 @@ def merchant_timed_out(case: Case, moment: datetime) -> str:
     reason = "merchant_reply_timeout" if case.status is S.REQUESTED else "receipt_check_timeout"
     try:
         done = approve(case, actor=MERCHANT_TIMEOUT, reason=reason)
-    except Conflict:
-        return "raced"  # the case moved meanwhile: its next read decides (the timer went with the move)
+    except Conflict as conflict:
+        if conflict.code == "case_changed":
+            return "raced"  # the case moved meanwhile: its next read decides (the timer went with the move)
+        return _blocked(case, conflict)
     return done.status.value.lower()
+
+
+def _blocked(case: Case, conflict: Conflict) -> str:
+    """The agreement cannot be carried out (e.g. 409 refund_exceeds_capture: the order's capture no longer
+    covers the case): a person decides. The ops inbox gets it once and the timer stops, so no sweep retries it
+    every minute; the case stays where it is, and the merchant or ops can still act on it."""
+    from shared.ops import inbox
+
+    inbox.record("refund_issue", f"{case.order_id}:{case.case_id}:merchant_timeout",
+                 {"order_id": case.order_id, "case_id": case.case_id, "detail": conflict.code},
+                 summary=f"case {case.case_id}: the merchant's timeout could not refund it ({conflict.code})")
+    return "blocked" if store.clear_timer(case) else "raced"
 
 
 def escalation_lapsed(case: Case, moment: datetime) -> str:

@@ -153,6 +153,23 @@ def test_a_late_timer_on_a_case_the_merchant_decided_changes_nothing(payments: A
     assert current(rejected.case_id).status is CaseStatus.REJECTED
 
 
+def test_a_timeout_that_cannot_refund_goes_to_ops_once_and_stops(payments: Any) -> None:
+    case = opened()
+    order = store.require(case.order_id, consistent=True)
+    from shared.payments import refunds
+
+    captured = order.payment["amount_fen"]  # type: ignore[index]
+    refunds.refund(order, captured - 100_00, refund_key="goodwill", reason="ops goodwill", actor="ops:test")
+    assert timers.sweep(now() + HOURS_48) == {"case_merchant_blocked": 1}
+    stuck = current(case.case_id)
+    assert stuck.status is CaseStatus.REQUESTED and timer_of(stuck) is None
+    from shared.ops import inbox
+
+    items, _ = inbox.list_kind("refund_issue", None, viewer="ops-test")
+    assert [item["payload"]["detail"] for item in items if case.case_id in item["ref"]] == ["refund_exceeds_capture"]
+    assert timers.sweep(now() + timedelta(hours=49)) == {}  # not every minute again
+
+
 def test_a_received_return_is_refunded_unless_the_merchant_raises_a_problem(payments: Any) -> None:
     quiet = as_received(opened(RETURN))
     assert timers.sweep(now() + HOURS_48) == {"case_merchant_refunded": 1}
