@@ -185,8 +185,7 @@ def for_shop(shop_id: str, cursor: str | None, status: CaseStatus | None) -> tup
     start = paging.decode(cursor, listing=listing, caller=shop_id, allowed_keys={"PK", "SK", "GSI2PK", "GSI2SK"})
     found: list[Case] = []
     for _ in range(FILTER_PAGES):
-        items, start = ddb.index_page("by_shop_day", "GSI2PK", store.shop_index_values(shop_id, "", "")["GSI2PK"],
-                                      start, PAGE_SIZE)
+        items, start = ddb.index_page("by_shop_day", "GSI2PK", store.shop_partition(shop_id), start, PAGE_SIZE)
         found += [case for case in map(Case.from_item, items) if status is None or case.status is status]
         if start is None or len(found) >= PAGE_SIZE:
             break

@@ -142,6 +142,29 @@ def test_a_silent_merchant_is_taken_to_agree_after_48_hours(payments: Any) -> No
     assert timers.sweep(now() + timedelta(hours=49)) == {}
 
 
+def test_the_merchant_clicking_five_times_as_the_timer_fires_refunds_once(payments: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    case = opened()
+    with ThreadPoolExecutor(6) as pool:
+        clicks = [pool.submit(merchant, "POST", f"/merchant/after-sales/{case.case_id}/approve") for _ in range(5)]
+        swept = pool.submit(timers.sweep, now() + HOURS_48)
+        answers = [click.result() for click in clicks]
+    assert all(status == 200 for status, _ in answers), answers
+    assert {reply["status"] for _, reply in answers} <= {"REFUNDING", "REFUNDED"}
+    assert set(swept.result()) <= {"case_merchant_refunded", "case_merchant_refunding", "case_merchant_raced"}
+    done = current(case.case_id)
+    assert done.status is CaseStatus.REFUNDED
+    payment = store.require(case.order_id, consistent=True).payment
+    assert payment is not None and payment["refunded_fen"] == 168_00
+    assert [key for key in payment["refunds"] if key.startswith("as-")] == [refunding.refund_key(case.case_id)]
+    # concurrent senders may each send the grant before one records the provider's answer, always with the same
+    # out_refund_no, which the provider refunds once (shared/aftersales/refunding.py)
+    assert sends(case) >= 1
+    assert [e.to_status for e in done.events if hasattr(e, "to_status")] == [  # one move each, by whoever won
+        CaseStatus.REQUESTED, CaseStatus.REFUNDING, CaseStatus.REFUNDED]
+
+
 def test_a_late_timer_on_a_case_the_merchant_decided_changes_nothing(payments: Any) -> None:
     stale = opened()  # as the sweeper read it, before the merchant answered
     assert merchant("POST", f"/merchant/after-sales/{stale.case_id}/approve")[1]["status"] == "REFUNDED"
