@@ -97,6 +97,94 @@ class Evidence(BaseModel):
     actor: str
     text: str
     images: list[str] = []
+# ---------------------------------------------------------------- returns (shared/aftersales/returns.py)
+
+class ReturnAddress(BaseModel):
+    """Where the shopper sends the goods back: the merchant's return address, fixed when the return is approved."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    recipient: str
+    phone: str
+    province: str
+    city: str
+    line: str
+    warehouse: str | None = Field(None, description="The warehouse the goods shipped from, and go back to")
+
+
+class ReturnShipment(BaseModel):
+    """The parcel the shopper sent back (`POST /after-sales/{case_id}/return-shipment`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    carrier: str
+    tracking_no: str
+    at: Timestamp
+    subscription: str = Field(description="active | not_configured | refused:<code>: whether pushes will come")
+
+
+class ReturnTrackingStep(BaseModel):
+    """One tracking state of the return parcel (揽收, 在途, 派件, 签收...), from the courier's signed push."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    state: str
+    raw_state: str
+    at: Timestamp
+    partner: str
+
+
+class ReceiptLine(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sku: str
+    quantity: int
+    condition: Literal["intact", "damaged", "unchecked"] = Field(
+        description="unchecked: the merchant recorded nothing in time and was taken to have received it")
+
+
+# pydantic checks the pattern before stripping and lower-casing: it allows the blanks and capitals they remove
+Carrier = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                           pattern=r"^\s*[A-Za-z][A-Za-z0-9]{1,29}\s*$")]
+TrackingNo = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\s*[A-Za-z0-9]{6,40}\s*$")]
+
+
+class ReturnShipmentIn(BaseModel):
+    """POST /after-sales/{case_id}/return-shipment body: the carrier's Kuaidi100 company code and the number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    carrier: Carrier = Field(description="Kuaidi100 company code, e.g. yuantong, zhongtong, shunfeng")
+    tracking_no: TrackingNo
+
+
+class ReceiptLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: SkuId
+    quantity: Quantity
+    condition: Literal["intact", "damaged"]
+
+
+class ReceiveIn(BaseModel):
+    """POST /merchant/after-sales/{case_id}/receive body: every returned unit, per line, intact or damaged (a
+    line may be split: `{sku, 1, intact}` and `{sku, 1, damaged}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: Annotated[list[ReceiptLineIn], Field(min_length=1, max_length=40)]
+
+
+class Receipt(BaseModel):
+    """What the merchant received, per line; `restocked` is what went back to sellable stock (intact units)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lines: list[ReceiptLine]
+    restocked: dict[str, int]
+    warehouse: str | None = None
+    at: Timestamp
+    by: str
 
 
 # ---------------------------------------------------------------- the stored case
@@ -114,6 +202,22 @@ class CaseLine(BaseModel):
     unit_price_fen: int
     refundable_fen: int
     claimed_from: int = Field(description="Units of this line claimed by earlier cases (the rounding rule's c).")
+
+
+FlashRule = Literal["not_shipped", "digital_undelivered", "good_standing"]
+
+
+class FlashDecision(BaseModel):
+    """The flash-refund decision (shared/aftersales/flash.py), recorded once when the case opens: whether a rule
+    let it be refunded without a person, which, and why (stable codes `<rule>:<code>`, matched or refused)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    eligible: bool
+    rule: FlashRule | None = None
+    reasons: list[str]
+    rules_version: str
+    decided_at: str
 
 
 class Case(BaseModel):
@@ -147,6 +251,14 @@ class Case(BaseModel):
     evidence: list[Evidence] | None = Field(None, description="Both sides' evidence, oldest first (disputes.py)")
     disputed_at: str | None = Field(None, description="When the case became DISPUTED (the ops queue's order)")
     dispute_claim: dict[str, str] | None = Field(None, description="An arbiter's lease {by, until, claimed_at}")
+    return_address: ReturnAddress | None = None
+    return_shipment: ReturnShipment | None = None
+    return_tracking: list[ReturnTrackingStep] | None = None
+    return_tracking_seen: list[str] | None = Field(None, description="Recent push keys (duplicates change nothing)")
+    return_tracking_rev: int | None = Field(None, description="Guards the tracking writes (not a case move)")
+    receipt: Receipt | None = None
+    compensation_key: str | None = Field(None, description="The return-shipping compensation on the order")
+    flash: FlashDecision | None = Field(None, description="The flash-refund decision (shared/aftersales/flash.py)")
     gsi1pk: str = Field(alias="GSI1PK")
     gsi1sk: str = Field(alias="GSI1SK")
 
@@ -200,6 +312,10 @@ class CaseLineView(BaseModel):
     refundable_fen: Fen = Field(description="What this line refunds, integer fen (rounding rule: docs/aftersales.md).")
 
 
+class FlashView(FlashDecision):
+    decided_at: Timestamp  # type: ignore[assignment]
+
+
 class CaseView(BaseModel):
     """What the owner, the shop's merchant and ops read of a case."""
 
@@ -220,6 +336,12 @@ class CaseView(BaseModel):
     history: list[CaseEventView]
     evidence: list[EvidenceView] = []
     disputed_at: Timestamp | None = None
+    return_address: ReturnAddress | None = None
+    return_shipment: ReturnShipment | None = None
+    return_tracking: list[ReturnTrackingStep] | None = None
+    receipt: Receipt | None = None
+    flash: FlashView | None = Field(None, description="Whether the case was refunded at once without a "
+                                                          "person (闪电退款), by which rule, and why")
 
     @classmethod
     def of(cls, case: Case) -> CaseView:

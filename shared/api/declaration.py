@@ -98,6 +98,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/ops/disputes", "api_ops", "jwt", "listOpsDisputes", ("ops",), _OPS),
     Route("POST", "/ops/disputes/{case_id}/claim", "api_ops", "jwt", "claimDispute", ("ops",), _OPS),
     Route("POST", "/ops/disputes/{case_id}/decide", "api_ops", "jwt", "decideDispute", ("ops",), _OPS),
+    # returns (shared/aftersales/return_routes.py)
+    Route("POST", "/after-sales/{case_id}/return-shipment", "api_orders", "jwt", "giveReturnShipment",
+          ("after-sales",), _SHOPPER),
+    Route("POST", "/merchant/after-sales/{case_id}/receive", "api_orders", "jwt", "receiveReturn",
+          ("after-sales",), _MERCHANT),
     Route("GET", "/me/notifications", "api_orders", "jwt", "listNotifications", ("notifications",)),
     Route("POST", "/me/notifications/read", "api_orders", "jwt", "markNotificationsRead", ("notifications",)),
     Route("GET", "/me/entitlements", "api_orders", "jwt", "getEntitlements", ("entitlements",)),

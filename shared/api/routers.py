@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from shared.aftersales.decision_routes import router as aftersales_merchant
 from shared.aftersales.dispute_routes import ops as disputes_ops
 from shared.aftersales.dispute_routes import parties as disputes_parties
+from shared.aftersales.return_routes import router as returns
 from shared.aftersales.routes import router as aftersales
 from shared.api.declaration import PUBLIC_OPERATIONS as PUBLIC_OPERATIONS  # derived from the routes
 from shared.catalog.routes import merchant, public
@@ -29,7 +30,7 @@ ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {
     "api_catalog": (public,),
     "api_merchant": (merchant, aftersales_merchant),
     "intake": (intake,),
-    "api_orders": (orders, tracking, notifications, entitlements, aftersales, disputes_parties),
+    "api_orders": (orders, tracking, notifications, entitlements, aftersales, disputes_parties, returns),
     "logistics_notify": (logistics_notify,),
     "api_ops": (ops, disputes_ops),
     "api_review": (review,),

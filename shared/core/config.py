@@ -167,6 +167,9 @@ class ExpirySettings(Settings):  # shared/orders/expiry.py
 class CompletionSettings(Settings):  # shared/orders/completion.py
     return_window_seconds: int = Field(7 * 24 * 3600, alias="RETURN_WINDOW_SECONDS",
                                        description="DELIVERED becomes COMPLETED after this")
+    complete_recheck_seconds: int = Field(3600, ge=1, alias="COMPLETE_RECHECK_SECONDS",
+                                          description="A delivered order whose window closed with an open after-sales "
+                                                      "case checks again after this")
 
 
 class AfterSalesSettings(Settings):  # shared/aftersales/service.py
@@ -192,9 +195,18 @@ class AfterSalesSettings(Settings):  # shared/aftersales/service.py
     dispute_lease_seconds: int = Field(
         900, alias="AFTER_SALES_DISPUTE_LEASE_SECONDS",
         description="An arbiter's claim on a dispute lasts this (shared/aftersales/disputes.py)")
+    # returns (shared/aftersales/returns.py)
+    return_shipping_compensation_fen: int = Field(
+        12_00, ge=0, alias="RETURN_SHIPPING_COMPENSATION_FEN",
+        description="The platform pays a received no-reason return's first-weight return shipping: this many fen "
+                    "(the cap; 0 pays none)")
+    return_addresses: str = Field(
+        "", alias="AFTER_SALES_RETURN_ADDRESSES",
+        description='Shop return addresses, JSON {"<shop_id>": {recipient, phone, province, city, line}}; a shop '
+                    "without one gets the demo shop's address at its warehouse")
 
 
-class RiskSettings(Settings):  # shared/risk/flags.py, shared/risk/store.py
+class RiskSettings(Settings):  # shared/risk/flags.py, shared/risk/store.py (and the flash refunds' flags)
     risk_flags_max_age_seconds: int = Field(60, alias="RISK_FLAGS_MAX_AGE_SECONDS",
                                             description="How long the flags document is cached")
     risk_flags_file: str | None = Field(None, alias="RISK_FLAGS_FILE",
@@ -218,7 +230,7 @@ class ApiCatalogSettings(StockSettings): ...
 class ApiMerchantSettings(StockSettings, AfterSalesSettings): ...
 class ApiOpsSettings(AfterSalesSettings): ...
 class ApiOrdersSettings(StockSettings, IntakeSettings, CheckoutSettings, LifecycleSettings, ExpirySettings,
-                        CompletionSettings, AfterSalesSettings): ...
+                        CompletionSettings, AfterSalesSettings, RiskSettings): ...  # RiskSettings: flash refunds
 class ApiReviewSettings(StockSettings, CheckoutSettings, ReviewSettings): ...
 class CheckoutStarterSettings(Settings): ...
 class DeliverSettings(StockSettings, CheckoutSettings): ...
@@ -226,7 +238,7 @@ class ExpiryWorkerSettings(StockSettings, IntakeSettings, CheckoutSettings, Life
                            CompletionSettings): ...
 class FulfilStarterSettings(Settings): ...
 class IntakeFunctionSettings(StockSettings, IntakeSettings): ...
-class LogisticsNotifySettings(CompletionSettings): ...
+class LogisticsNotifySettings(CompletionSettings, AfterSalesSettings): ...  # return parcels: aftersales/returns.py
 class NotifierSettings(Settings): ...
 class PaySettings(StockSettings, CheckoutSettings, RedriveSettings): ...
 class PaymentNotifySettings(StockSettings, CheckoutSettings, RedriveSettings): ...

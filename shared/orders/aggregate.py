@@ -36,6 +36,16 @@ class Entitlement(TypedDict, total=False):
 
 
 @with_config(_OPEN)
+class LineReturnPolicy(TypedDict, total=False):
+    """The SKU's 7-day no-reason return policy at the sale (shared/catalog/models.py), written only when it is
+    not its kind's default (shared/aftersales/policy.py), so most lines hold nothing."""
+
+    policy: str  # allowed | excluded_by_law | excluded_with_consent
+    reason: str
+    consented_at: str  # excluded_with_consent: when the shopper confirmed it (the order's created_at)
+
+
+@with_config(_OPEN)
 class Line(TypedDict):
     """One priced line, fixed at the sale (a later catalog edit never changes a placed order)."""
 
@@ -47,6 +57,7 @@ class Line(TypedDict):
     unit_price_fen: int
     line_total_fen: int
     entitlement: NotRequired[Entitlement]
+    return_policy: NotRequired[LineReturnPolicy]
 
 
 @with_config(_OPEN)
@@ -193,6 +204,24 @@ class Delivery(TypedDict, total=False):
     refunded_fen: int
 
 
+@with_config(_OPEN)
+class Compensation(TypedDict, total=False):
+    """Money the platform pays the shopper, apart from the merchant's refund (`compensations[<key>]`: the
+    return shipping of a no-reason return, shared/payments/compensation.py). Granted once per key, executed
+    through a payout provider with a deterministic `out_transfer_no`."""
+
+    amount_fen: int
+    currency: str
+    reason: str
+    case_id: str
+    state: str  # requested -> paid | failed
+    out_transfer_no: str
+    at: str
+    transfer_id: str
+    settled_at: str
+    detail: str
+
+
 class OrderHead(BaseModel):
     """What a transition needs of an order: a projection read (`store.get_heads`) parses into this alone,
     without the timeline (the expiry path at sale speed reads these five attributes of each order)."""
@@ -253,6 +282,7 @@ class Order(OrderHead):
     shipment: Shipment | None = None
     delivery: Delivery | None = None
     trouble: Trouble | None = None
+    compensations: dict[str, Compensation] | None = None
 
     @field_serializer("events")
     def _events(self, value: list[OrderEvent]) -> list[dict[str, Any]]:
