@@ -79,7 +79,7 @@ def approve(case: Case, *, actor: str, reason: str) -> Case:
     """Agree to the case (see the module docstring); 409 `case_changed` if it moved since it was read."""
     if case.status is S.REQUESTED and case.type is CaseType.RETURN_AND_REFUND:
         # item 4's return leg, loaded only when a return is approved
-        from shared.aftersales import returns  # type: ignore[attr-defined,unused-ignore]
+        from shared.aftersales import returns
 
         awaiting: Case = returns.await_return(case, actor=actor, reason=reason)
         return awaiting
