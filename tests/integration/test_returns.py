@@ -268,7 +268,6 @@ def test_a_merchant_silent_after_the_return_was_signed_for_is_taken_to_have_rece
         logistics: dict[str, str]) -> None:
     case = in_transit(quantity=1)
     before = _available(SKU)
-    assert timers.sweep(now() + timedelta(days=30)) == {}  # in transit: no timer until it is signed for
     assert k100_push(_parcel(), "SIGNED", history=STEPS, hours=24 * 30)[0] == 200
     assert timers.sweep(now() + timedelta(hours=47)) == {}
     assert timers.sweep(now() + timedelta(hours=48, minutes=1))["case_return_ship_receipt_assumed"] == 1
@@ -278,6 +277,18 @@ def test_a_merchant_silent_after_the_return_was_signed_for_is_taken_to_have_rece
     assert received.receipt.by == "system:sweeper" and received.receipt.restocked == {}
     assert _available(SKU) == before  # nobody checked the goods: nothing goes back on sale
     assert (received.model_extra or {})["GSI3PK"].startswith("DUE#CASE_MERCHANT#")  # then the refund
+
+
+def test_a_return_parcel_never_signed_for_goes_to_ops_once_and_keeps_waiting(logistics: dict[str, str]) -> None:
+    case = in_transit(quantity=1)
+    assert timers.sweep(now() + timedelta(days=6)) == {}
+    assert timers.sweep(now() + timedelta(days=7, minutes=1))["case_return_ship_stalled"] == 1
+    assert timers.sweep(now() + timedelta(days=7, minutes=2)) == {}  # re-armed a week on
+    assert timers.sweep(now() + timedelta(days=14, minutes=2))["case_return_ship_stalled"] == 1
+    found, _ = inbox.list_kind("trouble_flag", None, viewer="ops")
+    assert [item["ref"] for item in found] == [f"{case.case_id}:return-stalled"]
+    waiting = cases.get(case.case_id, consistent=True)
+    assert waiting is not None and waiting.status is S.RETURN_IN_TRANSIT
 
 
 def test_a_receipt_must_account_for_every_unit_and_only_the_shops_merchant_records_it(
