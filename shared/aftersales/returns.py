@@ -266,9 +266,10 @@ def apply_tracking(case_id: str, update: TrackingUpdate) -> str:
 
 # ---------------------------------------------------------------- the merchant receives the goods
 
-# The no-reason reason codes (七天无理由): the catalogue's `no_reason` (issue 13 item 4's policy) and the code the
-# case core published first. Only these earn the platform's return-shipping compensation.
-NO_REASON_CODES = frozenset({"no_reason", "seven_day_no_reason"})
+# The no-reason reason codes (七天无理由): the ones the return policy counts as no-reason (the policy branch's
+# shared/aftersales/policy.py NO_REASON_CODES: seven_day_no_reason, no_longer_needed) and `no_reason`. Only a
+# return with one of these earns the platform's return-shipping compensation.
+NO_REASON_CODES = frozenset({"no_reason", "seven_day_no_reason", "no_longer_needed"})
 
 
 def _receipt_lines(case: Case, body: ReceiveIn) -> list[ReceiptLine]:
