@@ -188,3 +188,14 @@ def test_a_no_reason_return_is_tracked_received_restocked_compensated_and_refund
     assert order["payment"]["refunded_fen"] == 168_00 == order["total_fen"]
     assert order["compensations"][next(iter(order["compensations"]))]["amount_fen"] == 12_00
     assert order["status"] == "DELIVERED"  # completes when the window closes, its case ended
+
+    # and the shopper was told each step
+    from examples.client import wait_until
+
+    wanted = {f"after_sales_{status.lower()}" for status in ("AWAITING_RETURN", "RETURN_IN_TRANSIT", "RECEIVED",
+                                                            "REFUNDED")}
+    told = wait_until(
+        lambda: {n["type"] for n in api("GET", "/me/notifications", token=shopper).json()["items"]
+                 if n.get("case_id") == case_id},
+        lambda types: wanted <= types)
+    assert wanted <= told
