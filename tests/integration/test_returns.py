@@ -6,7 +6,9 @@ only after its cases end."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -19,11 +21,13 @@ from shared.aftersales import store as cases
 from shared.aftersales.models import Case
 from shared.aftersales.states import CaseStatus
 from shared.catalog import store as catalog
+from shared.core import ddb
 from shared.core.clock import now
 from shared.core.errors import Conflict
 from shared.logistics import store as tracking_store
 from shared.ops import inbox
 from shared.orders import lifecycle, store
+from shared.orders.store import order_pk
 from shared.payments import compensation
 from shared.sandbox import courier
 from shared.sandbox.payouts import SandboxPayouts
@@ -35,6 +39,7 @@ from tests.integration.test_fulfilment_helpers import (  # noqa: F401
     ship_order,
 )
 from tests.integration.test_logistics import STEPS, k100_push, kdn_push
+from tests.integration.test_payments_costs import dynamodb_calls  # noqa: F401  (fixture)
 from tests.integration.test_payments_helpers import install_payments
 from tests.support import MERCHANT, OTHER_MERCHANT, OTHER_SHOPPER, SHOPPER, User, call
 
@@ -370,3 +375,68 @@ def test_the_order_completes_only_after_its_cases_end(logistics: dict[str, str])
     assert lifecycle.sweep(after_window + timedelta(hours=1, minutes=1),
                            kinds=("COMPLETE",)).get("complete_completed") == 1
     assert store.require(case.order_id, consistent=True).status.value == "COMPLETED"
+
+
+# ---------------------------------------------------------------- concurrency and costs
+
+def test_ten_concurrent_receipts_restock_once_and_pay_the_shipping_once(logistics: dict[str, str]) -> None:
+    case = in_transit(quantity=2, reason_code=NO_REASON)
+    before = _available(SKU)
+    whole = [{"sku": SKU, "quantity": 2, "condition": "intact"}]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: receive(case.case_id, whole), range(10)))
+    assert {status for status, _ in answers} == {200}, answers
+    assert _available(SKU) == before + 2
+    received = cases.get(case.case_id, consistent=True)
+    assert received is not None and statuses(received).count(S.RECEIVED) == 1
+    order = store.require(case.order_id, consistent=True)
+    (granted,) = (order.compensations or {}).values()
+    assert granted["state"] == "paid"
+    # concurrent retries may each ask, always with the one out_transfer_no: the provider moves the money once
+    assert set(SandboxPayouts.calls) == {granted["out_transfer_no"]}
+    assert SandboxPayouts.paid == {granted["out_transfer_no"]: 12_00}
+
+
+def test_eight_concurrent_deliveries_of_one_push_record_its_state_once(logistics: dict[str, str]) -> None:
+    case = in_transit()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: k100_push(_parcel(), "ACCEPTED", hours=24 * 30), range(8)))
+    assert {status for status, _ in answers} == {200}
+    tracked = cases.get(case.case_id, consistent=True)
+    assert tracked is not None and [step.state for step in tracked.return_tracking or []] == ["ACCEPTED"]
+
+
+def _size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it, near enough: its attribute names and values in bytes."""
+    return len(json.dumps(item, ensure_ascii=False, default=str).encode())
+
+
+def test_what_a_return_costs_in_dynamodb_calls_and_item_sizes(logistics: dict[str, str], payments: Any,
+                                                             dynamodb_calls: Counter[str]) -> None:  # noqa: F811
+    case = return_case(delivered_order(quantity=2), quantity=1, reason_code=NO_REASON)
+    steps: dict[str, dict[str, int]] = {}
+
+    def measured(name: str, action: Any) -> Any:
+        dynamodb_calls.clear()
+        result = action()
+        steps[name] = dict(dynamodb_calls)
+        return result
+
+    measured("approve", lambda: returns.await_return(case, actor="merchant:x", reason="approved"))
+    measured("parcel", lambda: give(case.case_id))
+    for i, state in enumerate(STEPS):
+        measured(f"push {state}", lambda i=i, state=state: k100_push(_parcel(), state, history=STEPS[: i + 1],
+                                                                      hours=24 * 30))
+    measured("replayed push", lambda: k100_push(_parcel(), "SIGNED", history=STEPS, hours=24 * 30))
+    measured("receipt", lambda: receive(case.case_id, [{"sku": SKU, "quantity": 1, "condition": "intact"}]))
+    received = cases.get(case.case_id, consistent=True)
+    assert received is not None
+    measured("refund", lambda: refunding.start_refund(received, actor="system:test", reason="receipt_checked"))
+    case_item = ddb.get(order_pk(case.order_id), "CASE#" + case.case_id)
+    order_item = ddb.get(order_pk(case.order_id), "ORDER")
+    assert case_item is not None and order_item is not None
+    print(f"\nreturn: dynamodb calls per step {steps}; final case item {_size(case_item)} B, order item "
+          f"{_size(order_item)} B")
+    assert steps["replayed push"] == {"GetItem": 2}  # the lookup and the case: nothing written
+    assert steps["push SIGNED"].get("UpdateItem", 0) == 2  # the RETURN_SHIP timer and the tracking
+    assert steps["receipt"].get("TransactWriteItems") == 1
