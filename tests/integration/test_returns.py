@@ -6,6 +6,7 @@ only after its cases end."""
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -440,3 +441,16 @@ def test_what_a_return_costs_in_dynamodb_calls_and_item_sizes(logistics: dict[st
     assert steps["replayed push"] == {"GetItem": 2}  # the lookup and the case: nothing written
     assert steps["push SIGNED"].get("UpdateItem", 0) == 2  # the RETURN_SHIP timer and the tracking
     assert steps["receipt"].get("TransactWriteItems") == 1
+
+
+def test_the_order_waits_for_the_no_reason_window_as_the_return_policy_counts_it(
+        logistics: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id = delivered_order()
+    later = now() + timedelta(days=400, hours=20)  # e.g. 00:00 China time of the day after 签收, + 7 days
+    policy = SimpleNamespace(return_until=lambda order: later)  # shared/aftersales/policy.py (the policy branch)
+    monkeypatch.setitem(sys.modules, "shared.aftersales.policy", policy)
+    assert lifecycle.sweep(now() + timedelta(days=400), kinds=("COMPLETE",)).get("complete_waiting_window") == 1
+    assert store.require(order_id, consistent=True).status.value == "DELIVERED"
+    assert lifecycle.sweep(now() + timedelta(days=400, hours=19), kinds=("COMPLETE",)) == {}
+    done = lifecycle.sweep(later + timedelta(minutes=1), kinds=("COMPLETE",))
+    assert done.get("complete_completed") == 1
