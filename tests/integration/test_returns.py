@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import shared.aftersales as aftersales_package
 from functions.api_orders.handler import handler as api_orders
 from shared.aftersales import refunding, returns, timers
 from shared.aftersales import store as cases
@@ -39,7 +40,7 @@ from tests.integration.test_fulfilment_helpers import (  # noqa: F401
     physical_order,
     ship_order,
 )
-from tests.integration.test_logistics import STEPS, k100_push, kdn_push
+from tests.integration.test_logistics import STEPS, T0, k100_push, kdn_push
 from tests.integration.test_payments_costs import dynamodb_calls  # noqa: F401  (fixture)
 from tests.integration.test_payments_helpers import install_payments
 from tests.support import MERCHANT, OTHER_MERCHANT, OTHER_SHOPPER, SHOPPER, User, call
@@ -65,9 +66,18 @@ def delivered_order(quantity: int = 2, key: str = "key-00000001") -> str:
     order_id = str(placed.order_id)
     assert ship_order(order_id)["status"] == "SHIPPED"
     shipped: Any = store.require(order_id, consistent=True)
-    status, _ = k100_push(shipped, "SIGNED", history=STEPS)
+    # signed for some hours ago (the no-reason window is open)
+    status, _ = k100_push(shipped, "SIGNED", history=STEPS, hours=hours_ago(12))
     assert status == 200
     return order_id
+
+
+def hours_ago(hours: int) -> int:
+    """The push helpers' `hours` (traces at T0 + hours + i, one an hour) for traces starting `hours` ago."""
+    return int((now() - T0).total_seconds() // 3600) - hours
+
+
+RETURN_PUSHES = 6  # the return parcel's pushes start 6 hours ago, after the outbound 签收
 
 
 def return_case(order_id: str, quantity: int = 1, reason_code: str = "damaged",
@@ -221,12 +231,12 @@ def test_each_state_of_the_return_parcel_is_recorded_once_from_the_couriers_sign
     case = in_transit()
     order_tracking = tracking_store.get_tracking(case.order_id, consistent=True)
     for i, state in enumerate(STEPS):
-        status, _ = push(_parcel(), state, history=STEPS[: i + 1], hours=24 * 30)
+        status, _ = push(_parcel(), state, history=STEPS[: i + 1], hours=hours_ago(RETURN_PUSHES))
         assert status == 200
     tracked = cases.get(case.case_id, consistent=True)
     assert tracked is not None and tracked.return_tracking is not None
     assert [step.state for step in tracked.return_tracking] == STEPS  # 揽收, 在途, 派件, 签收
-    replayed = push(_parcel(), "OUT_FOR_DELIVERY", history=STEPS[:3], hours=24 * 30)  # a replay, late
+    replayed = push(_parcel(), "OUT_FOR_DELIVERY", history=STEPS[:3], hours=hours_ago(RETURN_PUSHES))  # a replay, late
     assert replayed[0] == 200
     assert cases.get(case.case_id, consistent=True) == tracked  # nothing changed
     assert tracked.version == case.version and tracked.status is S.RETURN_IN_TRANSIT  # not a case move
@@ -274,7 +284,7 @@ def test_a_merchant_silent_after_the_return_was_signed_for_is_taken_to_have_rece
         logistics: dict[str, str]) -> None:
     case = in_transit(quantity=1)
     before = _available(SKU)
-    assert k100_push(_parcel(), "SIGNED", history=STEPS, hours=24 * 30)[0] == 200
+    assert k100_push(_parcel(), "SIGNED", history=STEPS, hours=hours_ago(RETURN_PUSHES))[0] == 200
     assert timers.sweep(now() + timedelta(hours=47)) == {}
     assert timers.sweep(now() + timedelta(hours=48, minutes=1))["case_return_ship_receipt_assumed"] == 1
     received = cases.get(case.case_id, consistent=True)
@@ -401,7 +411,7 @@ def test_ten_concurrent_receipts_restock_once_and_pay_the_shipping_once(logistic
 def test_eight_concurrent_deliveries_of_one_push_record_its_state_once(logistics: dict[str, str]) -> None:
     case = in_transit()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(pool.map(lambda _: k100_push(_parcel(), "ACCEPTED", hours=24 * 30), range(8)))
+        answers = list(pool.map(lambda _: k100_push(_parcel(), "ACCEPTED", hours=hours_ago(RETURN_PUSHES)), range(8)))
     assert {status for status, _ in answers} == {200}
     tracked = cases.get(case.case_id, consistent=True)
     assert tracked is not None and [step.state for step in tracked.return_tracking or []] == ["ACCEPTED"]
@@ -427,8 +437,8 @@ def test_what_a_return_costs_in_dynamodb_calls_and_item_sizes(logistics: dict[st
     measured("parcel", lambda: give(case.case_id))
     for i, state in enumerate(STEPS):
         measured(f"push {state}", lambda i=i, state=state: k100_push(_parcel(), state, history=STEPS[: i + 1],
-                                                                      hours=24 * 30))
-    measured("replayed push", lambda: k100_push(_parcel(), "SIGNED", history=STEPS, hours=24 * 30))
+                                                                      hours=hours_ago(RETURN_PUSHES)))
+    measured("replayed push", lambda: k100_push(_parcel(), "SIGNED", history=STEPS, hours=hours_ago(RETURN_PUSHES)))
     measured("receipt", lambda: receive(case.case_id, [{"sku": SKU, "quantity": 1, "condition": "intact"}]))
     received = cases.get(case.case_id, consistent=True)
     assert received is not None
@@ -449,6 +459,7 @@ def test_the_order_waits_for_the_no_reason_window_as_the_return_policy_counts_it
     later = now() + timedelta(days=400, hours=20)  # e.g. 00:00 China time of the day after 签收, + 7 days
     policy = SimpleNamespace(return_until=lambda order: later)  # shared/aftersales/policy.py (the policy branch)
     monkeypatch.setitem(sys.modules, "shared.aftersales.policy", policy)
+    monkeypatch.setattr(aftersales_package, "policy", policy, raising=False)  # once the real one is imported
     assert lifecycle.sweep(now() + timedelta(days=400), kinds=("COMPLETE",)).get("complete_waiting_window") == 1
     assert store.require(order_id, consistent=True).status.value == "DELIVERED"
     assert lifecycle.sweep(now() + timedelta(days=400, hours=19), kinds=("COMPLETE",)) == {}
