@@ -8,6 +8,9 @@ return parcel, and is received by the merchant before its refund.
                                                  outbound ones (`apply_tracking`, from shared/logistics/service.py)
     AWAITING_RETURN -> CLOSED                    `return_not_sent` (RETURN_SHIP timer): nothing sent in time, the
                                                  units go back to the claim counters (`store.close`)
+    RETURN_IN_TRANSIT -> RECEIVED (assumed)      `return_not_sent` (RETURN_SHIP, re-armed by the parcel's 签收):
+                                                 the merchant recorded nothing in time; a parcel never signed for
+                                                 goes to the ops inbox instead
     RETURN_IN_TRANSIT -> RECEIVED                `receive` (the shop's merchant, per line intact or damaged): intact
                                                  units back to sellable stock in the same transaction, the
                                                  return-shipping compensation granted there too (no-reason
