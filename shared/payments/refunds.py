@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.core.clock import iso, now, now_iso, parse_iso
-from shared.core.errors import Conflict, Unavailable, Unprocessable
+from shared.core.errors import Conflict, Unavailable
 from shared.orders import events, logic
 from shared.orders import store as orders
 from shared.orders.aggregate import Capture, Order, RefundRecord
@@ -79,11 +79,13 @@ def refund(
             )
         record = (payment.get("refunds") or {}).get(refund_key)
         if record is None:
-            if committed_fen(payment) + amount_fen > int(payment["amount_fen"]):
-                raise Unprocessable(
+            left = int(payment["amount_fen"]) - committed_fen(payment)
+            if amount_fen > left:
+                raise Conflict(
                     f"A refund of {amount_fen} fen would exceed the {payment['amount_fen']} fen captured "
                     f"({committed_fen(payment)} fen already refunded or pending).",
                     code="refund_exceeds_capture",
+                    refundable_fen=left,
                 )
             requested = grant(order_id, refund_key, amount_fen, reason)
             reserved = payments_store.reserve_refund(
