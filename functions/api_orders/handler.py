@@ -1,5 +1,6 @@
 """The shopper's reads; logic in shared/orders/routes.py (and fulfilment/, notifications/, entitlements/, aftersales/
-routes.py: after-sales cases are served here, see shared/aftersales/routes.py for why)."""
+routes.py: after-sales cases are served here, see shared/aftersales/routes.py for why; payments/ledger_routes.py:
+the order's payment ledger)."""
 
 from typing import Any
 
@@ -12,8 +13,9 @@ from shared.entitlements.routes import router as entitlements
 from shared.fulfilment.routes import router as tracking
 from shared.notifications.routes import router as notifications
 from shared.orders.routes import orders
+from shared.payments.ledger_routes import router as payment_ledger
 
-app = http_app(orders, tracking, notifications, entitlements, aftersales)
+app = http_app(orders, tracking, notifications, entitlements, aftersales, payment_ledger)
 
 
 @instrumented(correlation_paths.API_GATEWAY_HTTP)

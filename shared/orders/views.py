@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.core.timestamps import Timestamp
 from shared.core.types import Fen
 from shared.orders.models import OrderLine, OrderStatus, ShippingAddress
+from shared.payments.ledger import LedgerSummary
 from shared.payments.models import PaymentParams, PaymentState, Provider, RefundState
 
 if TYPE_CHECKING:
@@ -218,7 +219,11 @@ class OpsOrderView(OrderView):
         default=None, description="Stock held while AWAITING_PAYMENT: sku -> [[bucket, units], ...].")
     redrives: int | None = None
     requeues: int | None = None
+    ledger: LedgerSummary | None = Field(default=None, description="The payment ledger's sums "
+                                         "(GET /orders/{order_id}/ledger has every grant).")
 
     @classmethod
     def of(cls, order: Order) -> OpsOrderView:
-        return cls.model_validate(order.to_item())
+        from shared.payments import ledger
+
+        return cls.model_validate({**order.to_item(), "ledger": ledger.summary(order)})
