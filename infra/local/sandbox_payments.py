@@ -52,7 +52,7 @@ def _wechat(order_id: str, intent: dict[str, Any], success: bool) -> tuple[str, 
     from shared.core.clock import now
     from shared.payments.adapters import wechatpay
     from shared.payments.secrets import wechatpay_config
-    from shared.sandbox.payments import sandbox_keys
+    from shared.sandbox.payments import sandbox_keys, wechat_signed_headers
 
     keys = sandbox_keys()["wechatpay"]
     moment = now()
@@ -67,14 +67,7 @@ def _wechat(order_id: str, intent: dict[str, Any], success: bool) -> tuple[str, 
         event_id=secrets.token_hex(16),
         resource_nonce=secrets.token_hex(6),
     )
-    headers = wechatpay.sign_notification(
-        body,
-        platform_private_key_pem=keys["platform_private_key_pem"],
-        serial=keys["platform_serial_no"],
-        timestamp=int(moment.timestamp()),
-        nonce=secrets.token_hex(16),
-    )
-    return "/payments/wechatpay/notify", headers, body
+    return "/payments/wechatpay/notify", wechat_signed_headers(body, keys, moment), body
 
 
 def _alipay(order_id: str, intent: dict[str, Any], success: bool) -> tuple[str, dict[str, str], bytes]:

@@ -317,6 +317,15 @@ def _wechat_refund_outcome() -> str | None:
     return outcome.upper() if outcome else None
 
 
+def wechat_signed_headers(body: bytes, keys: dict[str, Any], moment: datetime) -> dict[str, str]:
+    """The Wechatpay-* headers the platform key signs a sandbox notification with (payments and refunds)."""
+    from shared.payments.adapters import wechatpay
+
+    return wechatpay.sign_notification(body, platform_private_key_pem=keys["platform_private_key_pem"],
+                                       serial=keys["platform_serial_no"], timestamp=int(moment.timestamp()),
+                                       nonce=secrets.token_hex(16))
+
+
 def _notify_refund(refund: dict[str, Any], outcome: str, notify_url: str, keys: dict[str, Any]) -> None:
     """Build the `REFUND.<outcome>` notification WeChat would send for `refund` (AEAD-encrypted resource,
     platform-signed headers) and send it: by HTTP in the background when the runtime asked for it (env
@@ -339,14 +348,7 @@ def _notify_refund(refund: dict[str, Any], outcome: str, notify_url: str, keys: 
         event_id=secrets.token_hex(16),
         resource_nonce=secrets.token_hex(6),
     )
-    headers = wechatpay.sign_notification(
-        body,
-        platform_private_key_pem=keys["platform_private_key_pem"],
-        serial=keys["platform_serial_no"],
-        timestamp=int(moment.timestamp()),
-        nonce=secrets.token_hex(16),
-    )
-    notification = Notification(notify_url, headers, body)
+    notification = Notification(notify_url, wechat_signed_headers(body, keys, moment), body)
     if SandboxHttpClient.wechat_refund_outcome is None and notify_url:
         # the local runtime: WeChat posts a moment later, and retries a refused or failed delivery
         sender = threading.Timer(0.3, deliver_over_http, args=(notification,))
