@@ -17,7 +17,7 @@ last day ending at 24:00), which can run up to a day longer; the rule is `window
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from shared.aftersales.models import OpenCase
@@ -31,7 +31,6 @@ from shared.orders.models import OrderStatus
 
 # Reasons that name no fault of the seller: as a return, they are the no-reason return.
 NO_REASON_CODES = frozenset({"seven_day_no_reason", "no_longer_needed"})
-DAYS = timedelta(days=7)  # 七个24小时
 
 
 def is_no_reason(case_type: CaseType, reason_code: str) -> bool:
@@ -67,8 +66,11 @@ def signed_for_at(order: Order) -> datetime | None:
 
 
 def window_end(signed_at: datetime) -> datetime:
-    """7 x 24 hours from the sign-for moment (the end itself is outside)."""
-    return signed_at + DAYS
+    """`RETURN_WINDOW_SECONDS` (7 x 24 hours, the legal minimum) from the sign-for moment, the end itself outside:
+    the same setting times the order's completion (shared/orders/completion.py), so the two never disagree."""
+    from shared.orders.completion import return_window
+
+    return signed_at + return_window()
 
 
 def return_until(order: Order) -> datetime | None:

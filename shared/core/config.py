@@ -166,7 +166,9 @@ class ExpirySettings(Settings):  # shared/orders/expiry.py
 
 class CompletionSettings(Settings):  # shared/orders/completion.py
     return_window_seconds: int = Field(7 * 24 * 3600, alias="RETURN_WINDOW_SECONDS",
-                                       description="DELIVERED becomes COMPLETED after this")
+                                       description="The 7-day no-reason return window (七个24小时 from 签收, the "
+                                                   "legal minimum: shorter only for tests); DELIVERED becomes "
+                                                   "COMPLETED when it closes and no case is open")
     complete_recheck_seconds: int = Field(3600, ge=1, alias="COMPLETE_RECHECK_SECONDS",
                                           description="A delivered order whose window closed with an open after-sales "
                                                       "case checks again after this")
@@ -226,9 +228,9 @@ class ReviewSettings(RedriveSettings):  # shared/review/service.py
 
 
 # One model per declared function: the groups of the modules its handler imports (directly or not).
-class ApiCatalogSettings(StockSettings): ...
-class ApiMerchantSettings(StockSettings, AfterSalesSettings): ...
-class ApiOpsSettings(AfterSalesSettings): ...
+class ApiCatalogSettings(StockSettings, CompletionSettings): ...  # the no-reason window (aftersales/policy.py)
+class ApiMerchantSettings(StockSettings, AfterSalesSettings, CompletionSettings): ...
+class ApiOpsSettings(AfterSalesSettings, CompletionSettings): ...
 class ApiOrdersSettings(StockSettings, IntakeSettings, CheckoutSettings, LifecycleSettings, ExpirySettings,
                         CompletionSettings, AfterSalesSettings, RiskSettings): ...  # RiskSettings: flash refunds
 class ApiReviewSettings(StockSettings, CheckoutSettings, ReviewSettings): ...

@@ -6,7 +6,6 @@ only after its cases end."""
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 
-import shared.aftersales as aftersales_package
 from functions.api_orders.handler import handler as api_orders
 from shared.aftersales import refunding, returns, timers
 from shared.aftersales import store as cases
@@ -24,7 +22,7 @@ from shared.aftersales.models import Case
 from shared.aftersales.states import CaseStatus
 from shared.catalog import store as catalog
 from shared.core import ddb
-from shared.core.clock import now
+from shared.core.clock import now, parse_iso
 from shared.core.errors import Conflict
 from shared.logistics import store as tracking_store
 from shared.ops import inbox
@@ -453,15 +451,15 @@ def test_what_a_return_costs_in_dynamodb_calls_and_item_sizes(logistics: dict[st
     assert steps["receipt"].get("TransactWriteItems") == 1
 
 
-def test_the_order_waits_for_the_no_reason_window_as_the_return_policy_counts_it(
-        logistics: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_order_completes_exactly_when_the_no_reason_window_closes(logistics: dict[str, str]) -> None:
+    """One setting (RETURN_WINDOW_SECONDS) is both the policy's window and the COMPLETE timer's wait."""
+    from shared.aftersales import policy
+
     order_id = delivered_order()
-    later = now() + timedelta(days=400, hours=20)  # e.g. 00:00 China time of the day after 签收, + 7 days
-    policy = SimpleNamespace(return_until=lambda order: later)  # shared/aftersales/policy.py (the policy branch)
-    monkeypatch.setitem(sys.modules, "shared.aftersales.policy", policy)
-    monkeypatch.setattr(aftersales_package, "policy", policy, raising=False)  # once the real one is imported
-    assert lifecycle.sweep(now() + timedelta(days=400), kinds=("COMPLETE",)).get("complete_waiting_window") == 1
+    order = store.require(order_id, consistent=True)
+    until = policy.return_until(order)
+    assert until is not None
+    assert until == parse_iso(order.fulfilment["signed_at"]) + timedelta(days=7)  # type: ignore[index]
+    assert lifecycle.sweep(until - timedelta(seconds=1), kinds=("COMPLETE",)) == {}
     assert store.require(order_id, consistent=True).status.value == "DELIVERED"
-    assert lifecycle.sweep(now() + timedelta(days=400, hours=19), kinds=("COMPLETE",)) == {}
-    done = lifecycle.sweep(later + timedelta(minutes=1), kinds=("COMPLETE",))
-    assert done.get("complete_completed") == 1
+    assert lifecycle.sweep(until + timedelta(seconds=1), kinds=("COMPLETE",)).get("complete_completed") == 1
