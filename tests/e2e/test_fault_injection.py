@@ -466,7 +466,8 @@ def open_cases(stack: Stack, driven: Driven, order: dict[str, Any], reasons: dic
             replies = list(pool.map(submit, range(copies)))
         driven.opens.update(str(r.json().get("code") or r.status_code) for r in replies)
         ids = {r.json()["case_id"] for r in replies if r.status_code == 201}
-        assert len(ids) <= 1, (body, [r.text for r in replies])  # one key, one case, however often sent
+        # One key, one case, however often and however concurrently it was sent: every copy gets it.
+        assert len(ids) <= 1 and (not ids or all(r.status_code == 201 for r in replies)), [r.text for r in replies]
         driven.cases += sorted(ids)
 
 
@@ -637,7 +638,8 @@ def test_after_sales_under_ten_percent_faults_ends_every_case_and_conserves_stoc
         f"functions; driven in {driven_s:.0f}s, settled in {elapsed:.0f}s",
         "plans: " + ", ".join(f"{k}={v}" for k, v in sorted(Counter(d.plan for d in driven).items())),
         "order statuses: " + ", ".join(f"{k}={v}" for k, v in sorted(Counter(
-            o["status"] for o in orders.values()).items())),
+            o["status"] for o in orders.values()).items())) + " (failed: " + ", ".join(f"{k}={v}" for k, v in sorted(
+            Counter(str(o.get("status_reason")) for o in orders.values() if o["status"] == "FAILED").items())) + ")",
         "cases by state: " + ", ".join(f"{k}={v}" for k, v in sorted(Counter(
             c["status"] for c in all_cases).items())) + " (by type: " + ", ".join(
             f"{k}={v}" for k, v in sorted(Counter(c["type"] for c in all_cases).items())) + ")",
