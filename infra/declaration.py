@@ -166,8 +166,9 @@ TOPICS = (Topic("notifications", Env.NOTIFICATIONS_TOPIC_ARN),)
 FUNCTIONS = (
     Function("api_catalog", "Public catalog, health and the OpenAPI document",
              grants=("table:read", "secret:cursor:read")),
-    Function("api_merchant", "Merchant SKU management",
-             grants=("table:read", "table:write", "secret:cursor:read")),
+    Function("api_merchant", "Merchant SKU management and after-sales decisions (an approval refunds)",
+             grants=("table:read", "table:write", "secret:cursor:read", "secret:wechatpay:read",
+                     "secret:alipay:read")),
     Function(
         "intake",
         "POST /orders: validate, price, one conditional write, enqueue",
@@ -177,8 +178,9 @@ FUNCTIONS = (
     Function(
         "api_orders",
         "Order reads, timeline and cancellation (a paid cancel refunds through the payment provider)",
+        # secret:logistics:read: a return parcel is subscribed to tracking (shared/aftersales/returns.py)
         grants=("table:read", "table:write", "queue:intake:send", "secret:cursor:read", "secret:wechatpay:read",
-                "secret:alipay:read"),
+                "secret:alipay:read", "secret:logistics:read"),
     ),
     Function(
         "checkout_starter",
@@ -262,8 +264,10 @@ FUNCTIONS = (
         "Outbox: turns committed order changes into stored notifications and SNS messages",
         grants=("table:read", "table:write", "topic:notifications:publish"),
     ),
-    Function("api_ops", "Ops views: callbacks stored for inspection, trouble flags, rejected orders",
-             grants=("table:read", "secret:cursor:read")),
+    Function("api_ops", "Ops views: callbacks stored for inspection, trouble flags, rejected orders; dispute "
+             "arbitration (a decision refunds)",
+             grants=("table:read", "table:write", "secret:cursor:read", "secret:wechatpay:read",
+                     "secret:alipay:read")),
 )
 
 # ROUTES (method, path, function, auth, roles, operationId, tags) are declared in shared/api/declaration.py:

@@ -1,14 +1,16 @@
-"""Ops views: GET /ops/inbox/{kind}, GET /ops/orders/{order_id}; logic in shared/ops/routes.py."""
+"""Ops views: GET /ops/inbox/{kind}, GET /ops/orders/{order_id}; logic in shared/ops/routes.py. Dispute
+arbitration: GET /ops/disputes, POST /ops/disputes/{case_id}/claim|decide; logic in shared/aftersales/disputes.py."""
 
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from shared.aftersales.dispute_routes import ops as disputes
 from shared.core.api import http_app, serve
 from shared.core.observability import instrumented
 from shared.ops.routes import router
 
-app = http_app(router)
+app = http_app(router, disputes)
 
 
 @instrumented(correlation_paths.API_GATEWAY_HTTP)

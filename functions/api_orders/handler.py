@@ -5,6 +5,8 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from shared.aftersales.dispute_routes import parties as disputes
+from shared.aftersales.return_routes import router as returns
 from shared.aftersales.routes import router as aftersales
 from shared.core.api import http_app, serve
 from shared.core.observability import instrumented
@@ -13,7 +15,7 @@ from shared.fulfilment.routes import router as tracking
 from shared.notifications.routes import router as notifications
 from shared.orders.routes import orders
 
-app = http_app(orders, tracking, notifications, entitlements, aftersales)
+app = http_app(orders, tracking, notifications, entitlements, aftersales, disputes, returns)
 
 
 @instrumented(correlation_paths.API_GATEWAY_HTTP)

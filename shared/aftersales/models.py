@@ -86,6 +86,107 @@ class OpenCase(BaseModel):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
+# ---------------------------------------------------------------- evidence (shared/aftersales/disputes.py)
+
+class Evidence(BaseModel):
+    """One entry of a case's evidence, as stored: who added it and when, its text and image references."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: str
+    actor: str
+    text: str
+    images: list[str] = []
+# ---------------------------------------------------------------- returns (shared/aftersales/returns.py)
+
+class ReturnAddress(BaseModel):
+    """Where the shopper sends the goods back: the merchant's return address, fixed when the return is approved."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    recipient: str
+    phone: str
+    province: str
+    city: str
+    line: str
+    warehouse: str | None = Field(None, description="The warehouse the goods shipped from, and go back to")
+
+
+class ReturnShipment(BaseModel):
+    """The parcel the shopper sent back (`POST /after-sales/{case_id}/return-shipment`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    carrier: str
+    tracking_no: str
+    at: Timestamp
+    subscription: str = Field(description="active | not_configured | refused:<code>: whether pushes will come")
+
+
+class ReturnTrackingStep(BaseModel):
+    """One tracking state of the return parcel (揽收, 在途, 派件, 签收...), from the courier's signed push."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    state: str
+    raw_state: str
+    at: Timestamp
+    partner: str
+
+
+class ReceiptLine(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sku: str
+    quantity: int
+    condition: Literal["intact", "damaged", "unchecked"] = Field(
+        description="unchecked: the merchant recorded nothing in time and was taken to have received it")
+
+
+# pydantic checks the pattern before stripping and lower-casing: it allows the blanks and capitals they remove
+Carrier = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                           pattern=r"^\s*[A-Za-z][A-Za-z0-9]{1,29}\s*$")]
+TrackingNo = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\s*[A-Za-z0-9]{6,40}\s*$")]
+
+
+class ReturnShipmentIn(BaseModel):
+    """POST /after-sales/{case_id}/return-shipment body: the carrier's Kuaidi100 company code and the number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    carrier: Carrier = Field(description="Kuaidi100 company code, e.g. yuantong, zhongtong, shunfeng")
+    tracking_no: TrackingNo
+
+
+class ReceiptLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: SkuId
+    quantity: Quantity
+    condition: Literal["intact", "damaged"]
+
+
+class ReceiveIn(BaseModel):
+    """POST /merchant/after-sales/{case_id}/receive body: every returned unit, per line, intact or damaged (a
+    line may be split: `{sku, 1, intact}` and `{sku, 1, damaged}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: Annotated[list[ReceiptLineIn], Field(min_length=1, max_length=40)]
+
+
+class Receipt(BaseModel):
+    """What the merchant received, per line; `restocked` is what went back to sellable stock (intact units)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lines: list[ReceiptLine]
+    restocked: dict[str, int]
+    warehouse: str | None = None
+    at: Timestamp
+    by: str
+
+
 # ---------------------------------------------------------------- the stored case
 
 CaseId = Annotated[str, StringConstraints(pattern=r"^a[a-z2-7]{34}$")]
@@ -131,6 +232,16 @@ class Case(BaseModel):
     refund_amount_fen: int | None = Field(None, description="What the grant refunds (refund_total_fen, or less "
                                                             "when an arbiter decided a partial refund)")
     claims_released: bool | None = Field(None, description="Closed without a refund: its units were given back")
+    evidence: list[Evidence] | None = Field(None, description="Both sides' evidence, oldest first (disputes.py)")
+    disputed_at: str | None = Field(None, description="When the case became DISPUTED (the ops queue's order)")
+    dispute_claim: dict[str, str] | None = Field(None, description="An arbiter's lease {by, until, claimed_at}")
+    return_address: ReturnAddress | None = None
+    return_shipment: ReturnShipment | None = None
+    return_tracking: list[ReturnTrackingStep] | None = None
+    return_tracking_seen: list[str] | None = Field(None, description="Recent push keys (duplicates change nothing)")
+    return_tracking_rev: int | None = Field(None, description="Guards the tracking writes (not a case move)")
+    receipt: Receipt | None = None
+    compensation_key: str | None = Field(None, description="The return-shipping compensation on the order")
     gsi1pk: str = Field(alias="GSI1PK")
     gsi1sk: str = Field(alias="GSI1SK")
 
@@ -155,11 +266,22 @@ class CaseEventView(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     at: Timestamp
-    type: Literal["opened", "status_changed"]
+    type: Literal["opened", "status_changed", "evidence_added"]
     from_status: CaseStatus | None = None
-    to_status: CaseStatus
+    to_status: CaseStatus | None = Field(None, description="The status a step moved to (not on evidence_added)")
+    status: CaseStatus | None = Field(None, description="evidence_added: the status the case stayed in")
+    entry: int | None = Field(None, description="evidence_added: the index of the entry in `evidence`")
     actor: str
     reason: str | None = None
+
+
+class EvidenceView(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    at: Timestamp
+    actor: str
+    text: str
+    images: list[str]
 
 
 class CaseLineView(BaseModel):
@@ -191,6 +313,12 @@ class CaseView(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     history: list[CaseEventView]
+    evidence: list[EvidenceView] = []
+    disputed_at: Timestamp | None = None
+    return_address: ReturnAddress | None = None
+    return_shipment: ReturnShipment | None = None
+    return_tracking: list[ReturnTrackingStep] | None = None
+    receipt: Receipt | None = None
 
     @classmethod
     def of(cls, case: Case) -> CaseView:

@@ -11,6 +11,7 @@ case REFUNDING -> REFUNDED; a failed grant goes to the ops inbox (`refunds.settl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,17 +46,22 @@ def _resume_after() -> float:
     return float(settings(AfterSalesSettings).case_refund_resume_seconds)
 
 
-def start_refund(case: Case, *, actor: str, reason: str, amount_fen: int | None = None) -> Case:
+def start_refund(case: Case, *, actor: str, reason: str, amount_fen: int | None = None,
+                 guard: Callable[[Case], None] | None = None) -> Case:
     """Refund the case (`refund_total_fen`, or a smaller `amount_fen` an arbiter decided) once, and return it.
 
     Idempotent: a case already REFUNDING or REFUNDED only has its grant (re)sent if it was never accepted.
-    409 `refund_exceeds_capture` when the order's capture minus what is refunded or pending cannot cover it."""
+    409 `refund_exceeds_capture` when the order's capture minus what is refunded or pending cannot cover it.
+    `guard`, if given, sees the case before every attempt (the first read and each re-read after a lost race)
+    and raises to stop: an arbiter's lease (shared/aftersales/disputes.py)."""
     amount = case.refund_total_fen if amount_fen is None else amount_fen
     if type(amount) is not int or not 0 < amount <= case.refund_total_fen:
         raise Unprocessable(f"A case refund is 1 to {case.refund_total_fen} fen.", code="invalid_refund_amount",
                             maximum_fen=case.refund_total_fen)
     key = refund_key(case.case_id)
     for _ in ddb.contended():
+        if guard is not None:
+            guard(case)
         if case.status not in (CaseStatus.REFUNDING, CaseStatus.REFUNDED):
             order = orders.require(case.order_id, consistent=True)
             payment = order.payment

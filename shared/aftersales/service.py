@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.aftersales import events, store
+from shared.aftersales import events, store, timers
 from shared.aftersales.models import REASONS_BY_CODE, Case, CaseLine, OpenCase
 from shared.aftersales.states import CaseStatus, CaseType
+from shared.aftersales.timers import CaseTimer
 from shared.core import ddb
 from shared.core.auth import Principal
 from shared.core.clock import now, now_iso, parse_iso
@@ -147,6 +148,9 @@ def _new_case(shopper_id: str, order: Order, case_id: str, body: OpenCase, finge
     return Case.model_validate({
         **store.case_key_values(order.order_id, case_id),
         **store.shopper_index_values(shopper_id, at, case_id),
+        **store.shop_index_values(order.shop_id, at, case_id),
+        # the merchant's time to answer (shared/aftersales/decisions.py merchant_timed_out)
+        **timers.due_in(CaseTimer.MERCHANT, case_id, settings(AfterSalesSettings).merchant_reply_seconds),
         "case_id": case_id, "order_id": order.order_id, "shopper_id": shopper_id, "shop_id": order.shop_id,
         "type": body.type, "status": CaseStatus.REQUESTED, "version": 1, "lines": lines,
         "refund_total_fen": sum(line.refundable_fen for line in lines), "currency": order.currency,

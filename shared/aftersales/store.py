@@ -3,7 +3,8 @@ case.
 
 Items (single table):
   case     PK=`ORDER#<order_id>`, SK=`CASE#<case_id>`; by_shopper index: GSI1PK=`AFTERSALES#<shopper>`,
-           GSI1SK=`<created_at>#<case_id>` (keys only, so a status change never rewrites the index entry)
+           GSI1SK=`<created_at>#<case_id>` (keys only, so a status change never rewrites the index entry);
+           by_shop_day index: GSI2PK=`AFTERSALES_SHOP#<shop>`, GSI2SK=`<created_at>#<case_id>` (the same)
   claim    PK=`ORDER#<order_id>`, SK=`CLAIM#<sku>`: `claimed` (units in open or finished cases), `bought`
 
 Opening a case is one TransactWriteItems: put the case (`attribute_not_exists(PK)`: the id is derived from the
@@ -55,6 +56,12 @@ def case_key_values(order_id: str, case_id: str) -> dict[str, str]:
 
 def shopper_index_values(shopper_id: str, created_at: str, case_id: str) -> dict[str, str]:
     return {"GSI1PK": f"AFTERSALES#{shopper_id}", "GSI1SK": f"{created_at}#{case_id}"}
+
+
+def shop_index_values(shop_id: str, created_at: str, case_id: str) -> dict[str, str]:
+    """The by_shop_day index entry of a case (keys only, written once at opening): the shop's cases, newest first
+    (`GET /merchant/after-sales`, shared/aftersales/decisions.py)."""
+    return {"GSI2PK": f"AFTERSALES_SHOP#{shop_id}", "GSI2SK": f"{created_at}#{case_id}"}
 
 
 def get(case_id: str, *, consistent: bool = False) -> Case | None:

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from shared.aftersales.decision_routes import router as aftersales_merchant
+from shared.aftersales.dispute_routes import ops as disputes_ops
+from shared.aftersales.dispute_routes import parties as disputes_parties
+from shared.aftersales.return_routes import router as returns
 from shared.aftersales.routes import router as aftersales
 from shared.api.declaration import PUBLIC_OPERATIONS as PUBLIC_OPERATIONS  # derived from the routes
 from shared.catalog.routes import merchant, public
@@ -24,11 +28,11 @@ from shared.review.routes import router as review
 # function name (infra/declaration.py) -> the routers its handler serves; the keys are the functions ROUTES name
 ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {
     "api_catalog": (public,),
-    "api_merchant": (merchant,),
+    "api_merchant": (merchant, aftersales_merchant),
     "intake": (intake,),
-    "api_orders": (orders, tracking, notifications, entitlements, aftersales),
+    "api_orders": (orders, tracking, notifications, entitlements, aftersales, disputes_parties, returns),
     "logistics_notify": (logistics_notify,),
-    "api_ops": (ops,),
+    "api_ops": (ops, disputes_ops),
     "api_review": (review,),
     "pay": (payments,),
     "payment_notify": (payment_notify,),

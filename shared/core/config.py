@@ -167,6 +167,9 @@ class ExpirySettings(Settings):  # shared/orders/expiry.py
 class CompletionSettings(Settings):  # shared/orders/completion.py
     return_window_seconds: int = Field(7 * 24 * 3600, alias="RETURN_WINDOW_SECONDS",
                                        description="DELIVERED becomes COMPLETED after this")
+    complete_recheck_seconds: int = Field(3600, ge=1, alias="COMPLETE_RECHECK_SECONDS",
+                                          description="A delivered order whose window closed with an open after-sales "
+                                                      "case checks again after this")
 
 
 class AfterSalesSettings(Settings):  # shared/aftersales/service.py
@@ -189,6 +192,18 @@ class AfterSalesSettings(Settings):  # shared/aftersales/service.py
     case_refund_resume_seconds: int = Field(
         120, alias="AFTER_SALES_REFUND_RESUME_SECONDS",
         description="A case refund not settled this long after its grant is sent again (the REFUND timer)")
+    dispute_lease_seconds: int = Field(
+        900, alias="AFTER_SALES_DISPUTE_LEASE_SECONDS",
+        description="An arbiter's claim on a dispute lasts this (shared/aftersales/disputes.py)")
+    # returns (shared/aftersales/returns.py)
+    return_shipping_compensation_fen: int = Field(
+        12_00, ge=0, alias="RETURN_SHIPPING_COMPENSATION_FEN",
+        description="The platform pays a received no-reason return's first-weight return shipping: this many fen "
+                    "(the cap; 0 pays none)")
+    return_addresses: str = Field(
+        "", alias="AFTER_SALES_RETURN_ADDRESSES",
+        description='Shop return addresses, JSON {"<shop_id>": {recipient, phone, province, city, line}}; a shop '
+                    "without one gets the demo shop's address at its warehouse")
 
 
 class RiskSettings(Settings):  # shared/risk/flags.py, shared/risk/store.py
@@ -212,8 +227,8 @@ class ReviewSettings(RedriveSettings):  # shared/review/service.py
 
 # One model per declared function: the groups of the modules its handler imports (directly or not).
 class ApiCatalogSettings(StockSettings): ...
-class ApiMerchantSettings(StockSettings): ...
-class ApiOpsSettings(Settings): ...
+class ApiMerchantSettings(StockSettings, AfterSalesSettings): ...
+class ApiOpsSettings(AfterSalesSettings): ...
 class ApiOrdersSettings(StockSettings, IntakeSettings, CheckoutSettings, LifecycleSettings, ExpirySettings,
                         CompletionSettings, AfterSalesSettings): ...
 class ApiReviewSettings(StockSettings, CheckoutSettings, ReviewSettings): ...
@@ -232,7 +247,7 @@ class ReviewAutoSettings(StockSettings, CheckoutSettings, ReviewSettings): ...
 class RiskFunctionSettings(RiskSettings): ...
 class ShipSettings(StockSettings, CheckoutSettings): ...
 class SweeperSettings(StockSettings, IntakeSettings, CheckoutSettings, LifecycleSettings, ExpirySettings,
-                      CompletionSettings): ...
+                      CompletionSettings, AfterSalesSettings): ...  # the case timers (aftersales/timers.py)
 
 
 FUNCTION_SETTINGS: dict[str, type[Settings]] = {

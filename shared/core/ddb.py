@@ -116,12 +116,12 @@ def batch_get(keys: list[dict[str, Any]], *, projection: str | None = None, name
 
 
 def index_page(index: str, key: str, value: str, start: dict[str, Any] | None,
-               limit: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Newest first: one page of a keys-only index, then one BatchGetItem for its items, in the index's order.
-    Returns the items (plain maps) and the index's LastEvaluatedKey (None on the last page)."""
+               limit: int, *, oldest_first: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Newest first (or `oldest_first`): one page of a keys-only index, then one BatchGetItem for its items, in
+    the index's order. Returns the items (plain maps) and the index's LastEvaluatedKey (None on the last page)."""
     request: dict[str, Any] = {
         "TableName": table(), "IndexName": index, "KeyConditionExpression": f"{key} = :pk",
-        "ExpressionAttributeValues": values(pk=value), "ScanIndexForward": False, "Limit": limit,
+        "ExpressionAttributeValues": values(pk=value), "ScanIndexForward": oldest_first, "Limit": limit,
     }
     if start:
         request["ExclusiveStartKey"] = start

@@ -40,7 +40,12 @@ class TryAgain(Exception):
 
 def apply_update(update: TrackingUpdate) -> str:
     """Returns the outcome: unmatched | duplicate | applied | kept."""
-    order_id = store.order_for(update.carrier, update.tracking_number)
+    target = store.target_for(update.carrier, update.tracking_number)
+    if target is not None and target[1] is not None:  # a return parcel: its pushes are the case's
+        from shared.aftersales import returns
+
+        return returns.apply_tracking(target[1], update)
+    order_id = target[0] if target else None
     if order_id is None:
         from shared.ops import inbox
 

@@ -1,6 +1,7 @@
 """Logistics items in the single table.
 
-* tracking number lookup: PK=`TRACK#<carrier>#<number>`, SK=`TRACK` -> order_id (one GetItem per callback);
+* tracking number lookup: PK=`TRACK#<carrier>#<number>`, SK=`TRACK` -> order_id (one GetItem per callback),
+  and case_id for a return parcel (its pushes go to the case: shared/aftersales/returns.py);
 * tracking record: PK=`ORDER#<id>`, SK=`TRACKING`: carrier, tracking_number, state, traces (newest first),
   seen (recent event keys, for duplicate pushes), rev (optimistic concurrency).
 """
@@ -41,9 +42,35 @@ def put_lookup(carrier: str, number: str, order_id: str) -> None:
         raise
 
 
-def order_for(carrier: str, number: str) -> str | None:
+def put_return_lookup(carrier: str, number: str, order_id: str, case_id: str) -> None:
+    """A return parcel's lookup (shared/aftersales/returns.py): the same item, naming the case as well, so the
+    same pushes find the case instead of the order. Idempotent for the same case; a number that already
+    belongs to another parcel (an outbound one, or another case's) raises ValueError."""
+    item = {"PK": lookup_pk(carrier, number), "SK": "TRACK", "order_id": order_id, "case_id": case_id}
+    try:
+        ddb.dynamodb().put_item(
+            TableName=ddb.table(),
+            Item=ddb.to_item(item),
+            ConditionExpression="attribute_not_exists(PK) OR case_id = :c",
+            ExpressionAttributeValues=ddb.values(c=case_id),
+        )
+    except aws.ClientError as error:
+        if ddb.is_conditional_failure(error):
+            raise ValueError(f"tracking number {number} already belongs to another parcel") from None
+        raise
+
+
+def target_for(carrier: str, number: str) -> tuple[str, str | None] | None:
+    """(order_id, case_id) of the parcel: case_id is set for a return parcel, None for an outbound one."""
     item = ddb.get(lookup_pk(carrier, number), "TRACK")
-    return str(item["order_id"]) if item else None
+    if not item:
+        return None
+    return str(item["order_id"]), (str(item["case_id"]) if item.get("case_id") else None)
+
+
+def order_for(carrier: str, number: str) -> str | None:
+    target = target_for(carrier, number)
+    return target[0] if target else None
 
 
 def get_tracking(order_id: str, *, consistent: bool = False) -> dict[str, Any] | None:

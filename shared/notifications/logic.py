@@ -185,6 +185,8 @@ def case_notifications(old: CaseImage | None, new: CaseImage) -> list[dict[str, 
     for index, event in list(enumerate(new.events))[start:]:
         if isinstance(event, case_ev.StatusChanged) and event.from_status == event.to_status:
             continue
+        if not isinstance(event, case_ev.Opened | case_ev.StatusChanged):
+            continue  # not a step (evidence added): the case page shows it, no notification
         found.append({
             "shopper_id": new.shopper_id, "order_id": new.order_id, "case_id": new.case_id,
             "type": f"after_sales_{event.to_status.value.lower()}", "at": event.at,

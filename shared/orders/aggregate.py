@@ -193,6 +193,24 @@ class Delivery(TypedDict, total=False):
     refunded_fen: int
 
 
+@with_config(_OPEN)
+class Compensation(TypedDict, total=False):
+    """Money the platform pays the shopper, apart from the merchant's refund (`compensations[<key>]`: the
+    return shipping of a no-reason return, shared/payments/compensation.py). Granted once per key, executed
+    through a payout provider with a deterministic `out_transfer_no`."""
+
+    amount_fen: int
+    currency: str
+    reason: str
+    case_id: str
+    state: str  # requested -> paid | failed
+    out_transfer_no: str
+    at: str
+    transfer_id: str
+    settled_at: str
+    detail: str
+
+
 class OrderHead(BaseModel):
     """What a transition needs of an order: a projection read (`store.get_heads`) parses into this alone,
     without the timeline (the expiry path at sale speed reads these five attributes of each order)."""
@@ -253,6 +271,7 @@ class Order(OrderHead):
     shipment: Shipment | None = None
     delivery: Delivery | None = None
     trouble: Trouble | None = None
+    compensations: dict[str, Compensation] | None = None
 
     @field_serializer("events")
     def _events(self, value: list[OrderEvent]) -> list[dict[str, Any]]:

@@ -1,17 +1,22 @@
-"""The COMPLETE timer: a delivered physical order completes once the return window has closed.
+"""The COMPLETE timer: a delivered physical order completes once the return window has closed AND every
+after-sales case on it has ended (REFUNDED or CLOSED).
 
 Set when the parcel is signed (shared/logistics/service.py): due = signed_at + RETURN_WINDOW_SECONDS
 (default 7 days). The sweeper runs it through `lifecycle.TIMERS["COMPLETE"]`; completing removes the timer.
+An order with an open case (a return on its way back, a dispute...) stays DELIVERED and the timer is re-armed
+`COMPLETE_RECHECK_SECONDS` later (default an hour: one Query of the order's partition per wait), so it completes
+at most that long after its last case ends. Before completing, a platform compensation still unpaid is sent
+again (shared/payments/compensation.py `execute_pending`, same out_transfer_no).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.core.clock import parse_iso
+from shared.core.clock import iso, parse_iso
 from shared.core.config import CompletionSettings, settings
 from shared.core.errors import Conflict
-from shared.orders import store
+from shared.orders import logic, store
 from shared.orders.aggregate import Order
 from shared.orders.models import OrderStatus
 
@@ -28,6 +33,14 @@ def complete_delivered(order: Order, moment: datetime) -> str:
         return "skipped"  # the window was lengthened since the timer was set
     if order.trouble:
         return "skipped"  # a flagged parcel waits for ops (the flag removes the timer)
+    if has_open_case(order.order_id):
+        recheck = timedelta(seconds=settings(CompletionSettings).complete_recheck_seconds)
+        moved = store.move_timer(order, logic.due_key("COMPLETE", order.order_id, iso(moment + recheck)))
+        return "waiting" if moved else "raced"
+    if order.compensations:
+        from shared.payments import compensation
+
+        compensation.execute_pending(order)
     try:
         store.transition(
             order,
@@ -39,3 +52,11 @@ def complete_delivered(order: Order, moment: datetime) -> str:
     except Conflict:
         return "raced"
     return "completed"
+
+
+def has_open_case(order_id: str) -> bool:
+    """Whether an after-sales case on the order has not ended (one consistent Query of the order's cases)."""
+    from shared.aftersales import store as cases
+    from shared.aftersales.states import FINAL
+
+    return any(case.status not in FINAL for case in cases.for_order(order_id))

@@ -61,6 +61,19 @@ class PaymentView(_View):
     duplicate_of: str | None = Field(default=None, description="A duplicate capture: the transaction that paid first.")
 
 
+class CompensationView(_View):
+    """Money the platform pays the shopper apart from the merchant's refund (a no-reason return's shipping)."""
+
+    amount_fen: Fen
+    currency: str
+    reason: str
+    case_id: str | None = None
+    state: Literal["requested", "paid", "failed"]
+    out_transfer_no: str | None = None
+    at: Timestamp | None = None
+    settled_at: Timestamp | None = None
+
+
 class FulfilmentView(_View):
     state: str = Field(description="A parcel's tracking state (GET /orders/{id}/tracking), or a digital delivery's "
                                    "`delivered` / `partial`.")
@@ -87,6 +100,9 @@ class OrderView(_View):
     target: str | None = None
     payment: PaymentView | None = None
     fulfilment: FulfilmentView | None = None
+    compensations: dict[str, CompensationView] | None = Field(
+        default=None,
+        description="Paid by the platform, recorded apart from the refunds (shared/payments/compensation.py)")
     last_payment_error: str | None = None
 
     @classmethod

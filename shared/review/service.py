@@ -17,12 +17,12 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from shared.core import aws, clock, ddb
+from shared.core import aws, clock, ddb, lease
 from shared.core.config import Env, ReviewSettings, settings
 from shared.core.errors import Conflict, NotFound
 from shared.orders import events, logic
 from shared.orders import store as orders
-from shared.orders.aggregate import Order, ReviewLease, ReviewRecord
+from shared.orders.aggregate import Order, ReviewRecord
 from shared.orders.models import OrderStatus
 from shared.orders.steps import Next, ReviewRoute
 from shared.review.models import LineItem, Outcome, ReviewConfig, ReviewDecision, ReviewInput
@@ -199,13 +199,6 @@ def lease_seconds() -> int:
     return settings(ReviewSettings).review_lease_seconds
 
 
-def _live_claim(order: Order, now_iso: str) -> ReviewLease | None:
-    claim = (order.review or {}).get("claim")
-    if claim is not None and claim.get("until", "") > now_iso:
-        return claim
-    return None
-
-
 def _not_in_review(order: Order) -> Conflict:
     return Conflict(
         f"The order is not in review; it is {order.status}.",
@@ -228,20 +221,10 @@ def _explain_refusal(order_id: str, old: Order | None, reviewer: str, *, claimin
             code="already_decided",
             current_status=order.status,
         )
-    claim = _live_claim(order, clock.now_iso())
-    if claiming and claim is not None and claim.get("by") != reviewer:
-        return Conflict(
-            "Another reviewer holds the lease on this order.",
-            code="claimed_by_other",
-            claimed_by=claim.get("by"),
-            claim_expires_at=claim.get("until"),
-        )
-    if not claiming and (claim is None or claim.get("by") != reviewer):
-        return Conflict(
-            "Claim the order first; deciding needs a live lease.",
-            code="lease_required",
-            claimed_by=claim.get("by") if claim else None,
-        )
+    refused = lease.refusal(review.get("claim"), reviewer, clock.now_iso(),
+                            claiming=claiming, who="reviewer", what="order")
+    if refused is not None:
+        return refused
     return Conflict(
         "The order changed meanwhile; retry.", code="order_changed", current_status=order.status
     )
@@ -250,36 +233,27 @@ def _explain_refusal(order_id: str, old: Order | None, reviewer: str, *, claimin
 def claim(order_id: str, reviewer: str, *, now: datetime | None = None) -> dict[str, Any]:
     """Take (or renew) the lease. One conditional UpdateItem; the version is not bumped."""
     moment = now or clock.now()
-    now_iso = clock.iso(moment)
-    until = clock.iso(moment + timedelta(seconds=lease_seconds()))
-    lease = {"by": reviewer, "until": until, "claimed_at": now_iso}
+    taken = lease.grant(reviewer, moment, lease_seconds())
+    names = {"#status": "status", "#rv": "review", "#cl": "claim", "#dc": "decision"}
+    values = ddb.values(lease=taken, in_review=OrderStatus.IN_REVIEW.value)
+    free = lease.claimable("#rv.#cl", names, values, reviewer, clock.iso(moment))
     try:
         ddb.dynamodb().update_item(
             TableName=ddb.table(),
             Key=orders.order_key(order_id),
             UpdateExpression="SET #rv.#cl = :lease",
             ConditionExpression=(
-                "#status = :in_review AND attribute_exists(#rv) AND attribute_not_exists(#rv.#dc) AND "
-                "(attribute_not_exists(#rv.#cl) OR #rv.#cl.#until <= :now OR #rv.#cl.#by = :me)"
+                f"#status = :in_review AND attribute_exists(#rv) AND attribute_not_exists(#rv.#dc) AND {free}"
             ),
-            ExpressionAttributeNames={
-                "#status": "status",
-                "#rv": "review",
-                "#cl": "claim",
-                "#dc": "decision",
-                "#until": "until",
-                "#by": "by",
-            },
-            ExpressionAttributeValues=ddb.values(
-                lease=lease, in_review=OrderStatus.IN_REVIEW.value, now=now_iso, me=reviewer
-            ),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except aws.ClientError as error:
         if not ddb.is_conditional_failure(error):
             raise
         raise _explain_refusal(order_id, orders.failed_order(error), reviewer, claiming=True) from None
-    return {"order_id": order_id, "claimed_by": reviewer, "claim_expires_at": until}
+    return {"order_id": order_id, "claimed_by": reviewer, "claim_expires_at": taken["until"]}
 
 
 def _decidable(order_id: str) -> Order:
@@ -293,13 +267,10 @@ def _decidable(order_id: str) -> Order:
 
 def _with_lease(update: dict[str, Any], reviewer: str, now_iso: str) -> dict[str, Any]:
     """Add 'the caller holds a live lease and nobody decided yet' to a conditional update."""
-    update["ConditionExpression"] += (
-        " AND #rv.#cl.#by = :lease_me AND #rv.#cl.#until > :lease_now AND attribute_not_exists(#rv.#dc)"
-    )
-    update["ExpressionAttributeNames"].update(
-        {"#rv": "review", "#cl": "claim", "#by": "by", "#until": "until", "#dc": "decision"}
-    )
-    update["ExpressionAttributeValues"].update(ddb.values(lease_me=reviewer, lease_now=now_iso))
+    names, values = update["ExpressionAttributeNames"], update["ExpressionAttributeValues"]
+    names.update({"#rv": "review", "#cl": "claim", "#dc": "decision"})
+    holding = lease.held("#rv.#cl", names, values, reviewer, now_iso)
+    update["ConditionExpression"] += f" AND {holding} AND attribute_not_exists(#rv.#dc)"
     return update
 
 
