@@ -4,8 +4,6 @@ found, and the shop's list pages newest first."""
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -168,25 +166,21 @@ def test_a_received_return_is_refunded_unless_the_merchant_raises_a_problem(paym
     assert timers.sweep(now() + timedelta(days=30)) == {}
 
 
-def test_approving_a_return_asks_for_the_goods_back(payments: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only the hand-over to item 4 (`returns.await_return`), through a stand-in until returns.py is merged."""
-    seen: list[tuple[str, str, str]] = []
-
-    def await_return(case: Case, *, actor: str, reason: str) -> Case:
-        seen.append((case.case_id, actor, reason))
-        return cases.transition(case, CaseStatus.APPROVED, actor=actor, reason=reason)
-
-    monkeypatch.setitem(sys.modules, "shared.aftersales.returns",
-                        types.SimpleNamespace(await_return=await_return))
+def test_approving_a_return_asks_for_the_goods_back(payments: Any) -> None:
+    """The hand-over to item 4: approving a return_and_refund case awaits the goods (`returns.await_return`)."""
     case = opened(RETURN)
     status, reply = merchant("POST", f"/merchant/after-sales/{case.case_id}/approve")
-    assert status == 200 and reply["status"] == "APPROVED"
-    assert seen == [(case.case_id, f"merchant:{MERCHANT.sub}", "approved_by_merchant")]
-    assert merchant("POST", f"/merchant/after-sales/{case.case_id}/approve")[1]["status"] == "APPROVED"  # a retry
-    assert len(seen) == 1 and sends(case) == 0
+    assert status == 200 and reply["status"] == "AWAITING_RETURN"
+    assert [(e["to_status"], e["actor"]) for e in reply["history"]][1:] == [
+        ("APPROVED", f"merchant:{MERCHANT.sub}"), ("AWAITING_RETURN", f"merchant:{MERCHANT.sub}")]
+    assert reply["return_address"] is not None
+    assert merchant("POST", f"/merchant/after-sales/{case.case_id}/approve")[1]["status"] == "AWAITING_RETURN"
+    assert sends(case) == 0  # no money before the goods are back
     silent = opened(RETURN, order_id=tea_order(key="key-00000002"))
-    assert timers.sweep(now() + HOURS_48) == {"case_merchant_approved": 1}
-    assert seen[-1] == (silent.case_id, "system:merchant_timeout", "merchant_reply_timeout")
+    assert timers.sweep(now() + HOURS_48) == {"case_merchant_awaiting_return": 1}
+    waiting = cases.get(silent.case_id, consistent=True)
+    assert waiting is not None and waiting.status is CaseStatus.AWAITING_RETURN
+    assert waiting.events[1].actor == "system:merchant_timeout"
 
 
 def test_the_shops_cases_page_newest_first_with_a_status_filter(payments: Any,
