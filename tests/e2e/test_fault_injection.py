@@ -353,6 +353,7 @@ class Action:
     route: str | None = None
     stand_in_for: str | None = None
     types: frozenset[str] = frozenset({"refund_only", "return_and_refund"})
+    weight: int = 3  # relative odds among the actions that apply (leaving it to a timer: 1)
 
     def available(self) -> bool:
         return ((self.route is None or self.route in ROUTES)
@@ -424,10 +425,10 @@ _RETURN = _S({"return_and_refund"})
 # a case whose status has a timer handler in the code base may also be left to it (`waitable`).
 ACTIONS: tuple[Action, ...] = (
     Action("withdraw", _S({"REQUESTED", "APPROVED", "AWAITING_RETURN", "REJECTED"}),
-           _post("/after-sales/{case_id}/withdraw", _owner), route="POST /after-sales/{case_id}/withdraw"),
+           _post("/after-sales/{case_id}/withdraw", _owner), route="POST /after-sales/{case_id}/withdraw", weight=1),
     Action("withdraw (sandbox)", _S({"REQUESTED", "APPROVED", "AWAITING_RETURN", "REJECTED"}),
            _post("/sandbox/after-sales/{case_id}?action=close", _owner),
-           stand_in_for="POST /after-sales/{case_id}/withdraw"),
+           stand_in_for="POST /after-sales/{case_id}/withdraw", weight=1),
     Action("merchant approves", _S({"REQUESTED", "RECEIVED"}),
            _post("/merchant/after-sales/{case_id}/approve", "merchant"),
            route="POST /merchant/after-sales/{case_id}/approve"),
@@ -527,7 +528,7 @@ def walk(stack: Stack, driven: Driven, case_id: str, rng: random.Random, steps: 
             choices.append(None)  # leave it to the timer
         if not choices:
             return
-        action = rng.choice(choices)
+        (action,) = rng.choices(choices, weights=[a.weight if a else 1 for a in choices])
         if action is None:
             driven.actions[("left to the timer", 0)] += 1
             return
