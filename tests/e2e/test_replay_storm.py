@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+from infra.declaration import DECLARATION
 from infra.local.sandbox_courier import STEPS
 from shared.logistics.adapters import kuaidi100
 from shared.payments.adapters import alipay, wechatpay
@@ -180,6 +181,8 @@ def test_callbacks_delivered_three_times_shuffled_end_as_a_clean_run(
 # ---------------------------------------------------------------- refund notifications (issue 13 item 9)
 
 REFUND_ORDERS = env_int("STORM_REFUND_ORDERS", 9)  # make soak: 60
+APPROVE = "POST /merchant/after-sales/{case_id}/approve"
+ROUTES = {r.route_key for r in DECLARATION.routes}
 AD_COPY_FOR_REVIEW = "全网第一的推广位"  # an absolute claim: the paid order waits for a reviewer (cancellable)
 
 
@@ -233,8 +236,8 @@ def test_refund_notifications_delivered_three_times_shuffled_settle_every_refund
     payments = [payment_callback(stack, stack.order(order_id)) for order_id in ids]
     deliver(stack, payments, concurrent=False)
 
-    # The refunds: a full one per cancelled order, a one-unit case refund per case order (the merchant agreeing
-    # is the sandbox's stand-in until the merchant's route lands; a flash refund may have sent it already).
+    # The refunds: a full one per cancelled order, a one-unit case refund per case order (the merchant agrees;
+    # the sandbox stands in until the merchant's route is declared; a flash refund may have sent it already).
     for order_id, (plan, _) in zip(ids, shapes, strict=True):
         wanted = {"IN_REVIEW"} if plan == "cancel" else {"SHIPPED"} if plan == "parcel_case" else {"COMPLETED"}
         assert stack.wait_status(order_id, wanted, 60)["status"] in wanted, stack.order(order_id)
@@ -248,7 +251,9 @@ def test_refund_notifications_delivered_three_times_shuffled_settle_every_refund
                                "type": "refund_only", "lines": [{"sku": order["items"][0]["sku"], "quantity": 1}],
                                "reason_code": "not_received" if plan == "parcel_case" else "no_longer_needed"})
         assert reply.status_code == 201, reply.text
-        refund = stack.call("POST", f"/sandbox/after-sales/{reply.json()['case_id']}?action=refund")
+        case_id = reply.json()["case_id"]
+        refund = (stack.call("POST", f"/merchant/after-sales/{case_id}/approve", "merchant") if APPROVE in ROUTES
+                  else stack.call("POST", f"/sandbox/after-sales/{case_id}?action=refund"))
         assert refund.status_code == 200, refund.text
     before = stack.orders(ids)
     grants = [(order_id, key) for order_id, order in before.items() for key in order["payment"]["refunds"]]
