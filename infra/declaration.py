@@ -178,9 +178,10 @@ FUNCTIONS = (
     Function(
         "api_orders",
         "Order reads, timeline and cancellation (a paid cancel refunds through the payment provider)",
-        # secret:logistics:read: a return parcel is subscribed to tracking (shared/aftersales/returns.py)
+        # secret:logistics:read: a return parcel is subscribed to tracking (shared/aftersales/returns.py);
+        # appconfig:risk: the flash refunds' rules are a feature of the risk flags document (aftersales/flash.py)
         grants=("table:read", "table:write", "queue:intake:send", "secret:cursor:read", "secret:wechatpay:read",
-                "secret:alipay:read", "secret:logistics:read"),
+                "secret:alipay:read", "secret:logistics:read", "appconfig:risk:read"),
     ),
     Function(
         "checkout_starter",

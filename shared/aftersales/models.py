@@ -204,6 +204,22 @@ class CaseLine(BaseModel):
     claimed_from: int = Field(description="Units of this line claimed by earlier cases (the rounding rule's c).")
 
 
+FlashRule = Literal["not_shipped", "digital_undelivered", "good_standing"]
+
+
+class FlashDecision(BaseModel):
+    """The flash-refund decision (shared/aftersales/flash.py), recorded once when the case opens: whether a rule
+    let it be refunded without a person, which, and why (stable codes `<rule>:<code>`, matched or refused)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    eligible: bool
+    rule: FlashRule | None = None
+    reasons: list[str]
+    rules_version: str
+    decided_at: str
+
+
 class Case(BaseModel):
     """A case item: PK=`ORDER#<order_id>`, SK=`CASE#<case_id>` (beside its order, so an order's cases are one
     Query), and in the by_shopper index under `AFTERSALES#<shopper>` (the shopper's cases, newest first)."""
@@ -242,6 +258,7 @@ class Case(BaseModel):
     return_tracking_rev: int | None = Field(None, description="Guards the tracking writes (not a case move)")
     receipt: Receipt | None = None
     compensation_key: str | None = Field(None, description="The return-shipping compensation on the order")
+    flash: FlashDecision | None = Field(None, description="The flash-refund decision (shared/aftersales/flash.py)")
     gsi1pk: str = Field(alias="GSI1PK")
     gsi1sk: str = Field(alias="GSI1SK")
 
@@ -295,6 +312,10 @@ class CaseLineView(BaseModel):
     refundable_fen: Fen = Field(description="What this line refunds, integer fen (rounding rule: docs/aftersales.md).")
 
 
+class FlashView(FlashDecision):
+    decided_at: Timestamp  # type: ignore[assignment]
+
+
 class CaseView(BaseModel):
     """What the owner, the shop's merchant and ops read of a case."""
 
@@ -319,6 +340,8 @@ class CaseView(BaseModel):
     return_shipment: ReturnShipment | None = None
     return_tracking: list[ReturnTrackingStep] | None = None
     receipt: Receipt | None = None
+    flash: FlashView | None = Field(None, description="Whether the case was refunded at once without a "
+                                                          "person (闪电退款), by which rule, and why")
 
     @classmethod
     def of(cls, case: Case) -> CaseView:

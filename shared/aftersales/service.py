@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.aftersales import events, store, timers
+from shared.aftersales import events, flash, policy, store, timers
 from shared.aftersales.models import REASONS_BY_CODE, Case, CaseLine, OpenCase
 from shared.aftersales.states import CaseStatus, CaseType
 from shared.aftersales.timers import CaseTimer
@@ -85,6 +85,7 @@ def check_request(order: Order, body: OpenCase) -> dict[str, tuple[Line, int]]:
     if body.type is CaseType.RETURN_AND_REFUND and any(line["kind"] != "physical" for line, _ in asked.values()):
         raise Unprocessable("Only physical goods are returned; ask for refund_only.",
                             code="return_needs_physical_goods")
+    policy.check(order, body, asked, now())  # 7-day no-reason returns: the SKU's policy and the window
     return asked
 
 
@@ -109,7 +110,7 @@ def open_case(caller: Principal, order_id: str, idempotency_key: str | None, bod
     fingerprint = order_logic.request_hash(body)
     existing = store.get(case_id, consistent=True)
     if existing is not None:
-        return _replayed(existing, caller.sub, fingerprint)
+        return flash.after_open(_replayed(existing, caller.sub, fingerprint))  # decided once: resumes only
     for _ in ddb.contended(OPEN_ATTEMPTS):
         check_stage(order)
         asked = check_request(order, body)
@@ -122,11 +123,11 @@ def open_case(caller: Principal, order_id: str, idempotency_key: str | None, bod
         case = _new_case(caller.sub, order, case_id, body, fingerprint, asked, claimed)
         try:
             store.put_new(case, claimed, {sku: line["quantity"] for sku, (line, _) in asked.items()}, CASE_STAGES)
-            return case
+            return flash.after_open(case)  # an eligible refund_only case is refunded now (闪电退款)
         except store.CaseExists:
             existing = store.get(case_id, consistent=True)
             if existing is not None:
-                return _replayed(existing, caller.sub, fingerprint)
+                return flash.after_open(_replayed(existing, caller.sub, fingerprint))
         except store.OrderMoved:
             order = orders.require(order_id, consistent=True)
             check_stage(order)  # raises for a stage that takes no case; else the order moved within them

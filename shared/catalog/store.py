@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from shared.catalog.models import Kind, Sku, SkuCreate, SkuFields
+from shared.catalog.models import Kind, Sku, SkuCreate, SkuFields, default_return_policy
 from shared.core import aws, ddb, paging
 from shared.core.clock import now_iso
 from shared.core.config import StockSettings, settings
@@ -72,8 +72,10 @@ def _owned_meta(shop_id: str, sku: str) -> dict[str, Any]:
 
 
 def delivery_fields(fields: SkuFields) -> dict[str, Any]:
-    """How the SKU is delivered, as stored: `fulfilment` always, `entitlement` only on entitlement SKUs."""
-    stored: dict[str, Any] = {"fulfilment": fields.fulfilment.value}
+    """How the SKU is delivered, as stored: `fulfilment` and `return_policy` always (the policy defaulted by
+    kind when not declared), `entitlement` only on entitlement SKUs."""
+    policy = fields.return_policy or default_return_policy(fields.kind.value)
+    stored: dict[str, Any] = {"fulfilment": fields.fulfilment.value, "return_policy": policy.model_dump(mode="json")}
     if fields.entitlement is not None:
         stored["entitlement"] = fields.entitlement.model_dump()
     return stored
@@ -88,7 +90,8 @@ def replace_sku(shop_id: str, sku: str, fields: SkuFields) -> Sku:
         TableName=ddb.table(), Key=ddb.key(sku_pk(sku), META),
         UpdateExpression=("SET title = :title, category = :category, kind = :kind, price_fen = :price, "
                           "currency = :currency, updated_at = :at, #search = :search, GSI4SK = :gsk, "
-                          "fulfilment = :fulfilment, version = version + :one" + entitlement
+                          "fulfilment = :fulfilment, return_policy = :policy, version = version + :one"
+                          + entitlement
                           + ("" if entitlement else " REMOVE entitlement")),
         ConditionExpression="shop_id = :shop AND version = :version",
         ExpressionAttributeNames={"#search": "search"},
@@ -96,7 +99,7 @@ def replace_sku(shop_id: str, sku: str, fields: SkuFields) -> Sku:
             title=fields.title, category=fields.category, kind=fields.kind.value, price=fields.price_fen,
             currency=fields.currency.value, at=now_iso(), search=f"{fields.title} {fields.category}".lower(),
             gsk=f"{fields.category}#{sku}", one=1, shop=shop_id, version=meta["version"],
-            fulfilment=delivery["fulfilment"], **values,
+            fulfilment=delivery["fulfilment"], policy=delivery["return_policy"], **values,
         ),
         ReturnValues="ALL_NEW",
     )
@@ -207,7 +210,7 @@ def skus_for_pricing(skus: list[str]) -> dict[str, dict[str, Any]]:
     if missing:
         rows = {row["sku"]: row for row in ddb.batch_get(
             [ddb.key(sku_pk(sku), META) for sku in missing],
-            projection="sku, shop_id, title, kind, category, price_fen, currency, buckets, entitlement",
+            projection="sku, shop_id, title, kind, category, price_fen, currency, buckets, entitlement, return_policy",
         )}
         for sku, row in rows.items():  # misses are not cached: a SKU created a second ago must sell
             _cache[sku] = (clock, row)

@@ -136,21 +136,27 @@ def deliver(order_id: str, provider: DigitalProvider) -> StepState:
         return _state(order)  # replays of finished orders, and anything not ours, change nothing
     items: dict[str, Any] = dict((order.delivery or {}).get("items") or {})
     lines = sorted(order.items, key=lambda line: not entitlements.is_entitlement(line))  # ours first
+    refunded = _refunded_by_cases(order)
     for index, line in enumerate(lines):
         sku = line["sku"]
         if sku in items:
             continue
-        if entitlements.is_entitlement(line):
-            result = _grant(order, line)
+        if refunded.get(sku, 0) >= int(line["quantity"]):
+            # refunded whole by an after-sales case before delivery (a flash refund): not sent, nothing to refund
+            record: dict[str, Any] = {"delivered_units": 0, "remaining_units": int(line["quantity"]),
+                                      "provider_ref": "", "at": now_iso()}
         else:
-            try:
-                result = provider.deliver(order_id, line, str(order.target or ""), f"{order_id}:{sku}")
-            except ProviderUnavailable as error:
-                raise DeliveryRetryable(str(error)) from None
-            except ProviderRefused as error:
-                logger.warning("provider refused", extra={"order_id": order_id, "sku": sku})
-                return give_up(order_id, {"Error": "ProviderRefused", "Cause": str(error)})
-        record = _item_record(order, line, result, single=len(lines) == 1)
+            if entitlements.is_entitlement(line):
+                result = _grant(order, line)
+            else:
+                try:
+                    result = provider.deliver(order_id, line, str(order.target or ""), f"{order_id}:{sku}")
+                except ProviderUnavailable as error:
+                    raise DeliveryRetryable(str(error)) from None
+                except ProviderRefused as error:
+                    logger.warning("provider refused", extra={"order_id": order_id, "sku": sku})
+                    return give_up(order_id, {"Error": "ProviderRefused", "Cause": str(error)})
+            record = _item_record(order, line, result, single=len(lines) == 1)
         items[sku] = record
         if index < len(lines) - 1:
             order = _record_item(order, sku, record)
@@ -163,6 +169,12 @@ def deliver(order_id: str, provider: DigitalProvider) -> StepState:
         return _state(_revoke_if_exited(_finish(order, items)))  # _finish leaves an order that left alone
     except Conflict:
         return _state(_revoke_if_exited(_load(order_id)))  # a concurrent replay finished it, or an exit
+
+
+def _refunded_by_cases(order: Order) -> dict[str, int]:
+    from shared.aftersales import flash  # reads nothing unless the ledger holds a case's refund
+
+    return flash.refunded_units(order)
 
 
 def _grant(order: Order, line: Line) -> DeliveryResult:
@@ -234,9 +246,11 @@ def give_up(order_id: str, error: dict[str, Any] | None) -> StepState:
     items: dict[str, Any] = dict((order.delivery or {}).get("items") or {})
     if not any(int(rec["delivered_units"]) > 0 for rec in items.values()):
         return _fail(order_id, f"delivery_failed:{cause}")
+    refunded = _refunded_by_cases(order)  # units an after-sales case refunded already are not refunded again
     for line in order.items:
         if line["sku"] not in items:
-            refund = _refund_undelivered(order, line, int(line["quantity"]), "undelivered")
+            rest = int(line["quantity"]) - min(refunded.get(line["sku"], 0), int(line["quantity"]))
+            refund = _refund_undelivered(order, line, rest, "undelivered") if rest else 0
             items[line["sku"]] = {
                 "delivered_units": 0,
                 "remaining_units": int(line["quantity"]),

@@ -89,6 +89,13 @@ def _state(order: Order) -> StepState:
     return StepState.of(order)
 
 
+def _refunded_whole(order: Order) -> bool:
+    from shared.aftersales import flash
+
+    held = flash.refunded_units(order)
+    return bool(held) and all(held.get(line["sku"], 0) >= line["quantity"] for line in order.items)
+
+
 def ship(order_id: str, via: TrackingSubscriber | None = None) -> StepState:
     order = store.get(order_id, consistent=True)
     if order is None:
@@ -97,6 +104,14 @@ def ship(order_id: str, via: TrackingSubscriber | None = None) -> StepState:
     if order.status is not OrderStatus.FULFILLING or order.kind != "physical":
         return _state(order)  # replays of shipped or finished orders change nothing
     shipment = order.shipment
+    if not shipment and _refunded_whole(order):
+        from shared.payments import refunds  # lazy: the rare path
+
+        # every unit was refunded by after-sales cases before it left (a flash refund): nothing to send; the
+        # order fails with nothing more to refund, and its stock goes back on sale
+        with contextlib.suppress(Conflict):
+            refunds.fail_and_refund(order, reason="refunded_before_shipping", actor=ACTOR)
+        return _state(store.require(order_id, consistent=True))
     if not shipment:
         province = order.shipping_address["province"] if order.shipping_address else ""
         try:

@@ -36,6 +36,16 @@ class Entitlement(TypedDict, total=False):
 
 
 @with_config(_OPEN)
+class LineReturnPolicy(TypedDict, total=False):
+    """The SKU's 7-day no-reason return policy at the sale (shared/catalog/models.py), written only when it is
+    not its kind's default (shared/aftersales/policy.py), so most lines hold nothing."""
+
+    policy: str  # allowed | excluded_by_law | excluded_with_consent
+    reason: str
+    consented_at: str  # excluded_with_consent: when the shopper confirmed it (the order's created_at)
+
+
+@with_config(_OPEN)
 class Line(TypedDict):
     """One priced line, fixed at the sale (a later catalog edit never changes a placed order)."""
 
@@ -47,6 +57,7 @@ class Line(TypedDict):
     unit_price_fen: int
     line_total_fen: int
     entitlement: NotRequired[Entitlement]
+    return_policy: NotRequired[LineReturnPolicy]
 
 
 @with_config(_OPEN)

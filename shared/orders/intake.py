@@ -49,9 +49,9 @@ def accept(claims: Mapping[str, Any], source_ip: str | None, idempotency_key: st
 def place(caller: Caller, idempotency_key: str, body: PlaceOrder) -> OrderAccepted:
     order_id = logic.order_id_for(caller.shopper_id, idempotency_key)
     fingerprint = logic.request_hash(body)
-    priced = logic.price(body, catalog.skus_for_pricing([line.sku for line in body.items]))
     moment = now()
     created_at = iso(moment)
+    priced = logic.price(body, catalog.skus_for_pricing([line.sku for line in body.items]), at=created_at)
     shopper = caller.shopper_id
     optional = {  # written only when given, as before (`Order.to_item` holds the attributes set)
         "shipping_address": body.shipping_address.model_dump(exclude_none=True) if body.shipping_address else None,

@@ -15,7 +15,7 @@ from shared.core.errors import BadRequest, Conflict, Unprocessable
 from shared.orders.models import OrderStatus, PlaceOrder
 
 if TYPE_CHECKING:
-    from shared.orders.aggregate import Line
+    from shared.orders.aggregate import Line, LineReturnPolicy
 
 S = OrderStatus
 
@@ -91,8 +91,9 @@ class Priced(TypedDict):
     kind: str
 
 
-def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]]) -> Priced:
-    """Lines, total and shop from catalog rows; every rule a shopper can break answers 422."""
+def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]], *, at: str) -> Priced:
+    """Lines, total and shop from catalog rows; every rule a shopper can break answers 422. `at` is the
+    order's time, recorded as the time of a consent to a return exclusion."""
     quantities: dict[str, int] = {}
     for line in body.items:
         quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
@@ -116,6 +117,7 @@ def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]]) -> Priced:
     if body.target is None and any(row["kind"] == "digital" and not row.get("entitlement") for row in rows):
         raise Unprocessable("Digital services need a target (the account or link they act on).",
                             code="target_required")
+    consented = _consents(body, catalog, quantities)
     lines: list[Line] = []
     for sku, quantity in quantities.items():
         row = catalog[sku]
@@ -125,6 +127,9 @@ def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]]) -> Priced:
         if row.get("entitlement"):
             # what one unit grants is fixed at the sale: a later catalog edit never changes a paid order
             priced_line["entitlement"] = row["entitlement"]
+        recorded = _return_policy(row, consented=sku in consented, at=at)
+        if recorded:
+            priced_line["return_policy"] = recorded
         lines.append(priced_line)
     return {
         "items": lines,
@@ -133,3 +138,41 @@ def price(body: PlaceOrder, catalog: dict[str, dict[str, Any]]) -> Priced:
         "shop_id": rows[0]["shop_id"],
         "kind": kinds.pop(),
     }
+
+
+def _consents(body: PlaceOrder, catalog: dict[str, dict[str, Any]], quantities: dict[str, int]) -> set[str]:
+    """The SKUs whose exclusion from 7-day no-reason returns the shopper confirmed; 422 `consent_required`
+    naming every `excluded_with_consent` SKU of the order that is not confirmed (the 2017 measures art. 7:
+    without the shopper's confirmation at purchase, the return cannot be refused)."""
+    from shared.catalog.models import EXCLUDED_WITH_CONSENT  # loaded by intake already; other importers skip it
+
+    consented = set(body.return_exclusion_consent or ())
+    stray = sorted(consented - quantities.keys())
+    if stray:
+        raise Unprocessable(f"return_exclusion_consent names SKUs not in the order: {', '.join(stray)}.",
+                            code="consent_sku_not_in_order", skus=stray)
+    needed = sorted(sku for sku in quantities
+                    if (catalog[sku].get("return_policy") or {}).get("policy") == EXCLUDED_WITH_CONSENT)
+    missing = [sku for sku in needed if sku not in consented]
+    if missing:
+        raise Unprocessable("These SKUs are excluded from 7-day no-reason returns only with your consent: list "
+                            f"them in return_exclusion_consent to order them: {', '.join(missing)}.",
+                            code="consent_required", skus=missing,
+                            policies={sku: catalog[sku]["return_policy"] for sku in missing})
+    return set(needed)
+
+
+def _return_policy(row: dict[str, Any], *, consented: bool, at: str) -> LineReturnPolicy | None:
+    """What a line records of its SKU's return policy: nothing when it is the kind's default (most lines, so
+    their items stay byte for byte as before), else the policy, and the consent's time when one was needed."""
+    from shared.catalog.models import return_policy_of
+
+    declared = row.get("return_policy")
+    if not declared or declared == return_policy_of(row["kind"], None):
+        return None
+    recorded: LineReturnPolicy = {"policy": declared["policy"]}
+    if declared.get("reason"):
+        recorded["reason"] = declared["reason"]
+    if consented:
+        recorded["consented_at"] = at
+    return recorded

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.core.types import Fen, PriceFen, Quantity, SkuId
+from shared.core.types import Quantity, SkuId
 
 
 class OrderStatus(StrEnum):
@@ -57,18 +57,14 @@ class PlaceOrder(BaseModel):
     shipping_address: ShippingAddress | None = None
     ad_copy: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)] | None = None
+    return_exclusion_consent: Annotated[list[SkuId], Field(min_length=1, max_length=20)] | None = Field(
+        default=None, description="The SKUs whose exclusion from 7-day no-reason returns (their catalog "
+                                  "`return_policy` is `excluded_with_consent`) the shopper confirms. Each such SKU "
+                                  "in `items` must be listed, or 422 `consent_required`; the order records the "
+                                  "consent and its time on the line.")
 
 
 class OrderAccepted(BaseModel):
     order_id: str
     status: OrderStatus
 
-
-class OrderLine(BaseModel):
-    sku: str
-    title: str
-    kind: str
-    category: str
-    quantity: int
-    unit_price_fen: PriceFen
-    line_total_fen: Fen

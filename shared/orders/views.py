@@ -6,13 +6,13 @@ from the aggregate (`OrderView.of(order)`), never from a raw item.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.core.timestamps import Timestamp
-from shared.core.types import Fen
-from shared.orders.models import OrderLine, OrderStatus, ShippingAddress
+from shared.core.types import Fen, PriceFen
+from shared.orders.models import OrderStatus, ShippingAddress
 from shared.payments.models import PaymentParams, PaymentState, Provider, RefundState
 
 if TYPE_CHECKING:
@@ -21,6 +21,26 @@ if TYPE_CHECKING:
 
 class _View(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+class LineReturnPolicy(_View):
+    policy: Literal["allowed", "excluded_by_law", "excluded_with_consent"]
+    reason: str | None = Field(default=None, description="The legal reason of an exclusion (GET /catalog/{sku}).")
+    consented_at: Timestamp | None = Field(default=None, description="When the shopper confirmed the exclusion "
+                                                                     "(with the order).")
+
+
+class OrderLine(_View):
+    sku: str
+    title: str
+    kind: str
+    category: str
+    quantity: int
+    unit_price_fen: PriceFen
+    line_total_fen: Fen
+    return_policy: LineReturnPolicy | None = Field(
+        default=None, description="The SKU's 7-day no-reason return policy at the sale, when it is not its kind's "
+                                  "default (physical: allowed; digital: excluded_by_law digital_content).")
 
 
 class OrderEvent(_View):
@@ -104,11 +124,22 @@ class OrderView(_View):
         default=None,
         description="Paid by the platform, recorded apart from the refunds (shared/payments/compensation.py)")
     last_payment_error: str | None = None
+    no_reason_return_until: Timestamp | None = Field(
+        default=None, description="Until when the goods may be returned without a reason (七天无理由退货: 7 x 24 "
+                                  "hours from the day after signing for them); none before signing, for digital "
+                                  "orders, or when every line is excluded (docs/aftersales.md).")
 
     @classmethod
     def of(cls, order: Order) -> OrderView:
         """The view of the aggregate (the same fields the stored item gives it)."""
-        return cls.model_validate(order.to_item())
+        return cls.model_validate(_fields(order))
+
+
+def _fields(order: Order) -> dict[str, Any]:
+    """The stored item, plus what the views derive from it."""
+    from shared.aftersales import policy
+
+    return {**order.to_item(), "no_reason_return_until": policy.return_until(order)}
 
 
 class OrderPage(BaseModel):
@@ -237,4 +268,4 @@ class OpsOrderView(OrderView):
 
     @classmethod
     def of(cls, order: Order) -> OpsOrderView:
-        return cls.model_validate(order.to_item())
+        return cls.model_validate(_fields(order))

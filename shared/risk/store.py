@@ -45,7 +45,17 @@ from typing import Any, get_args
 
 from shared.core import aws, clock
 from shared.core.config import RiskSettings, settings
-from shared.core.ddb import batch_get, dynamodb, failed_item, from_item, is_conditional_failure, key, table, to_attr
+from shared.core.ddb import (
+    batch_get,
+    dynamodb,
+    failed_item,
+    from_item,
+    get,
+    is_conditional_failure,
+    key,
+    table,
+    to_attr,
+)
 from shared.risk.models import BlockKind, OrderFacts, RiskSignals, VelocityDim
 
 _DIMS: tuple[VelocityDim, ...] = get_args(VelocityDim)
@@ -267,6 +277,12 @@ def load_signals(facts: OrderFacts, *, now: datetime | None = None) -> RiskSigna
         history_avg_amount_fen=int(history.get("sum_amount_fen", 0)) // order_count if order_count else 0,
         blocked=blocked,
     )
+
+
+def shopper_history(shopper_id: str) -> dict[str, Any]:
+    """The shopper's history item (order_count, sum/max amount, first_seen), {} for a shopper never scored; one
+    GetItem (shared/aftersales/flash.py reads it for a shopper's standing)."""
+    return get(f"SHOPPER#{shopper_id}", HISTORY_SK) or {}
 
 
 def _update_history(signals: RiskSignals, at: str, *, set_max: bool) -> bool:
