@@ -490,11 +490,10 @@ class Driven:
 
 
 def open_cases(stack: Stack, driven: Driven, order: dict[str, Any], reasons: dict[str, list[str]],
-               rng: random.Random) -> None:
+               rng: random.Random, *, returns: bool) -> None:
     """1-2 cases on random lines and quantities, each submitted 1-3 times at once with the same key."""
-    physical = bool(order.get("shipping_address"))
     for _ in range(rng.choice([1, 1, 2])):
-        case_type = rng.choice(["refund_only", "return_and_refund", "return_and_refund"]) if physical else "refund_only"
+        case_type = rng.choice(["refund_only", "return_and_refund", "return_and_refund"]) if returns else "refund_only"
         lines = rng.sample(order["items"], rng.randint(1, len(order["items"])))
         body = {"type": case_type, "reason_code": rng.choice(reasons[case_type]),
                 "lines": [{"sku": line["sku"], "quantity": rng.randint(1, int(line["quantity"]))} for line in lines]}
@@ -557,13 +556,20 @@ def drive_after_sales(stack: Stack, n: int, plan: str, skus: dict[str, list[str]
         driven.actions[("shopper cancels when paid", stack.call("POST", f"/orders/{order_id}/cancel",
                                                                 shopper).status_code)] += 1
         return driven
+    if plan == "physical_early":  # before the parcel leaves: a refund_only case, a flash refund if eligible
+        order = stack.wait_status(order_id, CASE_STAGES, 60)
+        if order["status"] in CASE_STAGES:
+            open_cases(stack, driven, order, reasons, rng, returns=False)
+            for case_id in driven.cases:
+                walk(stack, driven, case_id, rng)
+        return driven
     order = stack.wait_status(order_id, {"SHIPPED"} if physical else {"COMPLETED"}, 90)
     if physical and order["status"] == "SHIPPED" and plan != "physical_undelivered":
         stack.call("POST", f"/sandbox/ship/{order_id}?to=delivered", shopper)
         order = stack.wait_status(order_id, {"DELIVERED", "COMPLETED"}, 30)
     if order["status"] not in CASE_STAGES or plan == "plain":
         return driven
-    open_cases(stack, driven, order, reasons, rng)
+    open_cases(stack, driven, order, reasons, rng, returns=physical)
     for case_id in driven.cases:
         walk(stack, driven, case_id, rng)
     return driven
@@ -593,11 +599,11 @@ def test_after_sales_under_ten_percent_faults_ends_every_case_and_conserves_stoc
             "physical": [stack.new_sku(stock=initial, kind="physical") for _ in range(2)]}
     catalogue = stack.call("GET", "/after-sales/reasons").json()["reasons"]
     reasons = {t: [r["code"] for r in catalogue if t in r["types"]] for t in ("refund_only", "return_and_refund")}
-    # The mix, in turn (so a small run has every path): cancelled while paid 15%, digital 25%, parcels
-    # delivered 40% or still shipped 10%, left alone 10%.
-    mix = ["physical", "digital", "cancel_paid", "physical", "digital", "physical_undelivered", "physical",
-           "plain", "digital", "physical", "cancel_paid", "digital", "physical", "physical_undelivered", "physical",
-           "plain", "digital", "physical", "cancel_paid", "physical"]
+    # The mix, in turn (so a small run has every path): cancelled while paid 15%, digital 25%, parcels with a
+    # case before they leave 10%, delivered 30% or still shipped 10%, left alone 10%.
+    mix = ["physical", "digital", "cancel_paid", "physical_early", "digital", "physical_undelivered", "physical",
+           "plain", "digital", "physical", "cancel_paid", "digital", "physical_early", "physical_undelivered",
+           "physical", "plain", "digital", "physical", "cancel_paid", "physical"]
     jobs = [(n, mix[n % len(mix)], random.Random(n)) for n in range(AS_ORDERS)]
     with ThreadPoolExecutor(max_workers=16) as pool:
         driven = list(pool.map(lambda job: drive_after_sales(stack, job[0], job[1], skus, reasons, job[2]), jobs))
@@ -700,6 +706,9 @@ def test_after_sales_under_ten_percent_faults_ends_every_case_and_conserves_stoc
             c["status"] for c in all_cases).items())) + " (by type: " + ", ".join(
             f"{k}={v}" for k, v in sorted(Counter(c["type"] for c in all_cases).items())) + ")",
         "case submissions (reply): " + ", ".join(f"{k}={v}" for k, v in sorted(opens.items())),
+        "flash decisions: " + (", ".join(f"{k}={v}" for k, v in sorted(Counter(
+            str((c["flash"].get("rule") or "refused") if c["flash"].get("eligible") else "refused")
+            for c in all_cases if c.get("flash")).items())) or "none"),
         "actions (name, HTTP status): " + ", ".join(f"{k[0]} {k[1]}={v}" for k, v in sorted(actions.items())),
         "not in the mix yet (route not declared): " + (", ".join(a.name for a in ACTIONS if not a.available())
                                                       or "none"),
