@@ -266,7 +266,7 @@ FUNCTIONS = (
         grants=("table:read", "table:write", "topic:notifications:publish"),
     ),
     Function("api_ops", "Ops views: callbacks stored for inspection, trouble flags, rejected orders; dispute "
-             "arbitration (a decision refunds)",
+             "arbitration (a decision refunds); support tickets (assign, close)",
              grants=("table:read", "table:write", "secret:cursor:read", "secret:wechatpay:read",
                      "secret:alipay:read")),
 )

@@ -1,5 +1,6 @@
 """Ops views: GET /ops/inbox/{kind}, GET /ops/orders/{order_id}; logic in shared/ops/routes.py. Dispute
-arbitration: GET /ops/disputes, POST /ops/disputes/{case_id}/claim|decide; logic in shared/aftersales/disputes.py."""
+arbitration: GET /ops/disputes, POST /ops/disputes/{case_id}/claim|decide (shared/aftersales/disputes.py); the ticket
+queue, assign and close (shared/tickets/routes.py)."""
 
 from typing import Any
 
@@ -9,8 +10,9 @@ from shared.aftersales.dispute_routes import ops as disputes
 from shared.core.api import http_app, serve
 from shared.core.observability import instrumented
 from shared.ops.routes import router
+from shared.tickets.routes import ops_router as tickets
 
-app = http_app(router, disputes)
+app = http_app(router, disputes, tickets)
 
 
 @instrumented(correlation_paths.API_GATEWAY_HTTP)

@@ -1,5 +1,6 @@
 """The operations dashboard and the alarms on what hurts shoppers: API 5xx, function errors, queue age,
-failed workflow executions and a stalled review queue. Each alarm names its runbook entry (docs/runbook.md)."""
+failed workflow executions, a stalled review queue and support tickets waiting for ops past their SLA. Each alarm
+names its runbook entry (docs/runbook.md)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from infra.constructs.messaging import Messaging
 
 QUEUE_AGE_ALARM_S = 300
 REVIEW_SLA_CONTEXT = "order24:review_sla_minutes"  # the "审核停滞" threshold; cdk.json or -c to change
+TICKET_SLA_CONTEXT = "order24:ticket_response_sla_minutes"  # the ticket first-response SLA; cdk.json or -c
+TICKET_SLA_MINUTES = 240
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
 
@@ -37,6 +40,7 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         self.alarms = alarms
         self._review_stall_alarm()
+        self._ticket_sla_alarm()
         self._provider_not_configured_alarm()
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{Stack.of(self).stack_name}-operations")
         self._api(api)
@@ -50,18 +54,32 @@ class Monitoring(Construct):
         for name, machine in state_machines.items():
             self._workflow(name, machine)
 
-    def _review_stall_alarm(self) -> None:
-        sla_minutes = float(self.node.try_get_context(REVIEW_SLA_CONTEXT) or 30)
+    def _oldest_age_alarm(self, cid: str, metric_name: str, minutes: float, description: str) -> cw.Alarm:
+        """An alarm on an age the sweeper publishes every minute (the oldest item of a queue people work):
+        at or past `minutes`, or no metric at all (no sweeper is itself a stall)."""
         oldest = cw.Metric(
-            namespace="order24", metric_name="ReviewQueueOldestAgeSeconds",
+            namespace="order24", metric_name=metric_name,
             dimensions_map={"service": "order24"}, statistic="Maximum", period=ONE_MINUTE,
         )
-        alarm = self.alarms.add(
-            self, "ReviewStallAlarm", oldest, threshold=sla_minutes * 60,
-            description=f"审核停滞: an order has waited in the human review queue longer than {sla_minutes:g} min",
-        )
+        alarm = self.alarms.add(self, cid, oldest, threshold=minutes * 60, description=description)
         alarm.node.default_child.add_property_override(  # type: ignore[union-attr]
-            "TreatMissingData", "breaching")  # no sweeper metric at all is itself a stall
+            "TreatMissingData", "breaching")
+        return alarm
+
+    def _review_stall_alarm(self) -> None:
+        sla_minutes = float(self.node.try_get_context(REVIEW_SLA_CONTEXT) or 30)
+        self._oldest_age_alarm(
+            "ReviewStallAlarm", "ReviewQueueOldestAgeSeconds", sla_minutes,
+            f"审核停滞: an order has waited in the human review queue longer than {sla_minutes:g} min",
+        )
+
+    def _ticket_sla_alarm(self) -> None:
+        sla_minutes = float(self.node.try_get_context(TICKET_SLA_CONTEXT) or TICKET_SLA_MINUTES)
+        self._oldest_age_alarm(
+            "TicketSlaAlarm", "TicketOldestUnansweredAgeSeconds", sla_minutes,
+            f"客服响应超时: a support ticket has waited for ops longer than {sla_minutes:g} min (first response "
+            "or a reply). Runbook: 'Support tickets waiting'.",
+        )
 
     def _provider_not_configured_alarm(self) -> None:
         self.alarms.add(

@@ -292,6 +292,23 @@ def _record(case: Case, decision: FlashDecision) -> Case:
     return Case.from_item(ddb.from_item(reply["Attributes"]))
 
 
+def _still_qualifies(case: Case, rule: FlashRule | None) -> Callable[[Order], None] | None:
+    """For the rules that read the order's fulfilment: the same check on the order the grant is written against,
+    so a parcel that left (or a line delivered) since the decision stops the refund; the merchant decides."""
+    check = {"not_shipped": not_shipped, "digital_undelivered": digital_undelivered}.get(rule or "")
+    if check is None:
+        return None
+    rule_check = check
+
+    def still(order: Order) -> None:
+        refusals = rule_check(case, order, _OFF)
+        if refusals:
+            raise Conflict(f"The order changed since the flash decision ({', '.join(refusals)}).",
+                           code="flash_order_changed", reasons=refusals)
+
+    return still
+
+
 def after_open(case: Case) -> Case:
     """Decide once and, if eligible, refund: the case as it is afterwards (REFUNDED, REFUNDING during a provider
     outage, or REQUESTED for the merchant)."""
@@ -301,11 +318,16 @@ def after_open(case: Case) -> Case:
         decision = decide(case, orders.require(case.order_id, consistent=True))
         logger.info("flash refund decided", extra={"case_id": case.case_id, "eligible": decision.eligible,
                                                    "rule": decision.rule, "reasons": decision.reasons})
+        from shared.core.observability import metrics
+
+        metrics.add_metric(name="FlashRefunds" if decision.eligible else "FlashRefundsDeclined", unit="Count",
+                           value=1)
         case = _record(case, decision)
     if case.flash is None or not case.flash.eligible or case.status is not CaseStatus.REQUESTED:
         return case
     try:
-        return refunding.start_refund(case, actor=ACTOR, reason=f"flash_refund:{case.flash.rule}")
+        return refunding.start_refund(case, actor=ACTOR, reason=f"flash_refund:{case.flash.rule}",
+                                      check_order=_still_qualifies(case, case.flash.rule))
     except Unavailable:
         logger.warning("flash refund waits for the provider (REFUND timer)", extra={"case_id": case.case_id})
     except Conflict as error:  # the ledger or the case moved since the decision: the merchant decides

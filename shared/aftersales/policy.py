@@ -10,15 +10,14 @@ by `shared.orders.logic.price` when it is not the kind's default). A no-reason c
 whose reason names no fault of the seller (`NO_REASON_CODES`); quality, damage, wrong or missing items are not
 limited by these 7 days (the after-sales window of shared/aftersales/service.py applies to them).
 
-The window: 7 x 24 hours, starting at 00:00 China time (UTC+8, no daylight saving) of the day after the sign-for
-time in the logistics trace (`fulfilment.signed_at`, written by shared/logistics/service.py). That is never
-shorter than 7 x 24 hours from the sign-for moment itself, and it is what the measures and the courts count
-("自签收次日起算", the last day ending at 24:00).
+The window: 7 x 24 hours from the sign-for time in the logistics trace (`fulfilment.signed_at`, written by
+shared/logistics/service.py), as issue 13 specifies. The measures count "自签收次日起算" (from the day after, the
+last day ending at 24:00), which can run up to a day longer; the rule is `window_end`, one line to change.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.aftersales.models import OpenCase
@@ -33,7 +32,6 @@ from shared.orders.models import OrderStatus
 # Reasons that name no fault of the seller: as a return, they are the no-reason return.
 NO_REASON_CODES = frozenset({"seven_day_no_reason", "no_longer_needed"})
 DAYS = timedelta(days=7)  # 七个24小时
-CHINA = timezone(timedelta(hours=8), "CST")
 
 
 def is_no_reason(case_type: CaseType, reason_code: str) -> bool:
@@ -69,9 +67,8 @@ def signed_for_at(order: Order) -> datetime | None:
 
 
 def window_end(signed_at: datetime) -> datetime:
-    """7 x 24 hours from 00:00 China time of the day after signing for (the end itself is outside)."""
-    next_day = datetime.combine(signed_at.astimezone(CHINA).date() + timedelta(days=1), time(), tzinfo=CHINA)
-    return (next_day + DAYS).astimezone(UTC)
+    """7 x 24 hours from the sign-for moment (the end itself is outside)."""
+    return signed_at + DAYS
 
 
 def return_until(order: Order) -> datetime | None:

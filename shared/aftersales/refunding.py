@@ -24,6 +24,7 @@ from shared.core.clock import parse_iso
 from shared.core.config import AfterSalesSettings, settings
 from shared.core.errors import Conflict, Unavailable, Unprocessable
 from shared.orders import store as orders
+from shared.orders.aggregate import Order
 from shared.payments import refunds
 from shared.payments import store as payments_store
 
@@ -47,13 +48,17 @@ def _resume_after() -> float:
 
 
 def start_refund(case: Case, *, actor: str, reason: str, amount_fen: int | None = None,
-                 guard: Callable[[Case], None] | None = None) -> Case:
+                 guard: Callable[[Case], None] | None = None,
+                 check_order: Callable[[Order], None] | None = None) -> Case:
     """Refund the case (`refund_total_fen`, or a smaller `amount_fen` an arbiter decided) once, and return it.
 
     Idempotent: a case already REFUNDING or REFUNDED only has its grant (re)sent if it was never accepted.
     409 `refund_exceeds_capture` when the order's capture minus what is refunded or pending cannot cover it.
     `guard`, if given, sees the case before every attempt (the first read and each re-read after a lost race)
-    and raises to stop: an arbiter's lease (shared/aftersales/disputes.py)."""
+    and raises to stop: an arbiter's lease (shared/aftersales/disputes.py).
+    `check_order` (a flash refund's rule) sees every fresh read of the order the grant will be conditional on,
+    and raises Conflict when the order no longer qualifies (e.g. it shipped): the grant's write checks the
+    order's version, so the check holds at the moment of the write."""
     amount = case.refund_total_fen if amount_fen is None else amount_fen
     if type(amount) is not int or not 0 < amount <= case.refund_total_fen:
         raise Unprocessable(f"A case refund is 1 to {case.refund_total_fen} fen.", code="invalid_refund_amount",
@@ -64,6 +69,8 @@ def start_refund(case: Case, *, actor: str, reason: str, amount_fen: int | None 
             guard(case)
         if case.status not in (CaseStatus.REFUNDING, CaseStatus.REFUNDED):
             order = orders.require(case.order_id, consistent=True)
+            if check_order is not None:
+                check_order(order)
             payment = order.payment
             if not payment:
                 raise Conflict("The order has no captured payment to refund.", code="not_paid")

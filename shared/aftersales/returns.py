@@ -248,11 +248,6 @@ def apply_tracking(case_id: str, update: TrackingUpdate) -> str:
 
 # ---------------------------------------------------------------- the merchant receives the goods
 
-# The no-reason reason codes (七天无理由): the catalogue's `no_reason` (issue 13 item 4's policy) and the code the
-# case core published first. Only these earn the platform's return-shipping compensation.
-NO_REASON_CODES = frozenset({"no_reason", "seven_day_no_reason"})
-
-
 def _receipt_lines(case: Case, body: ReceiveIn) -> list[ReceiptLine]:
     """Every unit of the case accounted for exactly once, intact or damaged (422 `receipt_mismatch`)."""
     expected = {line.sku: line.quantity for line in case.lines}
@@ -272,7 +267,9 @@ def compensation_fen(case: Case) -> int:
     RETURN_SHIPPING_COMPENSATION_FEN (the cap; 0 pays none), once per case, when the merchant records the goods
     received (whatever their condition: the shopper did send them). Nothing for other reasons (the merchant's
     fault: the merchant bears the shipping) nor for a return never received."""
-    if case.reason_code not in NO_REASON_CODES:
+    from shared.aftersales import policy
+
+    if not policy.is_no_reason(case.type, case.reason_code):  # the one list of no-reason codes
         return 0
     return max(0, int(_return_settings().return_shipping_compensation_fen))
 

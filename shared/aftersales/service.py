@@ -118,6 +118,9 @@ def open_case(caller: Principal, order_id: str, idempotency_key: str | None, bod
         for sku, (line, quantity) in asked.items():
             left = line["quantity"] - claimed.get(sku, 0)
             if quantity > left:
+                existing = store.get(case_id, consistent=True)  # a concurrent retry of this very request took them
+                if existing is not None:
+                    return flash.after_open(_replayed(existing, caller.sub, fingerprint))
                 raise Conflict(f"Only {left} unit(s) of {sku!r} can still be claimed.", code="quantity_exceeded",
                                sku=sku, claimable=left)
         case = _new_case(caller.sub, order, case_id, body, fingerprint, asked, claimed)

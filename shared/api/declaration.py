@@ -123,6 +123,14 @@ ROUTES: tuple[Route, ...] = (
           (PARTNER_CALLBACKS,)),
     Route("GET", "/ops/inbox/{kind}", "api_ops", "jwt", "listOpsInbox", ("ops",), _OPS),
     Route("GET", "/ops/orders/{order_id}", "api_ops", "jwt", "getOpsOrder", ("ops",), _OPS),
+    # support tickets (shared/tickets/routes.py): the opener's on api_orders, ops' on api_ops
+    Route("POST", "/me/tickets", "api_orders", "jwt", "openTicket", ("tickets",), (Role.SHOPPER, Role.MERCHANT)),
+    Route("GET", "/me/tickets", "api_orders", "jwt", "listMyTickets", ("tickets",), (Role.SHOPPER, Role.MERCHANT)),
+    Route("GET", "/tickets/{ticket_id}", "api_orders", "jwt", "getTicket", ("tickets",)),
+    Route("POST", "/tickets/{ticket_id}/messages", "api_orders", "jwt", "postTicketMessage", ("tickets",)),
+    Route("GET", "/ops/tickets", "api_ops", "jwt", "listOpsTickets", ("tickets",), _OPS),
+    Route("POST", "/ops/tickets/{ticket_id}/assign", "api_ops", "jwt", "assignTicket", ("tickets",), _OPS),
+    Route("POST", "/ops/tickets/{ticket_id}/close", "api_ops", "jwt", "closeTicket", ("tickets",), _OPS),
 )
 
 ROUTES_BY_OPERATION: dict[str, Route] = {r.operation_id: r for r in ROUTES}

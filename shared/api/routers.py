@@ -24,15 +24,17 @@ from shared.orders.routes import orders
 from shared.payments.notify_routes import notify as payment_notify
 from shared.payments.routes import payments
 from shared.review.routes import router as review
+from shared.tickets.routes import ops_router as ops_tickets
+from shared.tickets.routes import router as tickets
 
 # function name (infra/declaration.py) -> the routers its handler serves; the keys are the functions ROUTES name
 ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {
     "api_catalog": (public,),
     "api_merchant": (merchant, aftersales_merchant),
     "intake": (intake,),
-    "api_orders": (orders, tracking, notifications, entitlements, aftersales, disputes_parties, returns),
+    "api_orders": (orders, tracking, notifications, entitlements, aftersales, disputes_parties, returns, tickets),
     "logistics_notify": (logistics_notify,),
-    "api_ops": (ops, disputes_ops),
+    "api_ops": (ops, disputes_ops, ops_tickets),
     "api_review": (review,),
     "pay": (payments,),
     "payment_notify": (payment_notify,),

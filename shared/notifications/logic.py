@@ -19,6 +19,7 @@ from shared.aftersales import events as case_ev
 from shared.aftersales.states import CaseStatus
 from shared.orders import events as ev
 from shared.orders.models import OrderStatus
+from shared.tickets import events as ticket_ev
 
 
 class _Payment(BaseModel):
@@ -195,3 +196,37 @@ def case_notifications(old: CaseImage | None, new: CaseImage) -> list[dict[str, 
             "amount_fen": new.refund_total_fen,
         })
     return found
+
+
+# ---------------------------------------------------------------- support tickets
+
+class TicketImage(BaseModel):
+    """What notifications read of a ticket item (`TICKET#<ticket_id>` / `TICKET`): its history, never its text."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ticket_id: str | None = None
+    opener_id: str | None = None
+    order_id: str | None = None
+    events: list[ticket_ev.TicketEvent] = []
+
+
+TICKET_TITLES: dict[str, str] = {
+    "answered": "客服已回复 / Support answered your ticket",
+    "closed": "工单已关闭 / Your support ticket was closed",
+}
+
+
+def ticket_notifications(old: TicketImage | None, new: TicketImage) -> list[dict[str, Any]]:
+    """The opener hears of ops' answers and of the closing (`ticket_answered`, `ticket_closed`), keyed
+    `<at>#<ticket_id>#<n>` like case steps, so a redelivered record is stored once."""
+    if not (new.opener_id and new.ticket_id):
+        return []
+    start = len(old.events) if old is not None and new.events[: len(old.events)] == old.events else 0
+    return [
+        {"shopper_id": new.opener_id, "order_id": new.order_id, "ticket_id": new.ticket_id,
+         "type": f"ticket_{event.type}", "at": event.at, "sk": f"{event.at}#{new.ticket_id}#{index:04d}",
+         "title": TICKET_TITLES[event.type], "ticket_status": event.to_status.value}
+        for index, event in list(enumerate(new.events))[start:]
+        if event.type in TICKET_TITLES
+    ]

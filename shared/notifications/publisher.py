@@ -31,7 +31,8 @@ def _entry(batch_id: str, note: dict[str, Any]) -> PublishBatchRequestEntryTypeD
         "Message": json.dumps(message, ensure_ascii=False),
         "MessageAttributes": {
             "type": {"DataType": "String", "StringValue": note["type"]},
-            "order_id": {"DataType": "String", "StringValue": note["order_id"]},
+            # a support ticket's notification may concern no order
+            **({"order_id": {"DataType": "String", "StringValue": note["order_id"]}} if note.get("order_id") else {}),
             "notification_id": {"DataType": "String", "StringValue": note["sk"][:256]},
         },
     }

@@ -13,6 +13,7 @@ from shared.api.declaration import route
 from shared.core.api import principal
 from shared.core.timestamps import Timestamp
 from shared.orders.models import OrderStatus
+from shared.tickets.states import TicketStatus
 
 router = Router()  # Powertools leaves __init__ unannotated
 
@@ -20,12 +21,14 @@ router = Router()  # Powertools leaves __init__ unannotated
 class NotificationView(BaseModel):
     id: str
     type: str
-    order_id: str
+    order_id: str | None = Field(default=None, description="Absent for a support ticket about no order.")
     at: Timestamp
     title: str
     status: OrderStatus | None = None
     case_id: str | None = Field(default=None, description="An after-sales case's notification: the case.")
     case_status: CaseStatus | None = None
+    ticket_id: str | None = Field(default=None, description="A support ticket's notification: the ticket.")
+    ticket_status: TicketStatus | None = None
     amount_fen: int | None = None
     currency: str | None = None
     read: bool
@@ -60,12 +63,14 @@ def list_notifications(cursor: Annotated[str | None, Query(max_length=2048)] = N
             NotificationView(
                 id=item["SK"],
                 type=item["type"],
-                order_id=item["order_id"],
+                order_id=item.get("order_id"),
                 at=item["at"],
                 title=item["title"],
                 status=item.get("status"),
                 case_id=item.get("case_id"),
                 case_status=item.get("case_status"),
+                ticket_id=item.get("ticket_id"),
+                ticket_status=item.get("ticket_status"),
                 amount_fen=item.get("amount_fen"),
                 currency=item.get("currency"),
                 read=marker is not None and item["SK"] <= marker,

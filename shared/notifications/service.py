@@ -42,8 +42,8 @@ def _image(raw: dict[str, Any]) -> logic.OrderImage:
 
 
 def decide(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """The notifications one stream record makes: an order's (SK `ORDER`) or an after-sales case's (SK
-    `CASE#...`); other items make none."""
+    """The notifications one stream record makes: an order's (SK `ORDER`), an after-sales case's (SK
+    `CASE#...`) or a support ticket's (SK `TICKET`); other items make none."""
     change = record.get("dynamodb") or {}
     sort_key = str(((change.get("Keys") or {}).get("SK") or {}).get("S") or "")
     if sort_key.startswith("CASE#"):
@@ -54,6 +54,14 @@ def decide(record: dict[str, Any]) -> list[dict[str, Any]]:
         return logic.case_notifications(
             logic.CaseImage.model_validate(ddb.from_item(old_case)) if old_case else None,
             logic.CaseImage.model_validate(ddb.from_item(new_case)))
+    if sort_key == "TICKET":
+        new_ticket = change.get("NewImage")
+        if record.get("eventName") not in ("INSERT", "MODIFY") or not new_ticket:
+            return []
+        old_ticket = change.get("OldImage")
+        return logic.ticket_notifications(
+            logic.TicketImage.model_validate(ddb.from_item(old_ticket)) if old_ticket else None,
+            logic.TicketImage.model_validate(ddb.from_item(new_ticket)))
     old, new = images(record)
     return logic.notifications(old, new) if new is not None else []
 

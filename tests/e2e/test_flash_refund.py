@@ -1,7 +1,7 @@
 """Issue 13 item 3 over HTTP against the local stack: a flash refund (闪电退款). A digital order whose provider
 is down sits in FULFILLING with nothing delivered; the shopper's refund_only case is approved and refunded as it
-opens, without a person, and the order's ledger shows the grant settled. When the deliver step later gives up,
-the order fails without refunding a fen more than was captured."""
+opens, without a person, and the order's ledger shows the grant settled. The deliver step's next retry finds the
+line refunded and sends nothing: the order fails without refunding a fen more than was captured."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_a_refund_only_case_on_an_undelivered_digital_order_is_refunded_at_once(
     assert again.status_code == 201 and again.json()["case_id"] == case["case_id"]
     assert again.json()["flash"] == case["flash"]
 
-    # the deliver step gives up later (its retries run out): the order fails, and nothing more is refunded
+    # the deliver step's next retry finds the line refunded: nothing sent, the order fails, nothing more refunded
     final = wait_for_status(api, shopper, order_id, FINAL, timeout_s=90)
     assert final["status"] == "FAILED", final["status"]
     assert final["payment"]["refunded_fen"] == final["payment"]["amount_fen"] == final["total_fen"]

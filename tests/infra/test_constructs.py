@@ -376,8 +376,8 @@ def test_monitoring_has_one_dashboard_and_every_alarm_pages_the_ops_topic(compos
     stack, template = composed
     assert isinstance(stack, Order24Stack)
     # per queue: DLQ + age; per function: errors; per workflow: failures; API 5xx; the stream DLQ; the scheduled
-    # function's async DLQ; review stall; provider not configured
-    expected = 2 * len(TINY.queues) + len(TINY.functions) + len(TINY.workflows) + 1 + 1 + 1 + 2
+    # function's async DLQ; review stall; ticket SLA; provider not configured
+    expected = 2 * len(TINY.queues) + len(TINY.functions) + len(TINY.workflows) + 1 + 1 + 1 + 3
     template.resource_count_is("AWS::CloudWatch::Alarm", expected)
     template.all_resources_properties("AWS::CloudWatch::Alarm", {"AlarmActions": [ref(stack, stack.alarm_topic)]})
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)

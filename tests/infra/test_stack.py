@@ -226,6 +226,15 @@ def test_review_stall_alarm_watches_the_oldest_order_in_the_review_queue(synth: 
     assert alarm["TreatMissingData"] == "breaching"
 
 
+def test_ticket_sla_alarm_watches_the_ticket_that_has_waited_longest_for_ops(synth: Synth) -> None:
+    (alarm,) = [a["Properties"] for name, a in synth.resources("AWS::CloudWatch::Alarm").items()
+                if "TicketSlaAlarm" in name]
+    assert alarm["MetricName"] == "TicketOldestUnansweredAgeSeconds" and alarm["Namespace"] == "order24"
+    assert alarm["Statistic"] == "Maximum" and alarm["Period"] == 60
+    assert alarm["Threshold"] == 240 * 60 and "客服响应超时" in alarm["AlarmDescription"]
+    assert alarm["TreatMissingData"] == "breaching" and alarm["AlarmActions"]
+
+
 def test_risk_function_reads_its_feature_flags_from_appconfig(synth: Synth) -> None:
     (config,) = synth.resources("AWS::AppConfig::HostedConfigurationVersion").values()
     assert '"risk_mode"' in config["Properties"]["Content"]
@@ -324,11 +333,11 @@ def test_every_alarm_notifies_the_ops_topic(synth: Synth) -> None:
     topic_ref = {"Ref": synth.logical_id(synth.stack.alarm_topic)}
     alarms = synth.resources("AWS::CloudWatch::Alarm")
     # DLQ + queue age per queue, errors per function, failures per workflow, API 5xx, stream DLQs, scheduled
-    # functions' async DLQs, review stall, provider not configured.
+    # functions' async DLQs, review stall, ticket SLA, provider not configured.
     d = synth.declaration
     scheduled = {s.function for s in d.schedules}
     assert len(alarms) == (2 * len(d.queues) + len(d.functions) + len(d.workflows) + 1 + len(d.stream_consumers)
-                           + len(scheduled) + 2)
+                           + len(scheduled) + 3)
     for a in alarms.values():
         assert a["Properties"]["AlarmActions"] == [topic_ref]
 

@@ -126,7 +126,8 @@ def test_unpaid_order_expires_and_releases_stock(aws: dict[str, str], monkeypatc
     create(AD_SLOT)
     _, accepted, _ = place(order_body(items=[{"sku": AD_SLOT["sku"], "quantity": 5}]))
     reserve(accepted["order_id"])
-    assert sweeper_handler({}, context("sweeper")) == {"review_queue_oldest_age_s": 0}
+    assert sweeper_handler({}, context("sweeper")) == {"review_queue_oldest_age_s": 0,
+                                                      "ticket_oldest_unanswered_age_s": 0}
     with time_machine.travel(now() + timedelta(seconds=61), tick=False):
         outcomes = sweeper_handler({}, context("sweeper"))
     assert outcomes.get("expiry_expired") == 1

@@ -311,7 +311,8 @@ def test_concurrent_retries_of_one_request_decide_once_and_refund_once(payments:
             "type": "refund_only", "lines": [{"sku": TEA["sku"], "quantity": 2}], "reason_code": "no_longer_needed"}),
             range(5)))
 
-    assert {status for status, _ in replies} == {201} and len({case["case_id"] for _, case in replies}) == 1
+    assert {status for status, _ in replies} == {201}, replies
+    assert len({case["case_id"] for _, case in replies}) == 1
     case = cases.get(replies[0][1]["case_id"], consistent=True)
     assert case is not None and case.flash is not None and case.flash.rule == "not_shipped"
     assert [e.to_status for e in case.events] == ["REQUESTED", "REFUNDING", "REFUNDED"]
@@ -377,3 +378,23 @@ def test_giving_up_on_delivery_does_not_refund_what_a_case_refunded(payments: An
     done = store.require(order.order_id, consistent=True)
     assert done.payment["refunded_fen"] == AD_SLOT["price_fen"]  # type: ignore[index]  # once, by the case
     assert done.delivery["items"][AD_SLOT["sku"]]["refund_fen"] == 0  # type: ignore[index]
+
+
+def test_a_parcel_that_leaves_between_the_decision_and_the_grant_stops_the_refund(
+        payments: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.aftersales import flash
+
+    order_id = str(fulfilling_order(TEA).order_id)
+    decide = flash.decide
+
+    def decide_then_ship(*args: Any) -> Any:
+        decision = decide(*args)
+        shipped(order_id)  # the ship step commits right after the decision read the order
+        return decision
+
+    monkeypatch.setattr(flash, "decide", decide_then_ship)
+    case = ask(order_id)
+
+    assert case["status"] == "REQUESTED" and case["flash"]["rule"] == "not_shipped"  # decided, then stopped
+    assert refunding.refund_key(case["case_id"]) not in (store.require(order_id, consistent=True).payment or {})[
+        "refunds"] and refund_calls(order_id) == 0  # the merchant decides this one

@@ -41,11 +41,10 @@ CLEARANCE = goods("tea-longjing-clearance", "西湖龙井 100g 临期", "tea", 4
                   "near_expiry_or_flawed")
 LINE_KEYS = {"sku", "title", "kind", "category", "quantity", "unit_price_fen", "line_total_fen"}
 
-# Signed for at 23:30 China time: the 7 days count from 00:00 of the next day (2026-12-08 CST), so the window
-# ends at 2026-12-15 00:00 CST, half an hour after 7 x 24 hours from the signature itself.
+# Signed for at 23:30 China time: the window ends 7 x 24 hours later, 2026-12-14 23:30 CST.
 ORDERED = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 SIGNED = datetime(2026, 12, 7, 15, 30, tzinfo=UTC)
-UNTIL = datetime(2026, 12, 14, 16, 0, tzinfo=UTC)
+UNTIL = datetime(2026, 12, 14, 15, 30, tzinfo=UTC)
 NO_REASON = {"type": "return_and_refund", "reason_code": "seven_day_no_reason"}
 
 
@@ -231,21 +230,20 @@ def test_a_no_reason_return_waits_for_the_parcel_to_be_signed_for(logistics: dic
     assert open_case(order_id, fault(TEA), key="case-key-0003")[0] == 201  # a fault does not wait
 
 
-def test_the_window_runs_seven_days_from_the_day_after_signing_for(logistics: dict[str, str]) -> None:
+def test_the_window_runs_seven_times_24_hours_from_signing_for(logistics: dict[str, str]) -> None:
     order_id = order_of(TEA, quantity=3)
     sign_for(order_id)
     status, view = read(f"/orders/{order_id}")
-    assert status == 200 and view["no_reason_return_until"] == "2026-12-14T16:00:00.000Z"
+    assert status == 200 and view["no_reason_return_until"] == "2026-12-14T15:30:00.000Z"
     assert view["fulfilment"]["signed_at"] == "2026-12-07T15:30:00.000Z"
-    # 7 x 24 hours from the signature itself have passed, the day after's 7 x 24 hours have not
-    with time_machine.travel(SIGNED + timedelta(days=7, minutes=29, seconds=59), tick=False):
+    with time_machine.travel(SIGNED + timedelta(days=6, hours=23), tick=False):
         assert open_case(order_id, no_reason(TEA))[0] == 201
     with time_machine.travel(UNTIL - timedelta(milliseconds=1), tick=False):
         assert open_case(order_id, no_reason(TEA), key="case-key-0002")[0] == 201
     with time_machine.travel(UNTIL, tick=False):
         status, problem = open_case(order_id, no_reason(TEA), key="case-key-0003")
         assert status == 409 and problem["code"] == "return_window_closed", problem
-        assert problem["no_reason_return_until"] == "2026-12-14T16:00:00.000Z"
+        assert problem["no_reason_return_until"] == "2026-12-14T15:30:00.000Z"
         assert problem["signed_for_at"] == "2026-12-07T15:30:00.000Z"
         status, problem = open_case(order_id, no_reason(TEA, reason_code="no_longer_needed"), key="case-key-0004")
         assert status == 409 and problem["code"] == "return_window_closed"

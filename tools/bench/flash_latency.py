@@ -15,9 +15,9 @@ grant) and REFUNDING -> REFUNDED (the provider call and the settlement), and the
 (what turns this figure into a deployed one: each is a few milliseconds on DynamoDB).
 
 The first case pays the imports and the flags' first read (a cold container) and is reported apart; the
-percentiles are over the rest. Moto in process has no network, so this is the code's own cost plus moto's, a
-floor for the deployed figure (each DynamoDB call is a few ms there). Benchmarks are not tests: nothing here
-asserts a time.
+percentiles are over the rest. Moto in process has no network: the time is CPU, the code's own and moto's, so
+it follows the machine's load; the deployed figure is about the AWS call count times a few ms plus the real
+provider's answer. Benchmarks are not tests: nothing here asserts a time.
 """
 
 from __future__ import annotations
