@@ -42,6 +42,9 @@ def payments_sandbox(runtime: Any) -> dict[str, Any]:
     write_private(key_file, json.dumps(keys))  # private keys: 0600 before the first byte
     runtime.set_env("PAYMENTS_SANDBOX_KEYS", str(key_file.resolve()))
     runtime.set_env("LOCAL_STATE_DIR", str(runtime.state_dir.resolve()))
+    # WeChat refunds settle the real way here: PROCESSING, then a signed, encrypted REFUND.SUCCESS notification
+    # posted to our notify endpoint (shared/sandbox/payments.py); an env already set (e.g. ABNORMAL) wins
+    runtime.set_env("SANDBOX_WECHAT_REFUND", os.environ.get("SANDBOX_WECHAT_REFUND") or "SUCCESS")
     wechat, alipay = keys["wechatpay"], keys["alipay"]
     return {
         "payments": {

@@ -79,7 +79,7 @@ def approve(case: Case, *, actor: str, reason: str) -> Case:
     """Agree to the case (see the module docstring); 409 `case_changed` if it moved since it was read."""
     if case.status is S.REQUESTED and case.type is CaseType.RETURN_AND_REFUND:
         # item 4's return leg, loaded only when a return is approved
-        from shared.aftersales import returns  # type: ignore[attr-defined,unused-ignore]
+        from shared.aftersales import returns
 
         awaiting: Case = returns.await_return(case, actor=actor, reason=reason)
         return awaiting
@@ -143,9 +143,23 @@ def merchant_timed_out(case: Case, moment: datetime) -> str:
     reason = "merchant_reply_timeout" if case.status is S.REQUESTED else "receipt_check_timeout"
     try:
         done = approve(case, actor=MERCHANT_TIMEOUT, reason=reason)
-    except Conflict:
-        return "raced"  # the case moved meanwhile: its next read decides (the timer went with the move)
+    except Conflict as conflict:
+        if conflict.code == "case_changed":
+            return "raced"  # the case moved meanwhile: its next read decides (the timer went with the move)
+        return _blocked(case, conflict)
     return done.status.value.lower()
+
+
+def _blocked(case: Case, conflict: Conflict) -> str:
+    """The agreement cannot be carried out (e.g. 409 refund_exceeds_capture: the order's capture no longer
+    covers the case): a person decides. The ops inbox gets it once and the timer stops, so no sweep retries it
+    every minute; the case stays where it is, and the merchant or ops can still act on it."""
+    from shared.ops import inbox
+
+    inbox.record("refund_issue", f"{case.order_id}:{case.case_id}:merchant_timeout",
+                 {"order_id": case.order_id, "case_id": case.case_id, "detail": conflict.code},
+                 summary=f"case {case.case_id}: the merchant's timeout could not refund it ({conflict.code})")
+    return "blocked" if store.clear_timer(case) else "raced"
 
 
 def escalation_lapsed(case: Case, moment: datetime) -> str:
@@ -171,8 +185,7 @@ def for_shop(shop_id: str, cursor: str | None, status: CaseStatus | None) -> tup
     start = paging.decode(cursor, listing=listing, caller=shop_id, allowed_keys={"PK", "SK", "GSI2PK", "GSI2SK"})
     found: list[Case] = []
     for _ in range(FILTER_PAGES):
-        items, start = ddb.index_page("by_shop_day", "GSI2PK", store.shop_index_values(shop_id, "", "")["GSI2PK"],
-                                      start, PAGE_SIZE)
+        items, start = ddb.index_page("by_shop_day", "GSI2PK", store.shop_partition(shop_id), start, PAGE_SIZE)
         found += [case for case in map(Case.from_item, items) if status is None or case.status is status]
         if start is None or len(found) >= PAGE_SIZE:
             break

@@ -192,11 +192,9 @@ def claim(case_id: str, arbiter: str, *, moment: datetime | None = None) -> Clai
 
 
 def _decided_by(case: Case, actor: str) -> bool:
-    last = case.events[-1] if case.events else None
-    return (isinstance(last, events.StatusChanged) and last.from_status is S.DISPUTED and last.actor == actor) or (
-        # a refund decision settled since: REFUNDING -> REFUNDED by the refunds' actor
-        len(case.events) >= 2 and isinstance(case.events[-2], events.StatusChanged)
-        and case.events[-2].from_status is S.DISPUTED and case.events[-2].actor == actor)
+    """Whether `actor` made the move out of DISPUTED (a case is disputed at most once: no move leads back)."""
+    return any(isinstance(event, events.StatusChanged) and event.from_status is S.DISPUTED and event.actor == actor
+               for event in case.events)
 
 
 def _guard(arbiter: str) -> Callable[[Case], None]:

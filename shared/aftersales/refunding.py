@@ -152,7 +152,15 @@ def resume(case: Case, moment: datetime) -> str:
     if record.get("state") == "failed" or not record:
         return "abnormal" if store.clear_timer(case) else "raced"  # in the ops inbox (refund_issue)
     if record.get("provider_refund_id"):
-        outcome = "pending"  # accepted: its notification (or a refund query) settles it
+        outcome = "pending"  # accepted: its notification settles it, or (Alipay) the refund query says it did
+        try:
+            state = refunds.confirm(case.order_id, key, actor="system:sweeper")
+        except Unavailable:
+            state = "requested"
+        if state == "succeeded":
+            return "settled"  # `refunds.settle` moved the case to REFUNDED (and the move dropped this timer)
+        if state == "failed":
+            return "abnormal" if store.clear_timer(case) else "raced"  # in the ops inbox (refund_issue)
     else:
         try:
             execute(case, actor="system:sweeper")

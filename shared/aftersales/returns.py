@@ -8,6 +8,9 @@ return parcel, and is received by the merchant before its refund.
                                                  outbound ones (`apply_tracking`, from shared/logistics/service.py)
     AWAITING_RETURN -> CLOSED                    `return_not_sent` (RETURN_SHIP timer): nothing sent in time, the
                                                  units go back to the claim counters (`store.close`)
+    RETURN_IN_TRANSIT -> RECEIVED (assumed)      `return_not_sent` (RETURN_SHIP, re-armed by the parcel's 签收):
+                                                 the merchant recorded nothing in time; a parcel never signed for
+                                                 goes to the ops inbox instead
     RETURN_IN_TRANSIT -> RECEIVED                `receive` (the shop's merchant, per line intact or damaged): intact
                                                  units back to sellable stock in the same transaction, the
                                                  return-shipping compensation granted there too (no-reason
@@ -102,8 +105,8 @@ def await_return(case: Case, *, actor: str, reason: str) -> Case:
 def return_not_sent(case: Case, moment: datetime) -> str:
     """The RETURN_SHIP timer. AWAITING_RETURN past its time: the shopper sent nothing, the case closes and its
     units go back to the claim counters. APPROVED: `await_return` was interrupted between its moves; finish it.
-    RETURN_IN_TRANSIT (armed when the courier reports the parcel signed): the merchant recorded no receipt in
-    time, and is taken to have received it (`_receipt_assumed`)."""
+    RETURN_IN_TRANSIT, signed for (re-armed when the courier reports 签收): the merchant recorded no receipt in
+    time, and is taken to have received it (`_receipt_assumed`); not signed for: ops look at it (`_stalled`)."""
     try:
         if case.status is C.AWAITING_RETURN:
             store.close(case, actor="system:sweeper", reason="return_not_sent")
@@ -114,9 +117,25 @@ def return_not_sent(case: Case, moment: datetime) -> str:
         if case.status is C.RETURN_IN_TRANSIT and _signed(case):
             _receipt_assumed(case)
             return "receipt_assumed"
+        if case.status is C.RETURN_IN_TRANSIT:
+            return _stalled(case, moment)
     except Conflict:
         return "raced"  # the shopper sent it (or the case moved) meanwhile: the move dropped this timer
     return "cleared" if store.clear_timer(case) else "raced"
+
+
+def _stalled(case: Case, moment: datetime) -> str:
+    """A return parcel not signed for `return_ship_seconds` after it was given (lost, never picked up, or not
+    tracked): ops look at it (once per case), and the timer waits as long again."""
+    from shared.ops import inbox
+
+    inbox.record("trouble_flag", f"{case.case_id}:return-stalled",
+                 {"order_id": case.order_id, "case_id": case.case_id,
+                  "return_shipment": case.return_shipment.model_dump(mode="json") if case.return_shipment else None},
+                 summary=f"return parcel of case {case.case_id} not signed for in time")
+    moved = store.move_timer(case, timers.due_in(CaseTimer.RETURN_SHIP, case.case_id,
+                                                 _return_settings().return_ship_seconds, start=moment))
+    return "stalled" if moved else "raced"
 
 
 def _signed(case: Case) -> bool:
@@ -182,8 +201,10 @@ def give_shipment(caller: Principal, case_id: str, body: ReturnShipmentIn) -> Ca
     shipment = ReturnShipment(carrier=body.carrier, tracking_no=body.tracking_no, at=now(),
                               subscription=_subscribe(case, body.carrier, body.tracking_no))
     try:
+        # the RETURN_SHIP timer again: a parcel never signed for goes to ops (`_stalled`)
         return store.transition(case, C.RETURN_IN_TRANSIT, actor=f"shopper:{caller.sub}", reason="return_shipped",
-                                set_fields={"return_shipment": shipment.model_dump()})
+                                set_fields={"return_shipment": shipment.model_dump(), **timers.due_in(
+                                    CaseTimer.RETURN_SHIP, case.case_id, _return_settings().return_ship_seconds)})
     except Conflict:
         current = store.get(case_id, consistent=True)  # a concurrent retry of the same request won
         if current is not None and current.return_shipment is not None and (

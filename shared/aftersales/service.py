@@ -89,10 +89,27 @@ def check_request(order: Order, body: OpenCase) -> dict[str, tuple[Line, int]]:
     return asked
 
 
-def refundable_fen(line: Line, claimed_before: int, quantity: int) -> int:
-    """The rounding rule (shared/aftersales/models.py): cumulative floor of the line total over its units."""
+def refundable_fen(line: Line, claimed_before: int, quantity: int, held_fen: int | None = None) -> int:
+    """The rounding rule (docs/aftersales.md): a line's first n claimed units are worth floor(total * n / bought);
+    a case claiming units c+1 .. c+q is owed that at c+q minus `held_fen`, what the line's cases still holding
+    units are owed (floor(total * c / bought) while no case was closed), never below 0. So the cases holding a
+    line's units never add up to more than its total, and to exactly its total once every unit is claimed, even
+    after an earlier case was closed and its units claimed again."""
     total, bought = line["line_total_fen"], line["quantity"]
-    return total * (claimed_before + quantity) // bought - total * claimed_before // bought
+    held = total * claimed_before // bought if held_fen is None else held_fen
+    return max(0, total * (claimed_before + quantity) // bought - held)
+
+
+def held_fen(order_id: str) -> dict[str, int]:
+    """Per SKU, what the order's cases that hold their units are owed (every case but one closed without a
+    refund, whose units went back to the claim counters). Read after the counters: a case opened or closed after
+    that read moves a counter, so the write conditioned on them fails and everything is read again."""
+    held: dict[str, int] = {}
+    for case in store.for_order(order_id):
+        if not case.claims_released:
+            for line in case.lines:
+                held[line.sku] = held.get(line.sku, 0) + line.refundable_fen
+    return held
 
 
 def _replayed(existing: Case, shopper_id: str, fingerprint: str) -> Case:
@@ -123,7 +140,7 @@ def open_case(caller: Principal, order_id: str, idempotency_key: str | None, bod
                     return flash.after_open(_replayed(existing, caller.sub, fingerprint))
                 raise Conflict(f"Only {left} unit(s) of {sku!r} can still be claimed.", code="quantity_exceeded",
                                sku=sku, claimable=left)
-        case = _new_case(caller.sub, order, case_id, body, fingerprint, asked, claimed)
+        case = _new_case(caller.sub, order, case_id, body, fingerprint, asked, claimed, held_fen(order_id))
         try:
             store.put_new(case, claimed, {sku: line["quantity"] for sku, (line, _) in asked.items()}, CASE_STAGES)
             return flash.after_open(case)  # an eligible refund_only case is refunded now (闪电退款)
@@ -141,12 +158,12 @@ def open_case(caller: Principal, order_id: str, idempotency_key: str | None, bod
 
 
 def _new_case(shopper_id: str, order: Order, case_id: str, body: OpenCase, fingerprint: str,
-              asked: dict[str, tuple[Line, int]], claimed: dict[str, int]) -> Case:
+              asked: dict[str, tuple[Line, int]], claimed: dict[str, int], held: dict[str, int]) -> Case:
     at = now_iso()
     lines = [
         CaseLine(sku=sku, title=line["title"], kind=line["kind"], quantity=quantity,
                  unit_price_fen=line["unit_price_fen"], claimed_from=claimed.get(sku, 0),
-                 refundable_fen=refundable_fen(line, claimed.get(sku, 0), quantity))
+                 refundable_fen=refundable_fen(line, claimed.get(sku, 0), quantity, held.get(sku, 0)))
         for sku, (line, quantity) in asked.items()
     ]
     return Case.model_validate({

@@ -58,10 +58,14 @@ def shopper_index_values(shopper_id: str, created_at: str, case_id: str) -> dict
     return {"GSI1PK": f"AFTERSALES#{shopper_id}", "GSI1SK": f"{created_at}#{case_id}"}
 
 
+def shop_partition(shop_id: str) -> str:
+    return f"AFTERSALES_SHOP#{shop_id}"
+
+
 def shop_index_values(shop_id: str, created_at: str, case_id: str) -> dict[str, str]:
     """The by_shop_day index entry of a case (keys only, written once at opening): the shop's cases, newest first
     (`GET /merchant/after-sales`, shared/aftersales/decisions.py)."""
-    return {"GSI2PK": f"AFTERSALES_SHOP#{shop_id}", "GSI2SK": f"{created_at}#{case_id}"}
+    return {"GSI2PK": shop_partition(shop_id), "GSI2SK": f"{created_at}#{case_id}"}
 
 
 def get(case_id: str, *, consistent: bool = False) -> Case | None:

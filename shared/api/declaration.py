@@ -109,6 +109,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/merchant/orders", "api_merchant", "jwt", "listShopOrders", ("merchant",), _MERCHANT),
     Route("GET", "/merchant/sales", "api_merchant", "jwt", "getShopSales", ("merchant",), _MERCHANT),
     Route("POST", "/orders/{order_id}/pay", "pay", "jwt", "payOrder", ("payments",), _SHOPPER),
+    Route("GET", "/orders/{order_id}/ledger", "api_orders", "jwt", "getOrderLedger", ("payments",)),
     Route("POST", "/payments/wechatpay/notify", "payment_notify", "public", "notifyWechatpayPayment",
           (PARTNER_CALLBACKS,)),
     Route("POST", "/payments/alipay/notify", "payment_notify", "public", "notifyAlipayPayment",

@@ -21,6 +21,7 @@ from shared.notifications.routes import router as notifications
 from shared.ops.routes import router as ops
 from shared.orders.intake_routes import router as intake
 from shared.orders.routes import orders
+from shared.payments.ledger_routes import router as payment_ledger
 from shared.payments.notify_routes import notify as payment_notify
 from shared.payments.routes import payments
 from shared.review.routes import router as review
@@ -32,7 +33,8 @@ ROUTERS_BY_FUNCTION: dict[str, tuple[Router, ...]] = {
     "api_catalog": (public,),
     "api_merchant": (merchant, aftersales_merchant),
     "intake": (intake,),
-    "api_orders": (orders, tracking, notifications, entitlements, aftersales, disputes_parties, returns, tickets),
+    "api_orders": (orders, tracking, notifications, entitlements, aftersales, disputes_parties, returns, tickets,
+                   payment_ledger),
     "logistics_notify": (logistics_notify,),
     "api_ops": (ops, disputes_ops, ops_tickets),
     "api_review": (review,),

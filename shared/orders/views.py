@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.core.timestamps import Timestamp
 from shared.core.types import Fen, PriceFen
 from shared.orders.models import OrderStatus, ShippingAddress
+from shared.payments.ledger import LedgerSummary
 from shared.payments.models import PaymentParams, PaymentState, Provider, RefundState
 
 if TYPE_CHECKING:
@@ -265,7 +266,11 @@ class OpsOrderView(OrderView):
         default=None, description="Stock held while AWAITING_PAYMENT: sku -> [[bucket, units], ...].")
     redrives: int | None = None
     requeues: int | None = None
+    ledger: LedgerSummary | None = Field(default=None, description="The payment ledger's sums "
+                                         "(GET /orders/{order_id}/ledger has every grant).")
 
     @classmethod
     def of(cls, order: Order) -> OpsOrderView:
-        return cls.model_validate(_fields(order))
+        from shared.payments import ledger
+
+        return cls.model_validate({**_fields(order), "ledger": ledger.summary(order)})

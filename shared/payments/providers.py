@@ -225,10 +225,10 @@ def send_refund(payment: Capture, *, out_refund: str, amount_fen: int, reason: s
                 now=now(),
             )
             answer = alipay.parse_response(http_client().send(request), "alipay.trade.refund", aconfig)
-            # Alipay's refund API is synchronous: code 10000 means the money moved (fund_change may be "N"
-            # when this out_request_no was already refunded, which is the same success).
+            # code 10000 only means Alipay accepted the request (fund_change "N" when this out_request_no was
+            # seen before): it is `requested` until the refund query (`query_refund`) says REFUND_SUCCESS.
             return RefundResult(
-                "succeeded", f"{answer.get('trade_no', '')}:{out_refund}", "Alipay refund accepted"
+                "requested", f"{answer.get('trade_no', '')}:{out_refund}", "Alipay refund accepted (code 10000)"
             )
         if provider is Provider.CARD:
             if not sandbox_providers():
@@ -244,3 +244,34 @@ def send_refund(payment: Capture, *, out_refund: str, amount_fen: int, reason: s
     except TransportError as error:
         raise _unavailable(provider.value, error) from None
     raise ValueError(f"unknown provider {provider}")
+
+
+def confirmable(payment: Capture) -> bool:
+    """Whether an accepted refund of this capture is confirmed by asking the provider (Alipay's refund query).
+    WeChat Pay's accepted refunds are settled by its REFUND.* notification; card refunds settle at once."""
+    return payment.get("provider") == Provider.ALIPAY.value
+
+
+def query_refund(payment: Capture, *, out_refund: str, amount_fen: int) -> RefundResult:
+    """Ask the provider what became of an accepted refund: `succeeded`, or `requested` (not processed yet, an
+    unexpected amount, or a provider without a query). Transport trouble raises Unavailable."""
+    if not confirmable(payment):
+        return RefundResult("requested")
+    from shared.payments.adapters import alipay
+    from shared.payments.secrets import alipay_config
+
+    aconfig = alipay_config()
+    try:
+        request = alipay.refund_query_request(
+            aconfig, out_trade_no=payment["out_trade_no"], out_request_no=out_refund, now=now()
+        )
+        answer = alipay.parse_refund_query_response(http_client().send(request), aconfig)
+    except (ProviderError, TransportError) as error:
+        raise _unavailable(Provider.ALIPAY.value, error) from None
+    if not answer.succeeded:
+        return RefundResult("requested", detail=f"Alipay refund query: {answer.refund_status or 'not processed yet'}")
+    if answer.refund_fen is not None and answer.refund_fen != amount_fen:
+        # never `failed`: that would free the amount for another refund while money did move; it stays
+        # pending and its timer files it for ops after an hour
+        return RefundResult("requested", detail=f"Alipay refunded {answer.refund_fen} fen, not {amount_fen}")
+    return RefundResult("succeeded", detail="Alipay refund query: REFUND_SUCCESS")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.core.clock import iso, now, now_iso, parse_iso
-from shared.core.errors import Conflict, Unavailable, Unprocessable
+from shared.core.errors import Conflict, Unavailable
 from shared.orders import events, logic
 from shared.orders import store as orders
 from shared.orders.aggregate import Capture, Order, RefundRecord
@@ -79,11 +79,13 @@ def refund(
             )
         record = (payment.get("refunds") or {}).get(refund_key)
         if record is None:
-            if committed_fen(payment) + amount_fen > int(payment["amount_fen"]):
-                raise Unprocessable(
+            left = int(payment["amount_fen"]) - committed_fen(payment)
+            if amount_fen > left:
+                raise Conflict(
                     f"A refund of {amount_fen} fen would exceed the {payment['amount_fen']} fen captured "
                     f"({committed_fen(payment)} fen already refunded or pending).",
                     code="refund_exceeds_capture",
+                    refundable_fen=left,
                 )
             requested = grant(order_id, refund_key, amount_fen, reason)
             reserved = payments_store.reserve_refund(
@@ -95,7 +97,10 @@ def refund(
             payment = payments_store.capture_at(current, base) or payment
             record = payment.get("refunds", {})[refund_key]
         if record["state"] != "requested" or record.get("provider_refund_id"):
-            return current  # settled, or accepted and pending a notification: never send it again
+            # settled, or accepted and pending: never send it again (an Alipay one is asked about once more)
+            if record["state"] == "requested" and providers.confirmable(payment):
+                return _confirmed(order_id, refund_key, actor=actor, base=base) or current
+            return current
         result = providers.send_refund(
             payment,
             out_refund=record["out_refund_no"],
@@ -103,8 +108,14 @@ def refund(
             reason=record["reason"],
         )
         if result.state == "requested":
+            # accepted, not settled. WeChat Pay: its REFUND.* notification settles it (the exit's timer goes).
+            # Alipay: asked at once with the refund query; the REFUND timer asks again while it is pending.
+            confirm_later = providers.confirmable(payment)
             payments_store.mark_refund_accepted(order_id, refund_key, result.provider_refund_id, base=base,
-                                                clear_timer=_exit_grant_key(current, refund_key))
+                                                clear_timer=_exit_grant_key(current, refund_key) and not confirm_later)
+            if confirm_later:
+                return _confirmed(order_id, refund_key, actor=actor, base=base) or orders.require(
+                    order_id, consistent=True)
             return orders.require(order_id, consistent=True)
         return settle(
             order_id,
@@ -164,6 +175,39 @@ def settle(
         code="order_changed",
         current_status=orders.require(order_id).status.value,
     )
+
+
+def confirm(order_id: str, refund_key: str, *, actor: str = "system:refunds",
+            base: tuple[str, ...] = payments_store.CAPTURE) -> str:
+    """Ask the provider what became of an accepted refund (Alipay: `alipay.trade.fastpay.refund.query`, since
+    `code=10000` from `alipay.trade.refund` only means "accepted") and settle the grant once if it is done.
+    Answers the grant's state afterwards: `requested` (still pending, not sent yet, or a provider that answers by
+    notification), `succeeded`, `failed`, or `missing`. Idempotent; raises Unavailable if the provider cannot be
+    asked. The order's REFUND timer (`resume_exit_refund`) and the case's (`refunding.resume`) call it."""
+    current = orders.require(order_id, consistent=True)
+    payment = payments_store.capture_at(current, base) or {}
+    record = (payment.get("refunds") or {}).get(refund_key)
+    if record is None:
+        return "missing"
+    if record["state"] != "requested" or not record.get("provider_refund_id"):
+        return record["state"]
+    result = providers.query_refund(payment, out_refund=record["out_refund_no"], amount_fen=int(record["amount_fen"]))
+    if result.state == "requested":
+        return "requested"
+    settled = settle(order_id, refund_key, succeeded=result.state == "succeeded", actor=actor, detail=result.detail,
+                     base=base)
+    return str(((payments_store.capture_at(settled, base) or {}).get("refunds") or {})[refund_key]["state"])
+
+
+def _confirmed(order_id: str, refund_key: str, *, actor: str, base: tuple[str, ...]) -> Order | None:
+    """`confirm` right after the provider accepted: the order as it is then, or None if the query could not be
+    made (the refund stays accepted and pending; its timer asks again)."""
+    try:
+        confirm(order_id, refund_key, actor=actor, base=base)
+    except Unavailable:
+        logger.info("refund query deferred", extra={"order_id": order_id, "refund_key": refund_key})
+        return None
+    return orders.require(order_id, consistent=True)
 
 
 def _exit_grant(current: Order, refund_key: str, *, reason: str,
@@ -228,23 +272,41 @@ def cancel_and_refund(order: Order, *, reason: str, actor: str) -> Order:
 
 
 def resume_exit_refund(order: Order, moment: datetime) -> str:
-    """The sweeper's `REFUND` timer: an exited order whose refund grant was not settled nor accepted by the
-    provider (the process died after the write, or the provider did not answer). Sends the same grant again
-    (same out_refund_no: the provider deduplicates); if it still cannot, the timer moves on, and a grant
-    unsent for `STUCK_AFTER` is filed in the ops inbox once. A settled or accepted grant just drops the timer."""
+    """The sweeper's `REFUND` timer: an exited order whose refund grant is not settled. Not sent (the process
+    died after the write, or the provider did not answer): sends the same grant again (same out_refund_no: the
+    provider deduplicates). Accepted by Alipay and pending: asks the refund query (`confirm`). While it is still
+    unsettled the timer moves on, and a grant unsettled for `STUCK_AFTER` is filed in the ops inbox once. A
+    settled grant, or one a WeChat Pay notification will settle, just drops the timer."""
     refund_key = EXIT_REFUND_KEYS.get(order.status)
-    record = ((order.payment or {}).get("refunds") or {}).get(refund_key or "")
-    if refund_key is None or record is None or record.get("state") != "requested" or record.get("provider_refund_id"):
+    payment = order.payment or {}
+    record = (payment.get("refunds") or {}).get(refund_key or "")
+    if refund_key is None or record is None or record.get("state") != "requested":
         return "cleared" if orders.clear_timer(order) else "raced"
-    try:
-        _exit_and_refund(order, order.status, reason=record.get("reason", ""), actor="system:sweeper")
-    except Unavailable:
-        if parse_iso(record.get("at", "")) + STUCK_AFTER <= moment:
-            from shared.ops import inbox
+    outcome = "pending"
+    if record.get("provider_refund_id"):
+        if not providers.confirmable(payment):
+            return "cleared" if orders.clear_timer(order) else "raced"  # its notification settles it
+        try:
+            if confirm(order.order_id, refund_key, actor="system:sweeper") != "requested":
+                return "settled"  # settling removed the timer
+        except Unavailable:
+            outcome = "retry"
+    else:
+        try:
+            after = _exit_and_refund(order, order.status, reason=record.get("reason", ""), actor="system:sweeper")
+        except Unavailable:
+            outcome = "retry"
+        else:
+            sent = ((after.payment or {}).get("refunds") or {}).get(refund_key) or {}
+            if sent.get("state") != "requested" or not providers.confirmable(payment):
+                return "refunded"
+    if parse_iso(record.get("at", "")) + STUCK_AFTER <= moment:
+        from shared.ops import inbox
 
-            inbox.record("refund_issue", f"{order.order_id}:{refund_key}",
-                         {"order_id": order.order_id, "refund_key": refund_key, "detail": "provider unavailable"},
-                         summary=f"refund {refund_key} of order {order.order_id} not sent for over an hour")
-        orders.move_timer(order, logic.due_key(TIMER, order.order_id, iso(moment + RESUME_AFTER)))
-        return "retry"
-    return "refunded"
+        detail = "provider unavailable" if outcome == "retry" else "accepted, not confirmed"
+        inbox.record("refund_issue", f"{order.order_id}:{refund_key}",
+                     {"order_id": order.order_id, "refund_key": refund_key, "detail": detail},
+                     summary=f"refund {refund_key} of order {order.order_id} not settled for over an hour ({detail})")
+    current = orders.require(order.order_id, consistent=True)
+    orders.move_timer(current, logic.due_key(TIMER, order.order_id, iso(moment + RESUME_AFTER)))
+    return outcome

@@ -4,6 +4,17 @@ It checks our request signatures with the merchant/app public keys and signs its
 platform / Alipay keys, so the adapters' response verification runs for real. Used when
 `ORDER24_SANDBOX=1` (shared/core/config.py); keys come from `configure(keys)` (tests) or the JSON file named by
 `PAYMENTS_SANDBOX_KEYS` (written by infra/local/payments_extension.py).
+
+Refunds, as the providers settle them:
+* WeChat Pay answers a refund SUCCESS at once (a balance refund), unless refunds are set to settle by
+  notification (`SandboxHttpClient.wechat_refund_outcome` in tests; env `SANDBOX_WECHAT_REFUND=SUCCESS|ABNORMAL|
+  CLOSED`, set by the local runtime): then it answers PROCESSING and sends the `REFUND.<outcome>` notification,
+  signed and AEAD-encrypted exactly like its payment notification, to the request's `notify_url` (a background
+  POST when the env asks for it, the local runtime; else it waits in `SandboxHttpClient.outbox` for the test to
+  deliver). One notification per out_refund_no; a repeated refund request answers the refund's current state.
+* Alipay answers `alipay.trade.refund` with code 10000 (accepted) and `alipay.trade.fastpay.refund.query` with
+  `refund_status: REFUND_SUCCESS` once processed: at once, unless `SandboxHttpClient.alipay_refunds_held`
+  (tests) keeps them unprocessed until `release_alipay_refunds()`; unknown refunds answer without a status.
 """
 
 from __future__ import annotations
@@ -13,6 +24,9 @@ import json
 import os
 import secrets
 import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -50,6 +64,25 @@ class SandboxHttpClient:
     """Answers the handful of provider APIs we call. Counts calls so tests can assert "one provider call"."""
 
     calls: ClassVar[list[tuple[str, str]]] = []  # (api, idempotency reference), shared by all instances
+    # WeChat refunds: None settles at once; SUCCESS | ABNORMAL | CLOSED answers PROCESSING, then notifies that
+    wechat_refund_outcome: ClassVar[str | None] = None
+    outbox: ClassVar[list[Notification]] = []  # refund notifications not sent over HTTP (tests deliver them)
+    wechat_refunds: ClassVar[dict[str, str]] = {}  # out_refund_no -> its status (one refund, one notification)
+    alipay_refunds_held: ClassVar[bool] = False  # tests: accepted Alipay refunds stay unprocessed until released
+    alipay_refunds: ClassVar[dict[tuple[str, str], dict[str, Any]]] = {}  # (out_trade_no, out_request_no) -> it
+
+    @classmethod
+    def reset_refunds(cls) -> None:
+        cls.wechat_refund_outcome, cls.alipay_refunds_held = None, False
+        cls.outbox.clear()
+        cls.wechat_refunds.clear()
+        cls.alipay_refunds.clear()
+
+    @classmethod
+    def release_alipay_refunds(cls) -> None:
+        """Alipay processes every refund it accepted (the refund query answers REFUND_SUCCESS from now on)."""
+        for refund in cls.alipay_refunds.values():
+            refund["status"] = "REFUND_SUCCESS"
 
     def send(self, request: SignedRequest) -> HttpResponse:
         keys = sandbox_keys()
@@ -80,26 +113,33 @@ class SandboxHttpClient:
             out_refund_no = str(payload["out_refund_no"])
             SandboxHttpClient.calls.append(("wechatpay.refund", out_refund_no))
             amount = payload["amount"]
-            return self._wechat_answer(
-                200,
-                {
-                    "refund_id": "50" + _digest("wxrefund", out_refund_no)[:28],
-                    "out_refund_no": out_refund_no,
-                    "transaction_id": "42" + _digest("wxtx", str(payload["out_trade_no"]))[:26],
-                    "out_trade_no": payload["out_trade_no"],
-                    "channel": "ORIGINAL",
-                    "user_received_account": "支付用户零钱",
-                    "status": "SUCCESS",  # a balance refund settles at once; real ones may say PROCESSING
-                    "amount": {
-                        "total": amount["total"],
-                        "refund": amount["refund"],
-                        "payer_total": amount["total"],
-                        "payer_refund": amount["refund"],
-                        "currency": amount.get("currency", "CNY"),
-                    },
+            refund: dict[str, Any] = {
+                "refund_id": "50" + _digest("wxrefund", out_refund_no)[:28],
+                "out_refund_no": out_refund_no,
+                "transaction_id": "42" + _digest("wxtx", str(payload["out_trade_no"]))[:26],
+                "out_trade_no": payload["out_trade_no"],
+                "channel": "ORIGINAL",
+                "user_received_account": "支付用户零钱",
+                "amount": {
+                    "total": amount["total"],
+                    "refund": amount["refund"],
+                    "payer_total": amount["total"],
+                    "payer_refund": amount["refund"],
+                    "currency": amount.get("currency", "CNY"),
                 },
-                keys,
-            )
+            }
+            known = SandboxHttpClient.wechat_refunds.get(out_refund_no)
+            outcome = _wechat_refund_outcome()
+            if known is not None:  # the same out_refund_no again: the same refund, in its current state
+                status = known
+            elif outcome is None:
+                status = "SUCCESS"  # a balance refund settles at once
+            else:
+                status = "PROCESSING"
+                SandboxHttpClient.wechat_refunds[out_refund_no] = outcome  # settled by the notification below
+                _notify_refund(refund, outcome, str(payload.get("notify_url") or ""), keys)
+            SandboxHttpClient.wechat_refunds.setdefault(out_refund_no, status)
+            return self._wechat_answer(200, {**refund, "status": status}, keys)
         return self._wechat_answer(404, {"code": "NOT_FOUND", "message": "sandbox: unknown API"}, keys)
 
     @staticmethod
@@ -188,19 +228,42 @@ class SandboxHttpClient:
             out_request_no = str(biz.get("out_request_no", ""))
             SandboxHttpClient.calls.append(("alipay.refund", out_request_no))
             refund_fen = yuan_to_fen(str(biz["refund_amount"]))
+            known = SandboxHttpClient.alipay_refunds.get((out_trade_no, out_request_no))
+            if known is None:
+                SandboxHttpClient.alipay_refunds[(out_trade_no, out_request_no)] = {
+                    "refund_fen": refund_fen, "at": time.time(),
+                    "status": None if SandboxHttpClient.alipay_refunds_held else "REFUND_SUCCESS",
+                }
             return self._alipay_answer(
                 node,
                 {
                     "code": "10000",
                     "msg": "Success",
                     "out_trade_no": out_trade_no,
-                    "trade_no": "2024" + _digest("alitx", out_trade_no)[:24],
+                    "trade_no": _alipay_trade_no(out_trade_no),
                     "buyer_logon_id": "sbx***@example.com",
-                    "fund_change": "Y",
+                    "fund_change": "N" if known is not None else "Y",  # "N": this out_request_no was seen before
                     "refund_fee": fen_to_yuan(refund_fen),
                 },
                 keys,
             )
+        if method == "alipay.trade.fastpay.refund.query":
+            out_request_no = str(biz.get("out_request_no", ""))
+            SandboxHttpClient.calls.append(("alipay.refund_query", out_request_no))
+            answer: dict[str, Any] = {"code": "10000", "msg": "Success"}
+            found = SandboxHttpClient.alipay_refunds.get((out_trade_no, out_request_no))
+            if found is not None and found["status"]:
+                from shared.payments.adapters.alipay import china_time
+
+                answer.update(
+                    trade_no=_alipay_trade_no(out_trade_no),
+                    out_trade_no=out_trade_no,
+                    out_request_no=out_request_no,
+                    refund_amount=fen_to_yuan(int(found["refund_fen"])),
+                    refund_status=found["status"],
+                    gmt_refund_pay=china_time(datetime.fromtimestamp(float(found["at"]), UTC)),
+                )
+            return self._alipay_answer(node, answer, keys)  # no refund_status: not (yet) refunded
         return self._alipay_answer(
             node,
             {
@@ -232,3 +295,82 @@ def card_charge(token: str, amount_fen: int, out_trade_no: str) -> tuple[bool, s
 def card_refund(out_refund_no: str, amount_fen: int) -> str:
     SandboxHttpClient.calls.append(("card.refund", out_refund_no))
     return "re_" + _digest("cardrefund", out_refund_no)[:24]
+
+
+def _alipay_trade_no(out_trade_no: str) -> str:
+    return "2024" + _digest("alitx", out_trade_no)[:24]
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A provider notification the sandbox sends: where, with which headers, which exact bytes."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def _wechat_refund_outcome() -> str | None:
+    """How WeChat refunds settle here: None at once; else PROCESSING and then a `REFUND.<outcome>`
+    notification. A test's class setting wins over the runtime's env."""
+    outcome = SandboxHttpClient.wechat_refund_outcome or os.environ.get("SANDBOX_WECHAT_REFUND") or None
+    return outcome.upper() if outcome else None
+
+
+def _notify_refund(refund: dict[str, Any], outcome: str, notify_url: str, keys: dict[str, Any]) -> None:
+    """Build the `REFUND.<outcome>` notification WeChat would send for `refund` (AEAD-encrypted resource,
+    platform-signed headers) and send it: by HTTP in the background when the runtime asked for it (env
+    `SANDBOX_WECHAT_REFUND`), else into `outbox`."""
+    from shared.core.clock import now
+    from shared.payments.adapters import wechatpay
+    from shared.payments.secrets import wechatpay_config
+
+    moment = now()
+    body = wechatpay.build_refund_notification(
+        wechatpay_config(),
+        out_trade_no=str(refund["out_trade_no"]),
+        transaction_id=str(refund["transaction_id"]),
+        out_refund_no=str(refund["out_refund_no"]),
+        refund_id=str(refund["refund_id"]),
+        refund_fen=int(refund["amount"]["refund"]),
+        total_fen=int(refund["amount"]["total"]),
+        refund_status=outcome,
+        now=moment,
+        event_id=secrets.token_hex(16),
+        resource_nonce=secrets.token_hex(6),
+    )
+    headers = wechatpay.sign_notification(
+        body,
+        platform_private_key_pem=keys["platform_private_key_pem"],
+        serial=keys["platform_serial_no"],
+        timestamp=int(moment.timestamp()),
+        nonce=secrets.token_hex(16),
+    )
+    notification = Notification(notify_url, headers, body)
+    if SandboxHttpClient.wechat_refund_outcome is None and notify_url:
+        # the local runtime: WeChat posts a moment later, and retries a refused or failed delivery
+        sender = threading.Timer(0.3, deliver_over_http, args=(notification,))
+        sender.daemon = True
+        sender.start()
+    else:
+        SandboxHttpClient.outbox.append(notification)
+
+
+def deliver_over_http(notification: Notification, attempts: int = 5) -> int:
+    """POST a notification to its URL as the provider would, retrying (0.5s, 1s, 2s, ...) until it is
+    acknowledged with a 2xx. Answers the last HTTP status (0: never answered)."""
+    from shared.payments.adapters.http import SignedRequest, TransportError, UrllibHttpClient
+
+    status, pause = 0, 0.5
+    for _ in range(attempts):
+        try:
+            status = UrllibHttpClient().send(
+                SignedRequest("POST", notification.url, notification.headers, notification.body)
+            ).status
+        except TransportError:
+            status = 0
+        if 200 <= status < 300:
+            break
+        time.sleep(pause)
+        pause *= 2
+    return status

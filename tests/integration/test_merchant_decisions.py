@@ -140,6 +140,29 @@ def test_a_silent_merchant_is_taken_to_agree_after_48_hours(payments: Any) -> No
     assert timers.sweep(now() + timedelta(hours=49)) == {}
 
 
+def test_the_merchant_clicking_five_times_as_the_timer_fires_refunds_once(payments: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    case = opened()
+    with ThreadPoolExecutor(6) as pool:
+        clicks = [pool.submit(merchant, "POST", f"/merchant/after-sales/{case.case_id}/approve") for _ in range(5)]
+        swept = pool.submit(timers.sweep, now() + HOURS_48)
+        answers = [click.result() for click in clicks]
+    assert all(status == 200 for status, _ in answers), answers
+    assert {reply["status"] for _, reply in answers} <= {"REFUNDING", "REFUNDED"}
+    assert set(swept.result()) <= {"case_merchant_refunded", "case_merchant_refunding", "case_merchant_raced"}
+    done = current(case.case_id)
+    assert done.status is CaseStatus.REFUNDED
+    payment = store.require(case.order_id, consistent=True).payment
+    assert payment is not None and payment["refunded_fen"] == 168_00
+    assert [key for key in payment["refunds"] if key.startswith("as-")] == [refunding.refund_key(case.case_id)]
+    # concurrent senders may each send the grant before one records the provider's answer, always with the same
+    # out_refund_no, which the provider refunds once (shared/aftersales/refunding.py)
+    assert sends(case) >= 1
+    assert [e.to_status for e in done.events if hasattr(e, "to_status")] == [  # one move each, by whoever won
+        CaseStatus.REQUESTED, CaseStatus.REFUNDING, CaseStatus.REFUNDED]
+
+
 def test_a_late_timer_on_a_case_the_merchant_decided_changes_nothing(payments: Any) -> None:
     stale = opened()  # as the sweeper read it, before the merchant answered
     assert merchant("POST", f"/merchant/after-sales/{stale.case_id}/approve")[1]["status"] == "REFUNDED"
@@ -149,6 +172,23 @@ def test_a_late_timer_on_a_case_the_merchant_decided_changes_nothing(payments: A
     assert merchant("POST", f"/merchant/after-sales/{rejected.case_id}/reject", body={"reason": "no"})[0] == 200
     assert decisions.merchant_timed_out(current(rejected.case_id), now() + HOURS_48) == "moved"
     assert current(rejected.case_id).status is CaseStatus.REJECTED
+
+
+def test_a_timeout_that_cannot_refund_goes_to_ops_once_and_stops(payments: Any) -> None:
+    case = opened()
+    order = store.require(case.order_id, consistent=True)
+    from shared.payments import refunds
+
+    captured = order.payment["amount_fen"]  # type: ignore[index]
+    refunds.refund(order, captured - 100_00, refund_key="goodwill", reason="ops goodwill", actor="ops:test")
+    assert timers.sweep(now() + HOURS_48) == {"case_merchant_blocked": 1}
+    stuck = current(case.case_id)
+    assert stuck.status is CaseStatus.REQUESTED and timer_of(stuck) is None
+    from shared.ops import inbox
+
+    items, _ = inbox.list_kind("refund_issue", None, viewer="ops-test")
+    assert [item["payload"]["detail"] for item in items if case.case_id in item["ref"]] == ["refund_exceeds_capture"]
+    assert timers.sweep(now() + timedelta(hours=49)) == {}  # not every minute again
 
 
 def test_a_received_return_is_refunded_unless_the_merchant_raises_a_problem(payments: Any) -> None:

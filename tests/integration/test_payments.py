@@ -11,7 +11,7 @@ import pytest
 from functions.api_orders.handler import handler as orders_handler
 from functions.pay.handler import handler as pay_handler
 from shared.core import ddb
-from shared.core.errors import Unprocessable
+from shared.core.errors import Conflict
 from shared.orders import store
 from shared.payments import refunds
 from shared.sandbox.payments import SandboxHttpClient
@@ -197,9 +197,10 @@ def test_same_refund_key_twice_is_one_provider_call_and_one_refund(
 def test_refunds_never_exceed_what_was_captured(payments: dict[str, Any]) -> None:
     order = paid_order("alipay")
     refunds.refund(order, 6000, refund_key="a", reason="part", actor="ops:1")
-    with pytest.raises(Unprocessable) as refused:
+    with pytest.raises(Conflict) as refused:
         refunds.refund(order, 4000, refund_key="b", reason="too much", actor="ops:1")
-    assert refused.value.code == "refund_exceeds_capture"
+    assert refused.value.status == 409 and refused.value.code == "refund_exceeds_capture"
+    assert refused.value.extra["refundable_fen"] == 3900
     done = refunds.refund(order, 3900, refund_key="c", reason="rest", actor="ops:1")
     assert done.payment["refunded_fen"] == 9900 and done.payment["state"] == "refunded"
     assert "b" not in done.payment["refunds"]

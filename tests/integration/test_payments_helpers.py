@@ -69,6 +69,7 @@ def install_payments(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, dict
     monkeypatch.setenv("ORDER24_SANDBOX", "1")
     sandbox_http.configure(keys)
     sandbox_http.SandboxHttpClient.calls.clear()
+    sandbox_http.SandboxHttpClient.reset_refunds()  # refunds it accepted in an earlier test (same order ids)
     payment_secrets.clear_cache()
     try:
         yield keys

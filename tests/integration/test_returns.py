@@ -6,24 +6,30 @@ only after its cases end."""
 from __future__ import annotations
 
 import json
+import sys
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+import shared.aftersales as aftersales_package
 from functions.api_orders.handler import handler as api_orders
 from shared.aftersales import refunding, returns, timers
 from shared.aftersales import store as cases
 from shared.aftersales.models import Case
 from shared.aftersales.states import CaseStatus
 from shared.catalog import store as catalog
+from shared.core import ddb
 from shared.core.clock import now
 from shared.core.errors import Conflict
 from shared.logistics import store as tracking_store
 from shared.ops import inbox
 from shared.orders import lifecycle, store
+from shared.orders.store import order_pk
 from shared.payments import compensation
 from shared.sandbox import courier
 from shared.sandbox.payouts import SandboxPayouts
@@ -35,6 +41,7 @@ from tests.integration.test_fulfilment_helpers import (  # noqa: F401
     ship_order,
 )
 from tests.integration.test_logistics import STEPS, T0, k100_push, kdn_push
+from tests.integration.test_payments_costs import dynamodb_calls  # noqa: F401  (fixture)
 from tests.integration.test_payments_helpers import install_payments
 from tests.support import MERCHANT, OTHER_MERCHANT, OTHER_SHOPPER, SHOPPER, User, call
 
@@ -59,11 +66,18 @@ def delivered_order(quantity: int = 2, key: str = "key-00000001") -> str:
     order_id = str(placed.order_id)
     assert ship_order(order_id)["status"] == "SHIPPED"
     shipped: Any = store.require(order_id, consistent=True)
-    # signed for just now (the trace's steps an hour apart), so the 7-day no-reason window is open
-    hours = int((now() - T0).total_seconds() // 3600) - len(STEPS)
-    status, _ = k100_push(shipped, "SIGNED", history=STEPS, hours=hours)
+    # signed for some hours ago (the no-reason window is open)
+    status, _ = k100_push(shipped, "SIGNED", history=STEPS, hours=hours_ago(12))
     assert status == 200
     return order_id
+
+
+def hours_ago(hours: int) -> int:
+    """The push helpers' `hours` (traces at T0 + hours + i, one an hour) for traces starting `hours` ago."""
+    return int((now() - T0).total_seconds() // 3600) - hours
+
+
+RETURN_PUSHES = 6  # the return parcel's pushes start 6 hours ago, after the outbound 签收
 
 
 def return_case(order_id: str, quantity: int = 1, reason_code: str = "damaged",
@@ -217,12 +231,12 @@ def test_each_state_of_the_return_parcel_is_recorded_once_from_the_couriers_sign
     case = in_transit()
     order_tracking = tracking_store.get_tracking(case.order_id, consistent=True)
     for i, state in enumerate(STEPS):
-        status, _ = push(_parcel(), state, history=STEPS[: i + 1], hours=24 * 30)
+        status, _ = push(_parcel(), state, history=STEPS[: i + 1], hours=hours_ago(RETURN_PUSHES))
         assert status == 200
     tracked = cases.get(case.case_id, consistent=True)
     assert tracked is not None and tracked.return_tracking is not None
     assert [step.state for step in tracked.return_tracking] == STEPS  # 揽收, 在途, 派件, 签收
-    replayed = push(_parcel(), "OUT_FOR_DELIVERY", history=STEPS[:3], hours=24 * 30)  # a replay, late
+    replayed = push(_parcel(), "OUT_FOR_DELIVERY", history=STEPS[:3], hours=hours_ago(RETURN_PUSHES))  # a replay, late
     assert replayed[0] == 200
     assert cases.get(case.case_id, consistent=True) == tracked  # nothing changed
     assert tracked.version == case.version and tracked.status is S.RETURN_IN_TRANSIT  # not a case move
@@ -270,8 +284,7 @@ def test_a_merchant_silent_after_the_return_was_signed_for_is_taken_to_have_rece
         logistics: dict[str, str]) -> None:
     case = in_transit(quantity=1)
     before = _available(SKU)
-    assert timers.sweep(now() + timedelta(days=30)) == {}  # in transit: no timer until it is signed for
-    assert k100_push(_parcel(), "SIGNED", history=STEPS, hours=24 * 30)[0] == 200
+    assert k100_push(_parcel(), "SIGNED", history=STEPS, hours=hours_ago(RETURN_PUSHES))[0] == 200
     assert timers.sweep(now() + timedelta(hours=47)) == {}
     assert timers.sweep(now() + timedelta(hours=48, minutes=1))["case_return_ship_receipt_assumed"] == 1
     received = cases.get(case.case_id, consistent=True)
@@ -280,6 +293,18 @@ def test_a_merchant_silent_after_the_return_was_signed_for_is_taken_to_have_rece
     assert received.receipt.by == "system:sweeper" and received.receipt.restocked == {}
     assert _available(SKU) == before  # nobody checked the goods: nothing goes back on sale
     assert (received.model_extra or {})["GSI3PK"].startswith("DUE#CASE_MERCHANT#")  # then the refund
+
+
+def test_a_return_parcel_never_signed_for_goes_to_ops_once_and_keeps_waiting(logistics: dict[str, str]) -> None:
+    case = in_transit(quantity=1)
+    assert timers.sweep(now() + timedelta(days=6)) == {}
+    assert timers.sweep(now() + timedelta(days=7, minutes=1))["case_return_ship_stalled"] == 1
+    assert timers.sweep(now() + timedelta(days=7, minutes=2)) == {}  # re-armed a week on
+    assert timers.sweep(now() + timedelta(days=14, minutes=2))["case_return_ship_stalled"] == 1
+    found, _ = inbox.list_kind("trouble_flag", None, viewer="ops")
+    assert [item["ref"] for item in found] == [f"{case.case_id}:return-stalled"]
+    waiting = cases.get(case.case_id, consistent=True)
+    assert waiting is not None and waiting.status is S.RETURN_IN_TRANSIT
 
 
 def test_a_receipt_must_account_for_every_unit_and_only_the_shops_merchant_records_it(
@@ -361,3 +386,82 @@ def test_the_order_completes_only_after_its_cases_end(logistics: dict[str, str])
     assert lifecycle.sweep(after_window + timedelta(hours=1, minutes=1),
                            kinds=("COMPLETE",)).get("complete_completed") == 1
     assert store.require(case.order_id, consistent=True).status.value == "COMPLETED"
+
+
+# ---------------------------------------------------------------- concurrency and costs
+
+def test_ten_concurrent_receipts_restock_once_and_pay_the_shipping_once(logistics: dict[str, str]) -> None:
+    case = in_transit(quantity=2, reason_code=NO_REASON)
+    before = _available(SKU)
+    whole = [{"sku": SKU, "quantity": 2, "condition": "intact"}]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: receive(case.case_id, whole), range(10)))
+    assert {status for status, _ in answers} == {200}, answers
+    assert _available(SKU) == before + 2
+    received = cases.get(case.case_id, consistent=True)
+    assert received is not None and statuses(received).count(S.RECEIVED) == 1
+    order = store.require(case.order_id, consistent=True)
+    (granted,) = (order.compensations or {}).values()
+    assert granted["state"] == "paid"
+    # concurrent retries may each ask, always with the one out_transfer_no: the provider moves the money once
+    assert set(SandboxPayouts.calls) == {granted["out_transfer_no"]}
+    assert SandboxPayouts.paid == {granted["out_transfer_no"]: 12_00}
+
+
+def test_eight_concurrent_deliveries_of_one_push_record_its_state_once(logistics: dict[str, str]) -> None:
+    case = in_transit()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: k100_push(_parcel(), "ACCEPTED", hours=hours_ago(RETURN_PUSHES)), range(8)))
+    assert {status for status, _ in answers} == {200}
+    tracked = cases.get(case.case_id, consistent=True)
+    assert tracked is not None and [step.state for step in tracked.return_tracking or []] == ["ACCEPTED"]
+
+
+def _size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it, near enough: its attribute names and values in bytes."""
+    return len(json.dumps(item, ensure_ascii=False, default=str).encode())
+
+
+def test_what_a_return_costs_in_dynamodb_calls_and_item_sizes(logistics: dict[str, str], payments: Any,
+                                                             dynamodb_calls: Counter[str]) -> None:  # noqa: F811
+    case = return_case(delivered_order(quantity=2), quantity=1, reason_code=NO_REASON)
+    steps: dict[str, dict[str, int]] = {}
+
+    def measured(name: str, action: Any) -> Any:
+        dynamodb_calls.clear()
+        result = action()
+        steps[name] = dict(dynamodb_calls)
+        return result
+
+    measured("approve", lambda: returns.await_return(case, actor="merchant:x", reason="approved"))
+    measured("parcel", lambda: give(case.case_id))
+    for i, state in enumerate(STEPS):
+        measured(f"push {state}", lambda i=i, state=state: k100_push(_parcel(), state, history=STEPS[: i + 1],
+                                                                      hours=hours_ago(RETURN_PUSHES)))
+    measured("replayed push", lambda: k100_push(_parcel(), "SIGNED", history=STEPS, hours=hours_ago(RETURN_PUSHES)))
+    measured("receipt", lambda: receive(case.case_id, [{"sku": SKU, "quantity": 1, "condition": "intact"}]))
+    received = cases.get(case.case_id, consistent=True)
+    assert received is not None
+    measured("refund", lambda: refunding.start_refund(received, actor="system:test", reason="receipt_checked"))
+    case_item = ddb.get(order_pk(case.order_id), "CASE#" + case.case_id)
+    order_item = ddb.get(order_pk(case.order_id), "ORDER")
+    assert case_item is not None and order_item is not None
+    print(f"\nreturn: dynamodb calls per step {steps}; final case item {_size(case_item)} B, order item "
+          f"{_size(order_item)} B")
+    assert steps["replayed push"] == {"GetItem": 2}  # the lookup and the case: nothing written
+    assert steps["push SIGNED"].get("UpdateItem", 0) == 2  # the RETURN_SHIP timer and the tracking
+    assert steps["receipt"].get("TransactWriteItems") == 1
+
+
+def test_the_order_waits_for_the_no_reason_window_as_the_return_policy_counts_it(
+        logistics: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id = delivered_order()
+    later = now() + timedelta(days=400, hours=20)  # e.g. 00:00 China time of the day after 签收, + 7 days
+    policy = SimpleNamespace(return_until=lambda order: later)  # shared/aftersales/policy.py (the policy branch)
+    monkeypatch.setitem(sys.modules, "shared.aftersales.policy", policy)
+    monkeypatch.setattr(aftersales_package, "policy", policy, raising=False)  # once the real one is imported
+    assert lifecycle.sweep(now() + timedelta(days=400), kinds=("COMPLETE",)).get("complete_waiting_window") == 1
+    assert store.require(order_id, consistent=True).status.value == "DELIVERED"
+    assert lifecycle.sweep(now() + timedelta(days=400, hours=19), kinds=("COMPLETE",)) == {}
+    done = lifecycle.sweep(later + timedelta(minutes=1), kinds=("COMPLETE",))
+    assert done.get("complete_completed") == 1

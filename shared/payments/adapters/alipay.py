@@ -247,6 +247,57 @@ def refund_request(
     )
 
 
+REFUND_QUERY = "alipay.trade.fastpay.refund.query"
+REFUND_SUCCESS = "REFUND_SUCCESS"
+
+
+def refund_query_request(
+    config: AlipayConfig, *, out_trade_no: str, out_request_no: str, now: datetime
+) -> SignedRequest:
+    """alipay.trade.fastpay.refund.query: did the refund sent with `out_request_no` go through? (`code=10000`
+    from alipay.trade.refund only means the request was accepted.) `gmt_refund_pay` asks for the refund time."""
+    if not out_request_no:
+        raise ValueError("out_request_no is required")
+    biz = {"out_trade_no": out_trade_no, "out_request_no": out_request_no, "query_options": ["gmt_refund_pay"]}
+    return _form_request(config, signed_params(config, method=REFUND_QUERY, biz_content=biz, now=now, notify=False))
+
+
+class AlipayRefundQuery(BaseModel):
+    """A verified refund query answer. Per Alipay's documentation, `refund_status` REFUND_SUCCESS means the
+    money moved; an answer without it (no refund record yet, or not processed) means not (yet) refunded."""
+
+    model_config = ConfigDict(frozen=True)
+
+    out_trade_no: str | None = None
+    out_request_no: str | None = None
+    trade_no: str | None = None
+    refund_status: str | None = None
+    refund_fen: int | None = None
+    total_fen: int | None = None
+    gmt_refund_pay: datetime | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.refund_status == REFUND_SUCCESS
+
+
+def parse_refund_query_response(response: HttpResponse, config: AlipayConfig) -> AlipayRefundQuery:
+    """The verified answer of `refund_query_request`. Raises `ProviderError` (unsigned, forged, code != 10000)."""
+    payload = parse_response(response, REFUND_QUERY, config)
+    try:
+        return AlipayRefundQuery(
+            out_trade_no=payload.get("out_trade_no") or None,
+            out_request_no=payload.get("out_request_no") or None,
+            trade_no=payload.get("trade_no") or None,
+            refund_status=payload.get("refund_status") or None,
+            refund_fen=_fen_or_none(payload.get("refund_amount")),
+            total_fen=_fen_or_none(payload.get("total_amount")),
+            gmt_refund_pay=_time_or_none(payload.get("gmt_refund_pay")),
+        )
+    except (ValueError, TypeError, ValidationError):
+        raise ProviderError("Alipay refund query answer has an unexpected shape") from None
+
+
 def _trade_request(config: AlipayConfig, method: str, out_trade_no: str, now: datetime) -> SignedRequest:
     """An API call about one trade, named by our out_trade_no (query, close)."""
     return _form_request(
