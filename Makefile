@@ -87,7 +87,9 @@ expiry: $(STAMP)
 soak: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} BYTE_FUZZ_CASES=$${BYTE_FUZZ_CASES:-20000} \
 	FAULT_ORDERS=$${FAULT_ORDERS:-300} FAULT_SETTLE_SECONDS=$${FAULT_SETTLE_SECONDS:-600} \
-	THROTTLE_ORDERS=$${THROTTLE_ORDERS:-200} STORM_ORDERS=$${STORM_ORDERS:-60} $(PY) -m pytest -n 2 --dist loadgroup -s \
+	THROTTLE_ORDERS=$${THROTTLE_ORDERS:-200} STORM_ORDERS=$${STORM_ORDERS:-60} \
+	AFTER_SALES_ORDERS=$${AFTER_SALES_ORDERS:-200} AFTER_SALES_SETTLE_SECONDS=$${AFTER_SALES_SETTLE_SECONDS:-600} \
+	STORM_REFUND_ORDERS=$${STORM_REFUND_ORDERS:-60} $(PY) -m pytest -n 2 --dist loadgroup -s \
 	  tests/e2e/test_fuzz.py tests/e2e/test_byte_fuzz.py tests/e2e/test_fault_injection.py tests/e2e/test_replay_storm.py
 
 ## 100 orders against 20 units, 20 times, both cores hogged, with cancels, expiries and stock edits:

@@ -13,6 +13,10 @@ SANDBOX_ROUTES: tuple[Route, ...] = (
     Route("POST", "/sandbox/pay/{order_id}", "sandbox_payments", auth="public", operation_id="sandboxPay"),
     # served by infra/local/sandbox_courier.py: acts as the courier
     Route("POST", "/sandbox/ship/{order_id}", "sandbox_courier", auth="public", operation_id="sandboxShip"),
+    # served by infra/local/sandbox_aftersales.py: stands in for after-sales parties, and the provider's refund book
+    Route("POST", "/sandbox/after-sales/{case_id}", "sandbox_aftersales", auth="public",
+          operation_id="sandboxAfterSalesAct"),
+    Route("GET", "/sandbox/refunds", "sandbox_aftersales", auth="public", operation_id="sandboxRefunds"),
 )
 
 

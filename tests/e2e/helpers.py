@@ -27,6 +27,13 @@ ADDRESS = {"recipient": "张三", "phone": "13800000000", "province": "浙江", 
            "line": "西湖区文三路 1 号"}
 
 
+def waiting_for_window(order: dict[str, Any]) -> bool:
+    """DELIVERED with its COMPLETE timer armed: the order rests until the 7 x 24 h no-reason window from 签收
+    closes (shared/orders/completion.py; the legal window is not shortened by RETURN_WINDOW_SECONDS), so a run
+    counts it as settled, as it does a final one."""
+    return order["status"] == "DELIVERED" and str(order.get("GSI3PK", "")).startswith("DUE#COMPLETE#")
+
+
 def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
@@ -91,8 +98,13 @@ class Stack:
         assert reply.status_code == 201, reply.text
         return sku
 
-    def place(self, shopper: str, sku: str, *, physical: bool, quantity: int = 1) -> str:
-        body: dict[str, Any] = {"items": [{"sku": sku, "quantity": quantity}]}
+    def place(self, shopper: str, sku: str, *, physical: bool, quantity: int = 1,
+              lines: list[tuple[str, int]] | None = None, ad_copy: str | None = None) -> str:
+        """Place an order of `quantity` x `sku`, or of `lines` [(sku, quantity)] (sku is then ignored);
+        `ad_copy` with an absolute claim (全网第一) sends a digital order to review."""
+        body: dict[str, Any] = {"items": [{"sku": s, "quantity": q} for s, q in lines or [(sku, quantity)]]}
+        if ad_copy:
+            body["ad_copy"] = ad_copy
         if physical:
             body["shipping_address"] = ADDRESS
         else:
@@ -121,6 +133,31 @@ class Stack:
 
     def orders(self, order_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         return {order_id: self.order(order_id) for order_id in order_ids}
+
+    def cases(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's after-sales case items (beside the order: SK `CASE#...`), oldest first."""
+        reply = self.client("dynamodb").query(
+            TableName=self.stack["table_name"], ConsistentRead=True,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :case)",
+            ExpressionAttributeValues={":pk": {"S": f"ORDER#{order_id}"}, ":case": {"S": "CASE#"}})
+        return sorted((plain(item) for item in reply["Items"]), key=lambda case: str(case["created_at"]))
+
+    def inbox_refs(self, kind: str) -> set[str]:
+        """The refs of the ops inbox items of `kind` (e.g. refund_issue: `<order_id>:<refund_key>`)."""
+        reply = self.client("dynamodb").query(
+            TableName=self.stack["table_name"], ConsistentRead=True, KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"INBOX#{kind}"}})
+        return {str(plain(item)["ref"]) for item in reply["Items"]}
+
+    def refund_calls(self) -> dict[str, int]:
+        """How often the sandbox provider was asked to refund each out_refund_no (every provider API)."""
+        reply = self.call("GET", "/sandbox/refunds")
+        assert reply.status_code == 200, reply.text
+        counts: dict[str, int] = {}
+        for per_api in reply.json()["calls"].values():
+            for out_refund_no, n in per_api.items():
+                counts[out_refund_no] = counts.get(out_refund_no, 0) + int(n)
+        return counts
 
     def available(self, sku: str) -> int:
         reply = self.client("dynamodb").query(

@@ -11,6 +11,7 @@ import json
 import random
 import secrets
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+from infra.declaration import DECLARATION
 from infra.local.sandbox_courier import STEPS
 from shared.logistics.adapters import kuaidi100
 from shared.payments.adapters import alipay, wechatpay
@@ -174,3 +176,139 @@ def test_callbacks_delivered_three_times_shuffled_end_as_a_clean_run(
         assert got["trace_duplicates"] == 0
         if got["kind"] == "physical":
             assert got["trace_count"] == len(STEPS["delivered"])
+
+
+# ---------------------------------------------------------------- refund notifications (issue 13 item 9)
+
+REFUND_ORDERS = env_int("STORM_REFUND_ORDERS", 9)  # make soak: 60
+APPROVE = "POST /merchant/after-sales/{case_id}/approve"
+ROUTES = {r.route_key for r in DECLARATION.routes}
+AD_COPY_FOR_REVIEW = "全网第一的推广位"  # an absolute claim: the paid order waits for a reviewer (cancellable)
+
+
+def refund_notification(stack: Stack, order: dict[str, Any], key: str) -> Callback:
+    """What the provider POSTs when the grant `key` of the order settles: WeChat Pay REFUND.SUCCESS (AEAD-encrypted
+    resource, platform-signed headers) or Alipay's trade_status_sync carrying the refund (RSA2-signed form)."""
+    payment, keys = order["payment"], stack.stack["payments"]
+    record = payment["refunds"][key]
+    wechat_config, alipay_config = _provider_configs(stack)
+    moment = datetime.now(UTC)
+    if payment["provider"] == "wechatpay":
+        body = wechatpay.build_refund_notification(
+            wechat_config, out_trade_no=order["order_id"], transaction_id=payment["transaction_id"],
+            out_refund_no=record["out_refund_no"], refund_id=record.get("provider_refund_id") or
+            "50" + secrets.token_hex(14), refund_fen=int(record["amount_fen"]), total_fen=int(payment["amount_fen"]),
+            refund_status="SUCCESS", now=moment, event_id=secrets.token_hex(16), resource_nonce=secrets.token_hex(6))
+        headers = wechatpay.sign_notification(
+            body, platform_private_key_pem=keys["wechatpay"]["platform_private_key_pem"],
+            serial=keys["wechatpay"]["platform_serial"], timestamp=int(moment.timestamp()),
+            nonce=secrets.token_hex(16))
+        return "/payments/wechatpay/notify", headers, body
+    refunded_all = sum(int(r["amount_fen"]) for r in payment["refunds"].values()) >= int(payment["amount_fen"])
+    fields = alipay.build_trade_notification(
+        alipay_config, out_trade_no=order["order_id"], trade_no=payment["transaction_id"],
+        amount_fen=int(payment["amount_fen"]), trade_status="TRADE_CLOSED" if refunded_all else "TRADE_SUCCESS",
+        now=moment, notify_id=secrets.token_hex(16), refund_fen=int(record["amount_fen"]),
+        out_biz_no=record["out_refund_no"])
+    form = alipay.sign_notification(fields, keys["alipay"]["alipay_private_key_pem"])
+    return "/payments/alipay/notify", {"Content-Type": alipay.FORM_CONTENT_TYPE}, urlencode(form).encode()
+
+
+def test_refund_notifications_delivered_three_times_shuffled_settle_every_refund_once(
+    local_stack: dict[str, Any], token_for: Callable[..., str]
+) -> None:
+    """Paid orders are refunded three ways (cancelled while paid; a refund_only case on a completed digital
+    order; one on a shipped parcel), then every refund notification is delivered three times, shuffled and
+    concurrent, interleaved with replayed payment notifications and the parcels' courier pushes."""
+    stack = Stack(local_stack)
+    rng = random.Random(1313)
+    started = time.monotonic()
+    skus = {"digital": stack.new_sku(stock=100), "physical": stack.new_sku(stock=100, kind="physical")}
+    shapes = [(("cancel", "digital_case", "parcel_case")[n % 3], "alipay" if (n // 3) % 2 else "wechatpay")
+              for n in range(REFUND_ORDERS)]
+    ids = [stack.place("shopper1", skus["physical" if plan == "parcel_case" else "digital"],
+                       physical=plan == "parcel_case", quantity=2,
+                       ad_copy=AD_COPY_FOR_REVIEW if plan == "cancel" else None) for plan, _ in shapes]
+    for order_id, (_, provider) in zip(ids, shapes, strict=True):
+        assert stack.wait_status(order_id, {"AWAITING_PAYMENT"}, 30)["status"] == "AWAITING_PAYMENT"
+        reply = stack.call("POST", f"/orders/{order_id}/pay", "shopper1", json={"provider": provider})
+        assert reply.status_code == 200, reply.text
+    payments = [payment_callback(stack, stack.order(order_id)) for order_id in ids]
+    deliver(stack, payments, concurrent=False)
+
+    # The refunds: a full one per cancelled order, a one-unit case refund per case order (the merchant agrees;
+    # the sandbox stands in until the merchant's route is declared; a flash refund may have sent it already).
+    for order_id, (plan, _) in zip(ids, shapes, strict=True):
+        wanted = {"IN_REVIEW"} if plan == "cancel" else {"SHIPPED"} if plan == "parcel_case" else {"COMPLETED"}
+        assert stack.wait_status(order_id, wanted, 60)["status"] in wanted, stack.order(order_id)
+        if plan == "cancel":
+            reply = stack.call("POST", f"/orders/{order_id}/cancel", "shopper1")
+            assert reply.status_code == 200, reply.text
+            continue
+        order = stack.order(order_id)
+        reply = stack.call("POST", f"/orders/{order_id}/after-sales", "shopper1",
+                           headers={"Idempotency-Key": str(uuid.uuid4())}, json={
+                               "type": "refund_only", "lines": [{"sku": order["items"][0]["sku"], "quantity": 1}],
+                               "reason_code": "not_received" if plan == "parcel_case" else "no_longer_needed"})
+        assert reply.status_code == 201, reply.text
+        case_id = reply.json()["case_id"]
+        refund = (stack.call("POST", f"/merchant/after-sales/{case_id}/approve", "merchant") if APPROVE in ROUTES
+                  else stack.call("POST", f"/sandbox/after-sales/{case_id}?action=refund"))
+        assert refund.status_code == 200, refund.text
+    before = stack.orders(ids)
+    grants = [(order_id, key) for order_id, order in before.items() for key in order["payment"]["refunds"]]
+    assert len(grants) == len(ids), grants  # one refund per order
+
+    parcels = [order_id for order_id, (plan, _) in zip(ids, shapes, strict=True) if plan == "parcel_case"]
+    callbacks = [refund_notification(stack, before[order_id], key) for order_id, key in grants]
+    callbacks += payments + [push for order_id in parcels for push in courier_pushes(stack, before[order_id])]
+    storm = callbacks * COPIES
+    rng.shuffle(storm)
+    replies = deliver(stack, storm, concurrent=True)
+    refused = [(r.status_code, r.text) for r in replies if not r.ok]
+    assert not refused, refused
+    for order_id in parcels:
+        assert stack.wait_status(order_id, {"DELIVERED"}, 30)["status"] in ("DELIVERED", "COMPLETED")
+    time.sleep(1)  # let any straggling duplicate land before reading the outcome
+    after = stack.orders(ids)
+    calls = stack.refund_calls()
+    cases = {order_id: stack.cases(order_id) for order_id in ids}
+    unmatched = {ref.rsplit(":", 1)[-1] for ref in stack.inbox_refs("unmatched_payment")}
+
+    settled_events = Counter[tuple[str, str]]()
+    for order_id, order in after.items():
+        payment = order["payment"]
+        for event in order["events"]:
+            if event["type"] in ("refunded", "refund_failed"):
+                settled_events[(order_id, str(event["reason"]).split(":", 1)[0])] += 1
+        refunded = sum(int(r["amount_fen"]) for r in payment["refunds"].values())
+        case_refunds = sum(int(c.get("refund_amount_fen") or 0) for c in cases[order_id])
+        kept = 0 if order["status"] == "CANCELLED" else int(order["total_fen"]) - case_refunds
+        assert int(payment["amount_fen"]) - refunded == kept, (order_id, payment, kept)
+        assert int(payment["refunded_fen"]) == refunded, payment
+        assert [e["to_status"] for e in order["events"] if e.get("to_status") == "PAID"] == ["PAID"]
+    report_result("replay_storm_refunds", [
+        f"refund storm: {len(ids)} orders ({Counter(plan for plan, _ in shapes)}), {len(grants)} refunds, "
+        f"{len(callbacks)} callbacks x{COPIES} shuffled ({len(grants) * COPIES} refund notifications); "
+        f"{time.monotonic() - started:.1f}s",
+        "final statuses: " + ", ".join(f"{k}={v}" for k, v in sorted(Counter(
+            o["status"] for o in after.values()).items())),
+        "cases: " + ", ".join(f"{k}={v}" for k, v in sorted(Counter(
+            c["status"] for found in cases.values() for c in found).items())),
+        f"money (fen): captured {sum(int(o['payment']['amount_fen']) for o in after.values())}, refunded "
+        f"{sum(int(o['payment']['refunded_fen']) for o in after.values())}",
+        "provider refund calls per grant (calls: grants): " + str(dict(Counter(
+            calls.get(r["out_refund_no"], 0) for o in after.values() for r in o["payment"]["refunds"].values()))),
+    ])
+    for order_id, key in grants:
+        record = after[order_id]["payment"]["refunds"][key]
+        assert record["state"] == "succeeded", record
+        assert settled_events[(order_id, key)] == 1, after[order_id]["events"]  # settled once, however often told
+        assert calls.get(record["out_refund_no"]) == 1, (record, calls.get(record["out_refund_no"]))
+        assert record["out_refund_no"] not in unmatched  # every notification named a refund we know
+    for case in (c for found in cases.values() for c in found):
+        assert case["status"] == "REFUNDED", case
+        assert [e.get("to_status") for e in case["events"]].count("REFUNDED") == 1, case["events"]
+    ends = {"cancel": {"CANCELLED"}, "digital_case": {"COMPLETED"}, "parcel_case": {"DELIVERED", "COMPLETED"}}
+    for order_id, (plan, _) in zip(ids, shapes, strict=True):
+        assert after[order_id]["status"] in ends[plan], (plan, after[order_id]["status"])
