@@ -27,13 +27,6 @@ ADDRESS = {"recipient": "张三", "phone": "13800000000", "province": "浙江", 
            "line": "西湖区文三路 1 号"}
 
 
-def waiting_for_window(order: dict[str, Any]) -> bool:
-    """DELIVERED with its COMPLETE timer armed: the order rests until the 7 x 24 h no-reason window from 签收
-    closes (shared/orders/completion.py; the legal window is not shortened by RETURN_WINDOW_SECONDS), so a run
-    counts it as settled, as it does a final one."""
-    return order["status"] == "DELIVERED" and str(order.get("GSI3PK", "")).startswith("DUE#COMPLETE#")
-
-
 def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 

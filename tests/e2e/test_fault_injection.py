@@ -30,18 +30,7 @@ import pytest
 import requests
 
 from infra.declaration import DECLARATION
-from tests.e2e.helpers import (
-    FINAL,
-    HOLDING,
-    KEPT,
-    SOLD,
-    Stack,
-    env_int,
-    report_result,
-    start_stack,
-    stop_stack,
-    waiting_for_window,
-)
+from tests.e2e.helpers import FINAL, HOLDING, KEPT, SOLD, Stack, env_int, report_result, start_stack, stop_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("faults")]
 
@@ -133,8 +122,7 @@ def settle(stack: Stack, ids: list[str], timeout_s: float = SETTLE_TIMEOUT_S,
             if order["status"] == "SHIPPED" and order_id not in couriered:
                 couriered.add(order_id)
                 stack.call("POST", f"/sandbox/ship/{order_id}?to=delivered", "shopper1")
-        open_ = [o for o in orders.values() if o["status"] not in FINAL and o["order_id"] not in in_dlq
-                 and not waiting_for_window(o)]
+        open_ = [o for o in orders.values() if o["status"] not in FINAL and o["order_id"] not in in_dlq]
         if not open_ or time.monotonic() > deadline:
             return orders, dlq
         time.sleep(2)
@@ -176,7 +164,7 @@ def test_ten_percent_faults_every_order_ends_final_or_in_a_dlq_and_stock_and_mon
     in_dlq = {order_id: name for name, members in dlq.items() for order_id in members}
     statuses = Counter(o["status"] for o in orders.values())
     unaccounted = [(o["order_id"], o["status"]) for o in orders.values()
-                   if o["status"] not in FINAL and o["order_id"] not in in_dlq and not waiting_for_window(o)]
+                   if o["status"] not in FINAL and o["order_id"] not in in_dlq]
     assert len(orders) == ORDERS
     assert not unaccounted, unaccounted[:10]
     for order_id, queue in in_dlq.items():
@@ -292,8 +280,6 @@ def test_thirty_percent_throttles_end_every_order_where_a_clean_run_does(throttl
     elapsed = time.monotonic() - started
 
     def outcome(order: dict[str, Any]) -> tuple[str, str | None]:
-        if waiting_for_window(order):  # delivered, completes when the no-reason window closes: as a clean run
-            return "COMPLETED", None
         reason = order.get("status_reason")
         if reason and reason.startswith("out_of_stock"):
             reason = "out_of_stock"
@@ -632,7 +618,7 @@ def test_after_sales_under_ten_percent_faults_ends_every_case_and_conserves_stoc
 
     # 1. Every order final or in a DLQ; every case final, or its refund in the ops inbox, or its order in a DLQ.
     unaccounted = [(o["order_id"], o["status"]) for o in orders.values()
-                   if o["status"] not in FINAL and o["order_id"] not in in_dlq and not waiting_for_window(o)
+                   if o["status"] not in FINAL and o["order_id"] not in in_dlq
                    and not any(c["status"] not in CASE_FINAL for c in cases[o["order_id"]])]
     all_cases = [c for found in cases.values() for c in found]
     open_cases_left = [(c["case_id"], c["status"]) for c in all_cases if c["status"] not in CASE_FINAL
