@@ -58,6 +58,7 @@ def _state_machines() -> dict[str, str]:
 @pytest.fixture
 def aws() -> Iterator[dict[str, str]]:
     """A fresh in-process moto AWS with the declared table and queues; handlers' env vars point at it."""
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
     from moto import mock_aws
 
     from infra.declaration import DECLARATION, create_table_request
@@ -68,6 +69,9 @@ def aws() -> Iterator[dict[str, str]]:
     moto_patches.apply_dynamodb()
     reset_clients()
     catalog_store._cache.clear()
+    # Powertools keeps one Secrets Manager client per process: one made while an in-process local runtime had set
+    # AWS_ENDPOINT_URL would keep asking that server (not this test's moto) for the cursor key
+    DEFAULT_PROVIDERS.clear()
     with mock_aws():
         names = {"TABLE_NAME": "order24-test"}
         os.environ["TABLE_NAME"] = names["TABLE_NAME"]
@@ -97,3 +101,4 @@ def aws() -> Iterator[dict[str, str]]:
                     os.environ[key] = value
             reset_clients()
             catalog_store._cache.clear()
+            DEFAULT_PROVIDERS.clear()
