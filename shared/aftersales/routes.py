@@ -74,3 +74,9 @@ def list_my_cases(cursor: Annotated[str | None, Query(max_length=2048)] = None) 
     caller = require_role(router, Role.SHOPPER)
     found, next_cursor = store.for_shopper(caller.sub, cursor)
     return CasePage(items=[CaseView.of(case) for case in found], cursor=next_cursor)
+
+
+# POST /after-sales/{case_id}/withdraw
+@route(router, "withdrawAfterSalesCase", summary="Withdraw your case before the goods go back or money moves")
+def withdraw_case(case_id: CaseId) -> CaseView:
+    return CaseView.of(service.withdraw(require_role(router, Role.SHOPPER), case_id))

@@ -192,3 +192,29 @@ def readable_case(caller: Principal, case_id: str) -> Case:
     if case is None or not may_read(caller, case.shopper_id, case.shop_id):
         raise NotFound(f"No after-sales case {case_id!r}.", code="case_not_found")
     return case
+
+
+# Where a shopper may still withdraw: nothing has moved yet, or a refusal or dispute they let go. Not once the
+# goods are on their way back or received (the merchant would hold them with no refund) nor once money moves.
+WITHDRAWABLE = frozenset({CaseStatus.REQUESTED, CaseStatus.APPROVED, CaseStatus.AWAITING_RETURN,
+                          CaseStatus.REJECTED, CaseStatus.DISPUTED})
+
+
+def withdraw(caller: Principal, case_id: str) -> Case:
+    """The shopper withdraws their case: CLOSED, the units back to the claim counters (`store.close`), any timer
+    and dispute-queue entry dropped in the same write. A retry answers the closed case; 404 for anyone else's."""
+    for _ in ddb.contended():
+        case = store.get(case_id, consistent=True)
+        if case is None or case.shopper_id != caller.sub:
+            raise NotFound(f"No after-sales case {case_id!r}.", code="case_not_found")
+        if case.status is CaseStatus.CLOSED and case.events[-1].actor == f"shopper:{caller.sub}":
+            return case
+        if case.status not in WITHDRAWABLE:
+            raise Conflict(f"A case in {case.status.value} can no longer be withdrawn.", code="not_withdrawable",
+                           current_status=case.status.value)
+        try:
+            return store.close(case, actor=f"shopper:{caller.sub}", reason="withdrawn")
+        except Conflict as conflict:
+            if conflict.code != "case_changed":
+                raise
+    raise Conflict("The case kept changing; retry.", code="case_changed")

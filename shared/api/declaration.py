@@ -85,6 +85,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/after-sales/reasons", "api_orders", "public", "listAfterSalesReasons", ("after-sales",)),
     Route("GET", "/after-sales/{case_id}", "api_orders", "jwt", "getAfterSalesCase", ("after-sales",)),
     Route("GET", "/me/after-sales", "api_orders", "jwt", "listMyAfterSalesCases", ("after-sales",), _SHOPPER),
+    Route("POST", "/after-sales/{case_id}/withdraw", "api_orders", "jwt", "withdrawAfterSalesCase",
+          ("after-sales",), _SHOPPER),
     # merchant decisions and disputes (shared/aftersales/decision_routes.py, dispute_routes.py)
     Route("GET", "/merchant/after-sales", "api_merchant", "jwt", "listShopAfterSalesCases", ("after-sales",),
           _MERCHANT),

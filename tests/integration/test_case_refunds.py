@@ -104,3 +104,23 @@ def test_closing_a_case_without_a_refund_gives_its_units_back(payments: Any) -> 
     assert _case(order_id, quantity=2, key="case-key-0002").status is CaseStatus.REQUESTED
     with pytest.raises(Conflict):
         cases.close(case, actor="test", reason="again")  # the same read: the case moved
+
+
+def test_a_shopper_withdraws_a_case_and_may_ask_again_for_the_units(payments: Any) -> None:
+    from functions.api_orders.handler import handler as api_orders
+    from tests.support import OTHER_SHOPPER, SHOPPER, call
+
+    order_id = tea_order(quantity=2)
+    case = _case(order_id, quantity=2)
+    path = f"/after-sales/{case.case_id}/withdraw"
+    status, problem, _ = call(api_orders, "POST", path, user=OTHER_SHOPPER)
+    assert status == 404 and problem["code"] == "case_not_found"
+    status, closed, _ = call(api_orders, "POST", path, user=SHOPPER)
+    assert status == 200 and closed["status"] == "CLOSED"
+    assert (closed["history"][-1]["actor"], closed["history"][-1]["reason"]) == (f"shopper:{SHOPPER.sub}", "withdrawn")
+    assert call(api_orders, "POST", path, user=SHOPPER)[1] == closed  # a retry
+    assert cases.claims(order_id) == {TEA["sku"]: 0}
+    again = _case(order_id, quantity=1, key="case-key-0002")
+    refunded = refunding.start_refund(again, actor="system:test", reason="test")
+    status, problem, _ = call(api_orders, "POST", f"/after-sales/{refunded.case_id}/withdraw", user=SHOPPER)
+    assert status == 409 and problem["code"] == "not_withdrawable" and problem["current_status"] == "REFUNDED"
